@@ -1,0 +1,96 @@
+"""Plain values shared by the whole domain: sides, ledger kinds, market data.
+
+Units: prices in quote currency (USDT) per base unit; quantities in base units; funding rates
+are fractions per funding interval (0.0001 = 0.01 %). All datetimes are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum, IntEnum
+
+
+class Side(IntEnum):
+    """Direction of exposure; the integer value is the sign used in formulas."""
+
+    LONG = 1
+    SHORT = -1
+
+    @property
+    def label(self) -> str:
+        return "long" if self is Side.LONG else "short"
+
+
+class FeeKind(str, Enum):
+    """Kinds of the `fees` ledger; amount > 0 is a cost, < 0 an income."""
+
+    TRADING = "trading"
+    SLIPPAGE = "slippage"
+    SUBSCRIPTION = "subscription"
+    REDEMPTION = "redemption"
+    MANAGEMENT = "management"
+    FUNDING = "funding"
+
+
+class FillReason(str, Enum):
+    """Why a fill happened (the `fills.reason` column)."""
+
+    SUBSCRIBE = "subscribe"
+    REDEEM = "redeem"
+    ENTRY = "entry"
+    EXIT = "exit"
+    STOP = "stop"
+    TAKE_PROFIT = "take_profit"
+    LIQUIDATION = "liquidation"
+    REBALANCE = "rebalance"
+
+
+class TokenEventKind(str, Enum):
+    """Kinds of the `token_events` ledger."""
+
+    REBALANCE = "rebalance"
+    REVERSE_SPLIT = "reverse_split"
+    BLOCKED = "blocked"
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """One validated market snapshot of a symbol at `at` (our clock, UTC).
+
+    `funding_rate` is the predicted rate for the next settlement at `next_funding_at`.
+    Optional fields are None when the exchange did not provide them.
+    """
+
+    symbol: str
+    at: datetime
+    last: float
+    mark: float | None = None
+    index_price: float | None = None
+    bid: float | None = None
+    ask: float | None = None
+    funding_rate: float | None = None
+    next_funding_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    """One OHLCV bar; `at` is the bar's open time (UTC)."""
+
+    symbol: str
+    timeframe: str
+    at: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+@dataclass(frozen=True, slots=True)
+class FundingRate:
+    """A settled funding rate: positive means longs pay shorts, fraction per interval."""
+
+    symbol: str
+    at: datetime
+    rate: float
