@@ -49,3 +49,45 @@ class TokenEventRecord:
     leverage_after: float
     nav_per_unit: float
     notional_traded: float
+
+
+@dataclass(frozen=True, slots=True)
+class NavRecord:
+    """A portfolio snapshot: `nav` = cash + unrealised value (USDT); `exposure` is the signed
+    notional of the risk position (USDT, short < 0); `leverage` = exposure / nav; `price` is the
+    underlying price used for marking."""
+
+    at: datetime
+    nav: float
+    cash: float
+    exposure: float
+    leverage: float
+    price: float
+
+
+@dataclass(frozen=True, slots=True)
+class PositionRecord:
+    """One row of `positions`, written when a position opens and again when it changes or closes.
+
+    `id` is unique within the portfolio's ledger and stable across restarts; `side` is "long" or
+    "short"; `pnl` is the realised PnL in USDT after fees (None while open); `intended_risk` and
+    `effective_risk` are the USDT loss at the stop before and after rounding, caps and fees.
+    """
+
+    id: str
+    symbol: str
+    side: str
+    opened_at: datetime
+    entry: float
+    qty: float
+    stop: float | None
+    take_profit: float | None
+    risk_pct: float | None
+    leverage: float
+    liq_price: float | None
+    closed_at: datetime | None = None
+    exit_price: float | None = None
+    pnl: float | None = None
+    exit_reason: str | None = None
+    intended_risk: float | None = None
+    effective_risk: float | None = None

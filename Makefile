@@ -1,0 +1,45 @@
+# ltbot make targets. Each creates .venv when missing and installs the project into it.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CONFIG ?= config.toml
+
+.PHONY: run test demo bench lint format clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (ltbot needs Python >= 3.11; set PYTHON=...)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+$(CONFIG): | config.example.toml
+	cp config.example.toml $(CONFIG)
+	@echo "created $(CONFIG) from config.example.toml"
+
+run: $(STAMP) $(CONFIG)  ## start the daemon on live public data
+	$(BIN)/ltbot run --config $(CONFIG)
+
+test: $(STAMP)  ## run the whole test suite
+	$(BIN)/python -m pytest -q
+
+demo: $(STAMP)  ## offline end-to-end demo over the bundled sample
+	$(BIN)/ltbot demo
+
+bench: $(STAMP)  ## benchmarks; results go to docs/PERFORMANCE.md by hand
+	$(BIN)/python scripts/bench.py
+
+lint: $(STAMP)  ## ruff and mypy; fails on any finding
+	$(BIN)/ruff check bot strategies tests scripts
+	$(BIN)/ruff format --check bot strategies tests scripts
+	$(BIN)/mypy bot
+
+format: $(STAMP)
+	$(BIN)/ruff format bot strategies tests scripts
+	$(BIN)/ruff check --fix bot strategies tests scripts
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,140 @@
+"""Versioned schema migrations of the SQLite ledger (DESIGN.md database contract).
+
+Applied at every start through sqlite-utils' `Migrations`; each runs once, inside a transaction,
+and is recorded in `_sqlite_migrations`. Never edit a released migration: add a new one.
+Times are fixed-width UTC text; money is USDT; a fee amount > 0 is a cost, < 0 an income.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("ltbot")
+
+_SCHEMA_V1 = """
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    mode TEXT NOT NULL CHECK (mode IN ('live', 'replay', 'demo')),
+    exchange TEXT NOT NULL,
+    config TEXT NOT NULL,
+    version TEXT NOT NULL
+);
+CREATE TABLE ticks (
+    at TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    last REAL NOT NULL,
+    mark REAL,
+    index_price REAL,
+    bid REAL,
+    ask REAL,
+    funding_rate REAL,
+    next_funding_at TEXT,
+    PRIMARY KEY (symbol, at)
+);
+CREATE INDEX ticks_at ON ticks (at);
+CREATE TABLE candles (
+    symbol TEXT NOT NULL,
+    timeframe TEXT NOT NULL,
+    at TEXT NOT NULL,
+    open REAL NOT NULL,
+    high REAL NOT NULL,
+    low REAL NOT NULL,
+    close REAL NOT NULL,
+    volume REAL NOT NULL,
+    PRIMARY KEY (symbol, timeframe, at)
+);
+CREATE TABLE funding_rates (
+    symbol TEXT NOT NULL,
+    at TEXT NOT NULL,
+    rate REAL NOT NULL,
+    PRIMARY KEY (symbol, at)
+);
+CREATE TABLE portfolios (
+    id TEXT PRIMARY KEY,
+    experiment TEXT NOT NULL,
+    vehicle TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    capital REAL NOT NULL,
+    params TEXT NOT NULL
+);
+CREATE TABLE fills (
+    id INTEGER PRIMARY KEY,
+    portfolio_id TEXT NOT NULL REFERENCES portfolios (id),
+    at TEXT NOT NULL,
+    instrument TEXT NOT NULL,
+    side TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+    qty REAL NOT NULL,
+    price REAL NOT NULL,
+    fee REAL NOT NULL,
+    reason TEXT NOT NULL CHECK (reason IN ('subscribe', 'redeem', 'entry', 'exit', 'stop',
+        'take_profit', 'liquidation', 'rebalance'))
+);
+CREATE INDEX fills_portfolio_at ON fills (portfolio_id, at);
+CREATE TABLE fees (
+    id INTEGER PRIMARY KEY,
+    portfolio_id TEXT NOT NULL REFERENCES portfolios (id),
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('trading', 'slippage', 'subscription', 'redemption',
+        'management', 'funding')),
+    amount REAL NOT NULL,
+    fill_id INTEGER REFERENCES fills (id)
+);
+CREATE INDEX fees_portfolio_at ON fees (portfolio_id, at);
+-- One funding record per (portfolio, settlement time): a portfolio trades one symbol, so this
+-- is the (portfolio, symbol, settlement) key: overlapping polls or restarts cannot book twice.
+CREATE UNIQUE INDEX fees_one_funding ON fees (portfolio_id, at) WHERE kind = 'funding';
+CREATE TABLE nav (
+    portfolio_id TEXT NOT NULL REFERENCES portfolios (id),
+    at TEXT NOT NULL,
+    nav REAL NOT NULL,
+    cash REAL NOT NULL,
+    exposure REAL NOT NULL,
+    leverage REAL NOT NULL,
+    price REAL NOT NULL,
+    PRIMARY KEY (portfolio_id, at)
+);
+CREATE TABLE token_events (
+    id INTEGER PRIMARY KEY,
+    portfolio_id TEXT NOT NULL REFERENCES portfolios (id),
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('rebalance', 'reverse_split', 'blocked')),
+    leverage_before REAL NOT NULL,
+    leverage_after REAL NOT NULL,
+    nav_per_unit REAL NOT NULL,
+    notional_traded REAL NOT NULL
+);
+CREATE INDEX token_events_portfolio_at ON token_events (portfolio_id, at);
+CREATE TABLE positions (
+    id TEXT PRIMARY KEY,
+    portfolio_id TEXT NOT NULL REFERENCES portfolios (id),
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL CHECK (side IN ('long', 'short')),
+    opened_at TEXT NOT NULL,
+    entry REAL NOT NULL,
+    qty REAL NOT NULL,
+    stop REAL,
+    take_profit REAL,
+    risk_pct REAL,
+    leverage REAL NOT NULL,
+    liq_price REAL,
+    closed_at TEXT,
+    exit_price REAL,
+    pnl REAL,
+    exit_reason TEXT,
+    intended_risk REAL,
+    effective_risk REAL
+);
+CREATE INDEX positions_portfolio ON positions (portfolio_id, opened_at);
+"""
+
+
+@migrations(name="0001_ledger")
+def m0001_ledger(db: Database) -> None:
+    """Create every table of the DESIGN.md database contract."""
+    for statement in _SCHEMA_V1.split(";"):
+        if statement.strip():
+            db.execute(statement)

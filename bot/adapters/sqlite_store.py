@@ -1,0 +1,341 @@
+"""The SQLite ledger: the only module that talks to sqlite-utils.
+
+`Store(path)` creates the parent directory, opens the file in WAL mode and applies pending
+migrations (idempotent). `write_step` writes everything one engine step produced in a single
+transaction, so a crash leaves either the whole step or none of it. Domain records are mapped
+to rows here; domain classes know nothing of SQL. Every statement uses bound parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from bot.adapters.sqlite_migrations import migrations
+from bot.domain.ledger import FeeRecord, FillRecord, NavRecord, PositionRecord, TokenEventRecord
+from bot.domain.values import Candle, FundingRate, Quote
+from bot.timefmt import format_time, parse_time
+
+TABLES = (
+    "runs",
+    "ticks",
+    "candles",
+    "funding_rates",
+    "portfolios",
+    "fills",
+    "fees",
+    "nav",
+    "token_events",
+    "positions",
+)
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or is not an ltbot ledger."""
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioRow:
+    """One row of `portfolios`; `id` is stable across restarts (experiment/vehicle)."""
+
+    id: str
+    experiment: str
+    vehicle: str
+    strategy: str
+    symbol: str
+    capital: float
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioStep:
+    """What one step did to one portfolio: new ledger records and position upserts."""
+
+    portfolio_id: str
+    fills: Sequence[FillRecord] = ()
+    fees: Sequence[FeeRecord] = ()
+    token_events: Sequence[TokenEventRecord] = ()
+    positions: Sequence[PositionRecord] = ()
+    nav: Sequence[NavRecord] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StepBatch:
+    """Everything one engine step writes, in one transaction."""
+
+    quotes: Sequence[Quote] = ()
+    candles: Sequence[Candle] = ()
+    funding_rates: Sequence[FundingRate] = ()
+    portfolios: Sequence[PortfolioStep] = ()
+
+
+class Store:
+    """The ledger database. Use as a context manager or call `close()`."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.db = _open(self.path)
+        migrations.apply(self.db)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (the WAL is checkpointed by SQLite)."""
+        self.db.close()
+
+    # -- runs and portfolios -------------------------------------------------------------
+
+    def start_run(
+        self, at: datetime, mode: str, exchange: str, config: Mapping[str, Any], version: str
+    ) -> int:
+        """Insert a `runs` row and return its id."""
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "INSERT INTO runs (started_at, mode, exchange, config, version) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [format_time(at), mode, exchange, _dumps(config), version],
+            )
+        return int(cursor.lastrowid or 0)
+
+    def end_run(self, run_id: int, at: datetime) -> None:
+        """Stamp the run's end time."""
+        with self.db.atomic():
+            self.db.execute("UPDATE runs SET ended_at = ? WHERE id = ?", [format_time(at), run_id])
+
+    def upsert_portfolios(self, rows: Sequence[PortfolioRow]) -> None:
+        """Insert or update portfolio definitions."""
+        with self.db.atomic():
+            self.db.executemany(
+                "INSERT INTO portfolios (id, experiment, vehicle, strategy, symbol, capital, "
+                "params) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "experiment = excluded.experiment, vehicle = excluded.vehicle, "
+                "strategy = excluded.strategy, symbol = excluded.symbol, "
+                "capital = excluded.capital, params = excluded.params",
+                [
+                    (r.id, r.experiment, r.vehicle, r.strategy, r.symbol, r.capital,
+                     _dumps(r.params))
+                    for r in rows
+                ],
+            )
+
+    # -- writing -------------------------------------------------------------------------
+
+    def record_market(
+        self,
+        quotes: Sequence[Quote] = (),
+        candles: Sequence[Candle] = (),
+        funding: Sequence[FundingRate] = (),
+    ) -> None:
+        """Write market data in one transaction; exact duplicates (same key) are ignored."""
+        self.write_step(StepBatch(quotes=quotes, candles=candles, funding_rates=funding))
+
+    def write_step(self, batch: StepBatch) -> None:
+        """Write a whole engine step atomically: all of it or, on any error, none of it."""
+        with self.db.atomic():
+            self._insert_market(batch)
+            for step in batch.portfolios:
+                self._insert_portfolio_step(step)
+
+    def _insert_market(self, batch: StepBatch) -> None:
+        if batch.quotes:
+            self.db.executemany(
+                "INSERT OR IGNORE INTO ticks (at, symbol, last, mark, index_price, bid, ask, "
+                "funding_rate, next_funding_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [_quote_row(q) for q in batch.quotes],
+            )
+        if batch.candles:
+            self.db.executemany(
+                "INSERT OR IGNORE INTO candles (symbol, timeframe, at, open, high, low, close, "
+                "volume) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [_candle_row(c) for c in batch.candles],
+            )
+        if batch.funding_rates:
+            self.db.executemany(
+                "INSERT OR IGNORE INTO funding_rates (symbol, at, rate) VALUES (?, ?, ?)",
+                [(f.symbol, format_time(f.at), f.rate) for f in batch.funding_rates],
+            )
+
+    def _insert_portfolio_step(self, step: PortfolioStep) -> None:
+        pid = step.portfolio_id
+        fill_ids = [self._insert_fill(pid, fill) for fill in step.fills]
+        for fee in step.fees:
+            fill_id = fill_ids[fee.fill_index] if fee.fill_index is not None else None
+            self.db.execute(
+                "INSERT INTO fees (portfolio_id, at, kind, amount, fill_id) VALUES (?, ?, ?, ?, ?)",
+                [pid, format_time(fee.at), fee.kind.value, fee.amount, fill_id],
+            )
+        for event in step.token_events:
+            self.db.execute(
+                "INSERT INTO token_events (portfolio_id, at, kind, leverage_before, "
+                "leverage_after, nav_per_unit, notional_traded) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [pid, format_time(event.at), event.kind.value, event.leverage_before,
+                 event.leverage_after, event.nav_per_unit, event.notional_traded],
+            )
+        for position in step.positions:
+            self._upsert_position(pid, position)
+        for snap in step.nav:
+            self.db.execute(
+                "INSERT OR REPLACE INTO nav (portfolio_id, at, nav, cash, exposure, leverage, "
+                "price) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [pid, format_time(snap.at), snap.nav, snap.cash, snap.exposure, snap.leverage,
+                 snap.price],
+            )
+
+    def _insert_fill(self, portfolio_id: str, fill: FillRecord) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO fills (portfolio_id, at, instrument, side, qty, price, fee, reason) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [portfolio_id, format_time(fill.at), fill.instrument, fill.side, fill.qty,
+             fill.price, fill.fee, fill.reason.value],
+        )
+        return int(cursor.lastrowid or 0)
+
+    def _upsert_position(self, portfolio_id: str, p: PositionRecord) -> None:
+        row = _position_row(portfolio_id, p)
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in row if c != "id")
+        self.db.execute(
+            f"INSERT INTO positions ({columns}) VALUES ({marks}) "  # noqa: S608 (fixed names)
+            f"ON CONFLICT (id) DO UPDATE SET {updates}",
+            list(row.values()),
+        )
+
+    # -- reading -------------------------------------------------------------------------
+
+    def rows(self, table: str, where: str | None = None, params: Sequence[Any] = (),
+             order_by: str | None = None) -> list[dict[str, Any]]:
+        """Rows of a ledger table as dicts (for reports and tests); `table` must be known."""
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}")
+        return list(self.db[table].rows_where(where, list(params), order_by=order_by))
+
+    def count(self, table: str) -> int:
+        """Number of rows in a ledger table."""
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}")
+        return int(self.db[table].count)
+
+    def iter_ticks(
+        self,
+        symbols: Sequence[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> Iterator[Quote]:
+        """Recorded quotes in time order (then symbol), optionally filtered; `end` inclusive."""
+        where, params = _time_filter(start, end)
+        if symbols is not None:
+            where.append(f"symbol IN ({', '.join('?' for _ in symbols)})")
+            params.extend(symbols)
+        sql = "SELECT * FROM ticks" + _where(where) + " ORDER BY at, symbol"
+        for row in self.db.query(sql, params):
+            yield _quote_from_row(row)
+
+    def iter_candles(
+        self, symbol: str, timeframe: str, start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> Iterator[Candle]:
+        """Recorded candles of one symbol and timeframe in time order."""
+        where, params = _time_filter(start, end)
+        where[:0] = ["symbol = ?", "timeframe = ?"]
+        params[:0] = [symbol, timeframe]
+        for row in self.db.query("SELECT * FROM candles" + _where(where) + " ORDER BY at", params):
+            yield Candle(
+                symbol=row["symbol"], timeframe=row["timeframe"], at=parse_time(row["at"]),
+                open=row["open"], high=row["high"], low=row["low"], close=row["close"],
+                volume=row["volume"],
+            )
+
+    def funding_rates(
+        self, symbol: str, start: datetime | None = None, end: datetime | None = None
+    ) -> list[FundingRate]:
+        """Recorded settled funding rates of one symbol in time order."""
+        where, params = _time_filter(start, end)
+        where.insert(0, "symbol = ?")
+        params.insert(0, symbol)
+        sql = "SELECT * FROM funding_rates" + _where(where) + " ORDER BY at"
+        return [
+            FundingRate(symbol=r["symbol"], at=parse_time(r["at"]), rate=r["rate"])
+            for r in self.db.query(sql, params)
+        ]
+
+
+def _open(path: Path) -> Database:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        new = not path.exists()
+        db = Database(path)
+        if new:
+            os.chmod(path, 0o600)  # the ledger is private to its owner
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA synchronous=NORMAL")
+        return db
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the database: {exc.strerror}") from None
+    except Exception as exc:  # sqlite3.DatabaseError for a corrupt or non-SQLite file
+        raise StoreError(f"{path}: not a usable SQLite database ({exc})") from None
+
+
+def _dumps(value: Mapping[str, Any]) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _opt_time(at: datetime | None) -> str | None:
+    return None if at is None else format_time(at)
+
+
+def _quote_row(q: Quote) -> tuple[Any, ...]:
+    return (format_time(q.at), q.symbol, q.last, q.mark, q.index_price, q.bid, q.ask,
+            q.funding_rate, _opt_time(q.next_funding_at))
+
+
+def _quote_from_row(row: Mapping[str, Any]) -> Quote:
+    nxt = row["next_funding_at"]
+    return Quote(
+        symbol=row["symbol"], at=parse_time(row["at"]), last=row["last"], mark=row["mark"],
+        index_price=row["index_price"], bid=row["bid"], ask=row["ask"],
+        funding_rate=row["funding_rate"], next_funding_at=None if nxt is None else parse_time(nxt),
+    )
+
+
+def _candle_row(c: Candle) -> tuple[Any, ...]:
+    return (c.symbol, c.timeframe, format_time(c.at), c.open, c.high, c.low, c.close, c.volume)
+
+
+def _position_row(portfolio_id: str, p: PositionRecord) -> dict[str, Any]:
+    return {
+        "id": p.id, "portfolio_id": portfolio_id, "symbol": p.symbol, "side": p.side,
+        "opened_at": format_time(p.opened_at), "entry": p.entry, "qty": p.qty, "stop": p.stop,
+        "take_profit": p.take_profit, "risk_pct": p.risk_pct, "leverage": p.leverage,
+        "liq_price": p.liq_price, "closed_at": _opt_time(p.closed_at),
+        "exit_price": p.exit_price, "pnl": p.pnl, "exit_reason": p.exit_reason,
+        "intended_risk": p.intended_risk, "effective_risk": p.effective_risk,
+    }
+
+
+def _time_filter(start: datetime | None, end: datetime | None) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    if start is not None:
+        where.append("at >= ?")
+        params.append(format_time(start))
+    if end is not None:
+        where.append("at <= ?")
+        params.append(format_time(end))
+    return where, params
+
+
+def _where(clauses: Sequence[str]) -> str:
+    return " WHERE " + " AND ".join(clauses) if clauses else ""

@@ -1,0 +1,90 @@
+"""The `ltbot` command line: parse, build, call. No business logic lives here.
+
+Exit codes: 0 success, 2 bad input (config, arguments, data), 1 unexpected failure.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot import __version__
+from bot.logging import configure_logging
+from bot.settings import DEFAULT_CONFIG_PATH, ConfigError, load_settings, summary
+
+app = typer.Typer(
+    name="ltbot",
+    help="Paper-trade leveraged tokens against stop-loss perpetuals on live exchange data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+config_app = typer.Typer(help="Inspect and validate configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+class UserError(Exception):
+    """A mistake in the user's input: reported as one line on stderr with exit code 2."""
+
+
+def fail(message: str) -> typer.Exit:
+    """Print `error: message` on stderr and return the exit-2 exception to raise."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ltbot {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    log_level: Annotated[
+        str | None,
+        typer.Option("--log-level", help="Log level, overriding the config's log.level: DEBUG, INFO, WARNING, ..."),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Set up logging for every command."""
+    level = (log_level or "INFO").upper()
+    try:
+        configure_logging(level)
+    except ValueError:
+        raise fail(f"--log-level: unknown level {log_level!r}") from None
+    ctx.obj = {"log_level": log_level}
+
+
+@config_app.command("check")
+def config_check(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Config file to check (default: config.toml).", show_default=False),
+    ] = None,
+) -> None:
+    """Validate a config file and the LTBOT_* environment; print a one-line summary."""
+    target = path or DEFAULT_CONFIG_PATH
+    if not target.is_file():
+        raise fail(f"{target}: config file not found (start from config.example.toml)")
+    try:
+        settings = load_settings(target)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"{target}: {summary(settings)}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
