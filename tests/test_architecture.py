@@ -1,0 +1,57 @@
+"""Boundaries: the pure domain imports no I/O library and never reads the wall clock."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+DOMAIN = Path(__file__).resolve().parents[1] / "bot" / "domain"
+BANNED_MODULES = {"ccxt", "sqlite_utils", "apscheduler", "loguru", "sqlite3", "requests",
+                  "socket", "http", "urllib", "pandas", "numpy", "time"}
+BANNED_CALLS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter"}
+
+
+def violations(source: str) -> list[str]:
+    """Every banned import or clock read in one module's source."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] in BANNED_MODULES]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            if node.module.split(".")[0] in BANNED_MODULES:
+                found.append(node.module)
+        elif isinstance(node, ast.Attribute) and node.attr in BANNED_CALLS:
+            found.append(f"clock read .{node.attr}")
+        elif isinstance(node, ast.Name) and node.id in {"now", "utcnow"}:
+            found.append(f"clock read {node.id}")
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", sorted(DOMAIN.rglob("*.py")), ids=lambda p: str(p.relative_to(DOMAIN))
+)
+def test_domain_module_is_pure(path: Path) -> None:
+    assert violations(path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import ccxt",
+        "from sqlite_utils import Database",
+        "import apscheduler.schedulers.blocking",
+        "from loguru import logger",
+        "from datetime import datetime\nx = datetime.now()",
+        "import datetime\nx = datetime.datetime.utcnow()",
+        "import time\nx = time.time()",
+        "from datetime import date\nx = date.today()",
+    ],
+)
+def test_guard_catches_each_kind_of_violation(source: str) -> None:
+    assert violations(source) != []
+
+
+def test_guard_accepts_plain_domain_code() -> None:
+    assert violations("from dataclasses import dataclass\nfrom datetime import datetime\n") == []
