@@ -12,8 +12,8 @@ from typing import Annotated
 import typer
 
 from bot import __version__
-from bot.logging import configure_logging
-from bot.settings import DEFAULT_CONFIG_PATH, ConfigError, load_settings, summary
+from bot.logging import configure_logging, log_file_for
+from bot.settings import DEFAULT_CONFIG_PATH, ConfigError, Settings, load_settings, summary
 
 app = typer.Typer(
     name="ltbot",
@@ -47,7 +47,9 @@ def root(
     ctx: typer.Context,
     log_level: Annotated[
         str | None,
-        typer.Option("--log-level", help="Log level, overriding the config's log.level: DEBUG, INFO, WARNING, ..."),
+        typer.Option(
+            "--log-level", help="Log level, overriding the config's log.level (DEBUG, INFO, ...)."
+        ),
     ] = None,
     version: Annotated[
         bool,
@@ -61,6 +63,18 @@ def root(
     except ValueError:
         raise fail(f"--log-level: unknown level {log_level!r}") from None
     ctx.obj = {"log_level": log_level}
+
+
+def setup_logging(ctx: typer.Context, settings: Settings) -> None:
+    """Configure loguru for a command that uses the database: stderr plus the rotating file
+    beside it, at `--log-level` if given, else the config's `log.level`."""
+    cli_level = (ctx.find_root().obj or {}).get("log_level")
+    configure_logging(
+        (cli_level or settings.log.level).upper(),
+        log_file_for(settings.store.path),
+        settings.log.rotation,
+        settings.log.retention,
+    )
 
 
 @config_app.command("check")

@@ -8,7 +8,9 @@ from pathlib import Path
 from loguru import logger
 
 _STDERR_FORMAT = "<green>{time:YYYY-MM-DD HH:mm:ss}</green> <level>{level: <7}</level> {message}"
-_FILE_FORMAT = "{time:YYYY-MM-DDTHH:mm:ss.SSSZ} | {level: <7} | {name}:{function}:{line} | {message}"
+_FILE_FORMAT = (
+    "{time:YYYY-MM-DDTHH:mm:ss.SSSZ} | {level: <7} | {name}:{function}:{line} | {message}"
+)
 
 
 def configure_logging(

@@ -7,8 +7,8 @@ down; there is no module-level settings object.
 
 from __future__ import annotations
 
-import tomllib
 import datetime as dt
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

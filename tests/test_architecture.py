@@ -8,8 +8,20 @@ from pathlib import Path
 import pytest
 
 DOMAIN = Path(__file__).resolve().parents[1] / "bot" / "domain"
-BANNED_MODULES = {"ccxt", "sqlite_utils", "apscheduler", "loguru", "sqlite3", "requests",
-                  "socket", "http", "urllib", "pandas", "numpy", "time"}
+BANNED_MODULES = {
+    "ccxt",
+    "sqlite_utils",
+    "apscheduler",
+    "loguru",
+    "sqlite3",
+    "requests",
+    "socket",
+    "http",
+    "urllib",
+    "pandas",
+    "numpy",
+    "time",
+}
 BANNED_CALLS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter"}
 
 

@@ -116,15 +116,22 @@ class Store:
     def upsert_portfolios(self, rows: Sequence[PortfolioRow]) -> None:
         """Insert or update portfolio definitions."""
         with self.db.atomic():
-            self.db.executemany(
+            self.db.conn.executemany(
                 "INSERT INTO portfolios (id, experiment, vehicle, strategy, symbol, capital, "
                 "params) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
                 "experiment = excluded.experiment, vehicle = excluded.vehicle, "
                 "strategy = excluded.strategy, symbol = excluded.symbol, "
                 "capital = excluded.capital, params = excluded.params",
                 [
-                    (r.id, r.experiment, r.vehicle, r.strategy, r.symbol, r.capital,
-                     _dumps(r.params))
+                    (
+                        r.id,
+                        r.experiment,
+                        r.vehicle,
+                        r.strategy,
+                        r.symbol,
+                        r.capital,
+                        _dumps(r.params),
+                    )
                     for r in rows
                 ],
             )
@@ -149,19 +156,19 @@ class Store:
 
     def _insert_market(self, batch: StepBatch) -> None:
         if batch.quotes:
-            self.db.executemany(
+            self.db.conn.executemany(
                 "INSERT OR IGNORE INTO ticks (at, symbol, last, mark, index_price, bid, ask, "
                 "funding_rate, next_funding_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_quote_row(q) for q in batch.quotes],
             )
         if batch.candles:
-            self.db.executemany(
+            self.db.conn.executemany(
                 "INSERT OR IGNORE INTO candles (symbol, timeframe, at, open, high, low, close, "
                 "volume) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [_candle_row(c) for c in batch.candles],
             )
         if batch.funding_rates:
-            self.db.executemany(
+            self.db.conn.executemany(
                 "INSERT OR IGNORE INTO funding_rates (symbol, at, rate) VALUES (?, ?, ?)",
                 [(f.symbol, format_time(f.at), f.rate) for f in batch.funding_rates],
             )
@@ -179,8 +186,15 @@ class Store:
             self.db.execute(
                 "INSERT INTO token_events (portfolio_id, at, kind, leverage_before, "
                 "leverage_after, nav_per_unit, notional_traded) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [pid, format_time(event.at), event.kind.value, event.leverage_before,
-                 event.leverage_after, event.nav_per_unit, event.notional_traded],
+                [
+                    pid,
+                    format_time(event.at),
+                    event.kind.value,
+                    event.leverage_before,
+                    event.leverage_after,
+                    event.nav_per_unit,
+                    event.notional_traded,
+                ],
             )
         for position in step.positions:
             self._upsert_position(pid, position)
@@ -188,16 +202,31 @@ class Store:
             self.db.execute(
                 "INSERT OR REPLACE INTO nav (portfolio_id, at, nav, cash, exposure, leverage, "
                 "price) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [pid, format_time(snap.at), snap.nav, snap.cash, snap.exposure, snap.leverage,
-                 snap.price],
+                [
+                    pid,
+                    format_time(snap.at),
+                    snap.nav,
+                    snap.cash,
+                    snap.exposure,
+                    snap.leverage,
+                    snap.price,
+                ],
             )
 
     def _insert_fill(self, portfolio_id: str, fill: FillRecord) -> int:
         cursor = self.db.execute(
             "INSERT INTO fills (portfolio_id, at, instrument, side, qty, price, fee, reason) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [portfolio_id, format_time(fill.at), fill.instrument, fill.side, fill.qty,
-             fill.price, fill.fee, fill.reason.value],
+            [
+                portfolio_id,
+                format_time(fill.at),
+                fill.instrument,
+                fill.side,
+                fill.qty,
+                fill.price,
+                fill.fee,
+                fill.reason.value,
+            ],
         )
         return int(cursor.lastrowid or 0)
 
@@ -214,8 +243,13 @@ class Store:
 
     # -- reading -------------------------------------------------------------------------
 
-    def rows(self, table: str, where: str | None = None, params: Sequence[Any] = (),
-             order_by: str | None = None) -> list[dict[str, Any]]:
+    def rows(
+        self,
+        table: str,
+        where: str | None = None,
+        params: Sequence[Any] = (),
+        order_by: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Rows of a ledger table as dicts (for reports and tests); `table` must be known."""
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}")
@@ -243,7 +277,10 @@ class Store:
             yield _quote_from_row(row)
 
     def iter_candles(
-        self, symbol: str, timeframe: str, start: datetime | None = None,
+        self,
+        symbol: str,
+        timeframe: str,
+        start: datetime | None = None,
         end: datetime | None = None,
     ) -> Iterator[Candle]:
         """Recorded candles of one symbol and timeframe in time order."""
@@ -252,8 +289,13 @@ class Store:
         params[:0] = [symbol, timeframe]
         for row in self.db.query("SELECT * FROM candles" + _where(where) + " ORDER BY at", params):
             yield Candle(
-                symbol=row["symbol"], timeframe=row["timeframe"], at=parse_time(row["at"]),
-                open=row["open"], high=row["high"], low=row["low"], close=row["close"],
+                symbol=row["symbol"],
+                timeframe=row["timeframe"],
+                at=parse_time(row["at"]),
+                open=row["open"],
+                high=row["high"],
+                low=row["low"],
+                close=row["close"],
                 volume=row["volume"],
             )
 
@@ -297,16 +339,31 @@ def _opt_time(at: datetime | None) -> str | None:
 
 
 def _quote_row(q: Quote) -> tuple[Any, ...]:
-    return (format_time(q.at), q.symbol, q.last, q.mark, q.index_price, q.bid, q.ask,
-            q.funding_rate, _opt_time(q.next_funding_at))
+    return (
+        format_time(q.at),
+        q.symbol,
+        q.last,
+        q.mark,
+        q.index_price,
+        q.bid,
+        q.ask,
+        q.funding_rate,
+        _opt_time(q.next_funding_at),
+    )
 
 
 def _quote_from_row(row: Mapping[str, Any]) -> Quote:
     nxt = row["next_funding_at"]
     return Quote(
-        symbol=row["symbol"], at=parse_time(row["at"]), last=row["last"], mark=row["mark"],
-        index_price=row["index_price"], bid=row["bid"], ask=row["ask"],
-        funding_rate=row["funding_rate"], next_funding_at=None if nxt is None else parse_time(nxt),
+        symbol=row["symbol"],
+        at=parse_time(row["at"]),
+        last=row["last"],
+        mark=row["mark"],
+        index_price=row["index_price"],
+        bid=row["bid"],
+        ask=row["ask"],
+        funding_rate=row["funding_rate"],
+        next_funding_at=None if nxt is None else parse_time(nxt),
     )
 
 
@@ -316,12 +373,24 @@ def _candle_row(c: Candle) -> tuple[Any, ...]:
 
 def _position_row(portfolio_id: str, p: PositionRecord) -> dict[str, Any]:
     return {
-        "id": p.id, "portfolio_id": portfolio_id, "symbol": p.symbol, "side": p.side,
-        "opened_at": format_time(p.opened_at), "entry": p.entry, "qty": p.qty, "stop": p.stop,
-        "take_profit": p.take_profit, "risk_pct": p.risk_pct, "leverage": p.leverage,
-        "liq_price": p.liq_price, "closed_at": _opt_time(p.closed_at),
-        "exit_price": p.exit_price, "pnl": p.pnl, "exit_reason": p.exit_reason,
-        "intended_risk": p.intended_risk, "effective_risk": p.effective_risk,
+        "id": p.id,
+        "portfolio_id": portfolio_id,
+        "symbol": p.symbol,
+        "side": p.side,
+        "opened_at": format_time(p.opened_at),
+        "entry": p.entry,
+        "qty": p.qty,
+        "stop": p.stop,
+        "take_profit": p.take_profit,
+        "risk_pct": p.risk_pct,
+        "leverage": p.leverage,
+        "liq_price": p.liq_price,
+        "closed_at": _opt_time(p.closed_at),
+        "exit_price": p.exit_price,
+        "pnl": p.pnl,
+        "exit_reason": p.exit_reason,
+        "intended_risk": p.intended_risk,
+        "effective_risk": p.effective_risk,
     }
 
 

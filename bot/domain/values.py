@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 
 class Side(IntEnum):
@@ -22,7 +22,7 @@ class Side(IntEnum):
         return "long" if self is Side.LONG else "short"
 
 
-class FeeKind(str, Enum):
+class FeeKind(StrEnum):
     """Kinds of the `fees` ledger; amount > 0 is a cost, < 0 an income."""
 
     TRADING = "trading"
@@ -33,7 +33,7 @@ class FeeKind(str, Enum):
     FUNDING = "funding"
 
 
-class FillReason(str, Enum):
+class FillReason(StrEnum):
     """Why a fill happened (the `fills.reason` column)."""
 
     SUBSCRIBE = "subscribe"
@@ -46,7 +46,7 @@ class FillReason(str, Enum):
     REBALANCE = "rebalance"
 
 
-class TokenEventKind(str, Enum):
+class TokenEventKind(StrEnum):
     """Kinds of the `token_events` ledger."""
 
     REBALANCE = "rebalance"

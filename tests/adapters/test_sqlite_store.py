@@ -68,8 +68,15 @@ def test_runs_round_trip(store: Store) -> None:
 
 def test_market_data_round_trips_and_duplicates_are_ignored(store: Store) -> None:
     quote = Quote(
-        "BTC/USDT:USDT", T0 + timedelta(milliseconds=5), 42_000.5, 42_001.0, 42_000.0,
-        42_000.4, 42_000.6, 0.0001, T0 + timedelta(hours=8),
+        "BTC/USDT:USDT",
+        T0 + timedelta(milliseconds=5),
+        42_000.5,
+        42_001.0,
+        42_000.0,
+        42_000.4,
+        42_000.6,
+        0.0001,
+        T0 + timedelta(hours=8),
     )
     candle = Candle("BTC/USDT:USDT", "5m", T0, 1.0, 2.0, 0.5, 1.5, 10.0)
     rate = FundingRate("BTC/USDT:USDT", T0, -0.00025)
@@ -91,8 +98,19 @@ def test_portfolio_step_round_trips_every_ledger_table(store: Store) -> None:
     ]
     event = TokenEventRecord(T0, TokenEventKind.REBALANCE, 4.1, 3.0, 12.5, 1234.5)
     position = PositionRecord(
-        "btc-hold/perp#1", "BTC/USDT:USDT", "long", T0, 40_000.0, 0.5, 39_000.0, None, 0.02,
-        2.0, 20_200.0, intended_risk=200.0, effective_risk=199.5,
+        "btc-hold/perp#1",
+        "BTC/USDT:USDT",
+        "long",
+        T0,
+        40_000.0,
+        0.5,
+        39_000.0,
+        None,
+        0.02,
+        2.0,
+        20_200.0,
+        intended_risk=200.0,
+        effective_risk=199.5,
     )
     nav = NavRecord(T0, 9_990.0, 9_990.0, 20_000.0, 2.002, 40_000.0)
     step = PortfolioStep(pid, [fill], fees, [event], [position], [nav])
@@ -107,14 +125,21 @@ def test_portfolio_step_round_trips_every_ledger_table(store: Store) -> None:
     ]
     [event_row] = store.rows("token_events")
     assert (event_row["kind"], event_row["leverage_before"], event_row["notional_traded"]) == (
-        "rebalance", 4.1, 1234.5,
+        "rebalance",
+        4.1,
+        1234.5,
     )
     [pos_row] = store.rows("positions")
     assert pos_row["closed_at"] is None and pos_row["effective_risk"] == 199.5
     [nav_row] = store.rows("nav")
     assert nav_row == {
-        "portfolio_id": pid, "at": "2024-01-01T08:00:00.000Z", "nav": 9_990.0, "cash": 9_990.0,
-        "exposure": 20_000.0, "leverage": 2.002, "price": 40_000.0,
+        "portfolio_id": pid,
+        "at": "2024-01-01T08:00:00.000Z",
+        "nav": 9_990.0,
+        "cash": 9_990.0,
+        "exposure": 20_000.0,
+        "leverage": 2.002,
+        "price": 40_000.0,
     }
     [portfolio] = store.rows("portfolios")
     assert portfolio["params"] == '{"a": 1}' and portfolio["capital"] == 10_000.0
@@ -122,15 +147,34 @@ def test_portfolio_step_round_trips_every_ledger_table(store: Store) -> None:
 
 def test_position_update_closes_the_same_row(store: Store) -> None:
     pid = _portfolio(store)
-    opened = PositionRecord("p#1", "BTC/USDT:USDT", "short", T0, 100.0, 2.0, 105.0, 90.0, 0.05,
-                            1.0, 190.0)
-    closed = PositionRecord("p#1", "BTC/USDT:USDT", "short", T0, 100.0, 2.0, 105.0, 90.0, 0.05,
-                            1.0, 190.0, T0 + timedelta(hours=2), 105.0, -10.2, "stop")
+    opened = PositionRecord(
+        "p#1", "BTC/USDT:USDT", "short", T0, 100.0, 2.0, 105.0, 90.0, 0.05, 1.0, 190.0
+    )
+    closed = PositionRecord(
+        "p#1",
+        "BTC/USDT:USDT",
+        "short",
+        T0,
+        100.0,
+        2.0,
+        105.0,
+        90.0,
+        0.05,
+        1.0,
+        190.0,
+        T0 + timedelta(hours=2),
+        105.0,
+        -10.2,
+        "stop",
+    )
     store.write_step(StepBatch(portfolios=[PortfolioStep(pid, positions=[opened])]))
     store.write_step(StepBatch(portfolios=[PortfolioStep(pid, positions=[closed])]))
     [row] = store.rows("positions")
     assert (row["closed_at"], row["exit_price"], row["pnl"], row["exit_reason"]) == (
-        "2024-01-01T10:00:00.000Z", 105.0, -10.2, "stop",
+        "2024-01-01T10:00:00.000Z",
+        105.0,
+        -10.2,
+        "stop",
     )
 
 
@@ -156,8 +200,9 @@ def test_a_failing_step_writes_nothing(store: Store) -> None:
 def test_time_filters_are_inclusive(store: Store) -> None:
     quotes = [Quote("ETH/USDT:USDT", T0 + timedelta(minutes=i), 100.0 + i) for i in range(5)]
     store.record_market(quotes)
-    got = list(store.iter_ticks(["ETH/USDT:USDT"], T0 + timedelta(minutes=1),
-                                T0 + timedelta(minutes=3)))
+    got = list(
+        store.iter_ticks(["ETH/USDT:USDT"], T0 + timedelta(minutes=1), T0 + timedelta(minutes=3))
+    )
     assert [q.last for q in got] == [101.0, 102.0, 103.0]
 
 
