@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from bot import __version__
+from bot.commands.strategies import strategies_command
 from bot.logging import configure_logging, log_file_for
 from bot.settings import DEFAULT_CONFIG_PATH, ConfigError, Settings, load_settings, summary
 
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect and validate configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.command("strategies")(strategies_command)
 
 
 class UserError(Exception):
