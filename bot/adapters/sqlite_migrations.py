@@ -138,3 +138,11 @@ def m0001_ledger(db: Database) -> None:
     for statement in _SCHEMA_V1.split(";"):
         if statement.strip():
             db.execute(statement)
+
+
+@migrations(name="0003_engine_state")
+def m0003_engine_state(db: Database) -> None:
+    """Crash-only resume: the engine's state after its last committed step, per run mode."""
+    db.execute(
+        "CREATE TABLE engine_state (key TEXT PRIMARY KEY, at TEXT NOT NULL, state TEXT NOT NULL)"
+    )
