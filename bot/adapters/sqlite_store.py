@@ -74,6 +74,16 @@ class StepBatch:
     candles: Sequence[Candle] = ()
     funding_rates: Sequence[FundingRate] = ()
     portfolios: Sequence[PortfolioStep] = ()
+    state: EngineState | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EngineState:
+    """The engine's resume state after a step (`text` is JSON from bot.state_codec)."""
+
+    key: str
+    at: datetime
+    text: str
 
 
 class Store:
@@ -153,6 +163,18 @@ class Store:
             self._insert_market(batch)
             for step in batch.portfolios:
                 self._insert_portfolio_step(step)
+            if batch.state is not None:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO engine_state (key, at, state) VALUES (?, ?, ?)",
+                    [batch.state.key, format_time(batch.state.at), batch.state.text],
+                )
+
+    def load_state(self, key: str) -> EngineState | None:
+        """The engine state saved under `key` by the last committed step, if any."""
+        rows = list(self.db.query("SELECT * FROM engine_state WHERE key = ?", [key]))
+        if not rows:
+            return None
+        return EngineState(key, parse_time(rows[0]["at"]), rows[0]["state"])
 
     def _insert_market(self, batch: StepBatch) -> None:
         if batch.quotes:

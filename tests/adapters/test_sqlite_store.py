@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlite_utils import Database
 
 from bot.adapters.sqlite_migrations import migrations
 from bot.adapters.sqlite_store import (
@@ -47,7 +48,9 @@ def test_migrations_apply_twice_without_change(tmp_path: Path) -> None:
         tables = set(store.db.table_names())
     with Store(path) as reopened:  # and so is the apply at the next start
         third = [m.name for m in migrations.applied(reopened.db)]
-    assert first == second == third == ["0001_ledger"]
+    every = [m.name for m in migrations.pending(Database(memory=True))]
+    assert first == second == third == every
+    assert every[0] == "0001_ledger"
     assert set(TABLES) <= tables
 
 
@@ -217,3 +220,13 @@ def test_corrupt_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_unknown_table_is_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="unknown table"):
         store.rows("sqlite_master")
+
+
+def test_engine_state_is_written_with_the_step(store: Store) -> None:
+    from bot.adapters.sqlite_store import EngineState
+
+    assert store.load_state("live") is None
+    state = EngineState("live", T0, '{"x":1}')
+    store.write_step(StepBatch(quotes=[Quote("BTC/USDT:USDT", T0, 1.0)], state=state))
+    store.write_step(StepBatch(state=EngineState("live", T0 + timedelta(hours=1), '{"x":2}')))
+    assert store.load_state("live") == EngineState("live", T0 + timedelta(hours=1), '{"x":2}')
