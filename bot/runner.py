@@ -1,0 +1,99 @@
+"""The port between the engine and one portfolio's vehicle (token, perp, perp_static, spot).
+
+A runner wraps the pure domain state of one portfolio, applies what the engine tells it, and
+collects the ledger records it produced until the engine drains them at the end of the step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.domain.ledger import FeeRecord, FillRecord, NavRecord, PositionRecord, TokenEventRecord
+from bot.strategy import Signal
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class TimedEvent:
+    """A vehicle's own timed event (management fee, scheduled rebalance, deferred request)."""
+
+    at: datetime
+    kind: str
+
+
+@dataclass(slots=True)
+class Records:
+    """Ledger records collected during one step (positions are upserts)."""
+
+    fills: list[FillRecord] = field(default_factory=list)
+    fees: list[FeeRecord] = field(default_factory=list)
+    token_events: list[TokenEventRecord] = field(default_factory=list)
+    positions: list[PositionRecord] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.fills or self.fees or self.token_events or self.positions)
+
+    def extend(
+        self,
+        fills: list[FillRecord] | tuple[FillRecord, ...] = (),
+        fees: list[FeeRecord] | tuple[FeeRecord, ...] = (),
+        token_events: list[TokenEventRecord] | tuple[TokenEventRecord, ...] = (),
+        positions: list[PositionRecord] | tuple[PositionRecord, ...] = (),
+    ) -> None:
+        """Append records; fee `fill_index` values are relative to `fills` and re-based here."""
+        base = len(self.fills)
+        self.fills.extend(fills)
+        for fee in fees:
+            if fee.fill_index is None:
+                self.fees.append(fee)
+            else:
+                self.fees.append(
+                    FeeRecord(fee.at, fee.kind, fee.amount, fill_index=base + fee.fill_index)
+                )
+        self.token_events.extend(token_events)
+        self.positions.extend(positions)
+
+
+class PortfolioRunner(Protocol):
+    """What the engine needs from one portfolio."""
+
+    id: str
+    experiment: str
+    symbol: str
+
+    def due_events(self, after: datetime, until: datetime) -> list[TimedEvent]:
+        """The vehicle's timed events in (after, until], in time order."""
+        ...
+
+    def apply_event(self, event: TimedEvent, price: float) -> None:
+        """Apply one due timed event at the latest price at or before its time."""
+        ...
+
+    def apply_funding(self, at: datetime, rate: float, mark: float) -> None:
+        """Settle funding at `at` (rate per interval, > 0 longs pay; mark in USDT)."""
+        ...
+
+    def on_price(self, at: datetime, last: float, mark: float) -> None:
+        """React to one price on the path: liquidation, stops, band rebalances."""
+        ...
+
+    def on_signal(self, at: datetime, signal: Signal, price: float) -> None:
+        """Act on the strategy's signal at `price`."""
+        ...
+
+    def drain(self) -> Records:
+        """Return and forget the records produced since the last drain."""
+        ...
+
+    def nav(self, at: datetime, price: float) -> NavRecord:
+        """Snapshot the portfolio at `price`."""
+        ...
+
+    def state(self) -> dict[str, Any]:
+        """A JSON-able snapshot of everything needed to resume after a restart."""
+        ...
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Resume from `state()` output."""
+        ...
