@@ -1,0 +1,156 @@
+"""Snapshot validation (DESIGN.md "One step", step 1): pure, no I/O, no clock reads.
+
+A quote is rejected, with one reason, when a price is
+  "missing"       a configured symbol has no quote, or a required price field is None;
+  "nan"           a price field is NaN or infinite;
+  "non_positive"  a price field is <= 0;
+  "stale"         its exchange timestamp is more than `stale_after_seconds` before step time;
+  "out_of_order"  its timestamp is older than the last accepted quote of the symbol;
+  "jump"          `last` or `mark` moved more than `max_jump_pct` from the last accepted one.
+Checks run in that order and the first failure is the reason. Rejected quotes change no state,
+so nothing downstream sees them; counts per reason accumulate for the run summary.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.domain.values import Quote
+
+REASONS = ("missing", "nan", "non_positive", "stale", "out_of_order", "jump")
+_PRICE_FIELDS = ("last", "mark", "index_price", "bid", "ask")
+_JUMP_FIELDS = ("last", "mark")
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One rejected quote (or absent symbol) and why."""
+
+    symbol: str
+    reason: str
+
+
+@dataclass(slots=True)
+class _Reference:
+    at: datetime
+    prices: dict[str, float] = field(default_factory=dict)
+
+
+class SnapshotValidator:
+    """Accept or reject each quote of a snapshot; remembers the last accepted quote per symbol.
+
+    Parameters
+    ----------
+    symbols: the configured symbols; each one absent from a snapshot counts as "missing".
+        None disables that check (e.g. a replay whose symbols start at different dates).
+    max_jump_pct: largest accepted move of `last`/`mark` from the last accepted value, as a
+        fraction (0.25 = 25 %).
+    stale_after_seconds: largest accepted age of a quote's exchange timestamp at step time.
+    require_mark: reject as "missing" a quote without a mark price (live perps need it).
+    now: the step time source for the stale check when `validate` gets no `at` (a Clock's
+        `now`); None disables the stale check in that case.
+    """
+
+    def __init__(
+        self,
+        symbols: Iterable[str] | None = None,
+        max_jump_pct: float = 0.25,
+        stale_after_seconds: float = 120.0,
+        require_mark: bool = False,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        if max_jump_pct <= 0 or stale_after_seconds <= 0:
+            raise ValueError("max_jump_pct and stale_after_seconds must be > 0")
+        self.symbols = None if symbols is None else tuple(symbols)
+        self.max_jump_pct = max_jump_pct
+        self.stale_after = timedelta(seconds=stale_after_seconds)
+        self.require_mark = require_mark
+        self._now = now
+        self.counts: Counter[str] = Counter()
+        self._last: dict[str, _Reference] = {}
+        # A jump candidate confirmed by the next quote is a real move, not a spike (assumption:
+        # an exchange glitch does not repeat the same absurd level twice in a row).
+        self._candidate: dict[str, dict[str, float]] = {}
+
+    def __call__(self, quotes: Sequence[Quote]) -> tuple[list[Quote], list[tuple[str, str]]]:
+        """Engine-facing form: (accepted quotes, [(symbol, reason), ...])."""
+        accepted, rejected = self.validate(quotes)
+        return accepted, [(r.symbol, r.reason) for r in rejected]
+
+    def validate(
+        self, quotes: Sequence[Quote], at: datetime | None = None
+    ) -> tuple[list[Quote], list[Rejection]]:
+        """Split a snapshot into accepted quotes and rejections; `at` is the step time (UTC)."""
+        if at is None and self._now is not None:
+            at = self._now()
+        accepted: list[Quote] = []
+        rejected: list[Rejection] = []
+        seen: set[str] = set()
+        for quote in quotes:
+            seen.add(quote.symbol)
+            reason = self._reason(quote, at)
+            if reason is None:
+                self._accept(quote)
+                accepted.append(quote)
+            else:
+                rejected.append(Rejection(quote.symbol, reason))
+        for symbol in self.symbols or ():
+            if symbol not in seen:
+                rejected.append(Rejection(symbol, "missing"))
+        self.counts.update(r.reason for r in rejected)
+        return accepted, rejected
+
+    def _reason(self, quote: Quote, at: datetime | None) -> str | None:
+        prices = {name: getattr(quote, name) for name in _PRICE_FIELDS}
+        if self.require_mark and prices["mark"] is None:
+            return "missing"
+        present = [v for v in prices.values() if v is not None]
+        if any(not isinstance(v, int | float) for v in present):
+            return "missing"  # not a number at all: treat as absent
+        if any(not math.isfinite(v) for v in present):
+            return "nan"
+        if any(v <= 0 for v in present):
+            return "non_positive"
+        if at is not None and at - quote.at > self.stale_after:
+            return "stale"
+        ref = self._last.get(quote.symbol)
+        if ref is None:
+            return None
+        if quote.at < ref.at:
+            return "out_of_order"
+        return self._jump(quote, ref)
+
+    def _jump(self, quote: Quote, ref: _Reference) -> str | None:
+        moved: dict[str, float] = {}
+        for name in _JUMP_FIELDS:
+            value, before = getattr(quote, name), ref.prices.get(name)
+            if (
+                value is not None
+                and before is not None
+                and abs(value / before - 1.0) > self.max_jump_pct
+            ):
+                moved[name] = value
+        if not moved:
+            self._candidate.pop(quote.symbol, None)
+            return None
+        candidate = self._candidate.get(quote.symbol)
+        if candidate is not None and all(
+            name in candidate and abs(v / candidate[name] - 1.0) <= self.max_jump_pct
+            for name, v in moved.items()
+        ):
+            self._candidate.pop(quote.symbol, None)
+            return None  # the new level was seen twice in a row: accept it
+        self._candidate[quote.symbol] = moved
+        return "jump"
+
+    def _accept(self, quote: Quote) -> None:
+        prices = {n: getattr(quote, n) for n in _JUMP_FIELDS if getattr(quote, n) is not None}
+        self._last[quote.symbol] = _Reference(quote.at, prices)
+
+    def summary(self) -> str:
+        """Rejections per reason, e.g. "jump 2, stale 1" ("none" when there were none)."""
+        return ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()) if v) or "none"

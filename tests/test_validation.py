@@ -1,0 +1,127 @@
+"""Snapshot validation: each rejection reason, counts, and that rejects change no state."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.clock import FakeClock
+from bot.domain.values import Quote
+from bot.validation import REASONS, SnapshotValidator
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+BTC = "BTC/USDT:USDT"
+ETH = "ETH/USDT:USDT"
+
+
+def q(last: float = 100.0, at: datetime = T0, symbol: str = BTC, **kw: float | None) -> Quote:
+    return Quote(symbol=symbol, at=at, last=last, **kw)  # type: ignore[arg-type]
+
+
+def test_good_quote_is_accepted() -> None:
+    v = SnapshotValidator()
+    accepted, rejected = v.validate([q(mark=100.1)], at=T0)
+    assert accepted == [q(mark=100.1)]
+    assert rejected == []
+    assert v.summary() == "none"
+
+
+@pytest.mark.parametrize(
+    ("quote", "reason"),
+    [
+        (q(last=math.nan), "nan"),
+        (q(mark=math.inf), "nan"),
+        (q(last=0.0), "non_positive"),
+        (q(bid=-1.0), "non_positive"),
+        (q(at=T0 - timedelta(seconds=121)), "stale"),
+    ],
+)
+def test_bad_price_is_rejected_with_reason(quote: Quote, reason: str) -> None:
+    v = SnapshotValidator(stale_after_seconds=120)
+    accepted, rejected = v.validate([quote], at=T0)
+    assert accepted == []
+    assert [(r.symbol, r.reason) for r in rejected] == [(BTC, reason)]
+    assert v.counts[reason] == 1
+
+
+def test_configured_symbol_without_quote_is_missing() -> None:
+    v = SnapshotValidator(symbols=[BTC, ETH])
+    accepted, rejected = v([q()])
+    assert len(accepted) == 1
+    assert rejected == [(ETH, "missing")]
+
+
+def test_required_mark_absent_is_missing() -> None:
+    v = SnapshotValidator(require_mark=True)
+    assert v([q(mark=None)])[1] == [(BTC, "missing")]
+
+
+def test_older_than_last_accepted_is_out_of_order() -> None:
+    v = SnapshotValidator()
+    v.validate([q(at=T0)], at=T0)
+    _, rejected = v.validate([q(at=T0 - timedelta(seconds=1))], at=T0)
+    assert [r.reason for r in rejected] == ["out_of_order"]
+
+
+def test_spike_is_rejected_and_the_next_normal_price_accepted() -> None:
+    v = SnapshotValidator(max_jump_pct=0.25)
+    v.validate([q(100.0, T0)])
+    _, rejected = v.validate([q(200.0, T0 + timedelta(seconds=15))])
+    accepted, _ = v.validate([q(101.0, T0 + timedelta(seconds=30))])
+    assert [r.reason for r in rejected] == ["jump"]
+    assert [a.last for a in accepted] == [101.0]
+
+
+def test_a_new_level_seen_twice_in_a_row_is_accepted() -> None:
+    v = SnapshotValidator(max_jump_pct=0.25)
+    v.validate([q(100.0, T0)])
+    first = v.validate([q(140.0, T0 + timedelta(seconds=15))])
+    second = v.validate([q(141.0, T0 + timedelta(seconds=30))])
+    assert [r.reason for r in first[1]] == ["jump"]
+    assert [a.last for a in second[0]] == [141.0]
+
+
+def test_mark_jump_is_checked_too() -> None:
+    v = SnapshotValidator(max_jump_pct=0.1)
+    v.validate([q(100.0, mark=100.0)])
+    assert v([q(100.0, mark=150.0)])[1] == [(BTC, "jump")]
+
+
+def test_stale_check_uses_the_clock_when_no_time_is_given() -> None:
+    clock = FakeClock(T0)
+    v = SnapshotValidator(stale_after_seconds=60, now=clock.now)
+    assert v([q(at=T0)])[1] == []
+    clock.advance(timedelta(minutes=5))
+    assert v([q(at=T0)])[1] == [(BTC, "stale")]
+
+
+def test_counts_accumulate_per_reason() -> None:
+    v = SnapshotValidator(symbols=[BTC, ETH])
+    v.validate([q(last=math.nan)])
+    v.validate([q(last=-1.0)])
+    assert dict(v.counts) == {"nan": 1, "non_positive": 1, "missing": 2}
+    assert v.summary() == "missing 2, nan 1, non_positive 1"
+    assert set(v.counts) <= set(REASONS)
+
+
+@given(
+    st.lists(
+        st.floats(allow_nan=True, allow_infinity=True, width=64),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_accepted_prices_are_finite_positive_and_bounded(prices: list[float]) -> None:
+    v = SnapshotValidator(max_jump_pct=0.25)
+    previous: float | None = None
+    for i, price in enumerate(prices):
+        accepted, rejected = v.validate([q(price, T0 + timedelta(seconds=i))])
+        assert len(accepted) + len(rejected) == 1
+        for a in accepted:
+            assert math.isfinite(a.last) and a.last > 0
+            previous = a.last
+    assert previous is None or previous > 0
