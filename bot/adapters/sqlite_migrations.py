@@ -146,3 +146,19 @@ def m0003_engine_state(db: Database) -> None:
     db.execute(
         "CREATE TABLE engine_state (key TEXT PRIMARY KEY, at TEXT NOT NULL, state TEXT NOT NULL)"
     )
+
+
+@migrations(name="0002_report_metrics")
+def m0002_report_metrics(db: Database) -> None:
+    """Report metrics: one value per (period, portfolio, metric), replaced when re-run.
+
+    `period` is the report's label: a local day `2024-01-01` or an inclusive range
+    `2024-01-01..2024-01-07` in `timezone`; `start_at`/`end_at` are its UTC bounds.
+    `value` is NULL when the metric is undefined (e.g. a Sharpe ratio without volatility).
+    """
+    db.execute(
+        "CREATE TABLE report_metrics ("
+        "period TEXT NOT NULL, start_at TEXT NOT NULL, end_at TEXT NOT NULL, "
+        "timezone TEXT NOT NULL, portfolio_id TEXT NOT NULL REFERENCES portfolios (id), "
+        "metric TEXT NOT NULL, value REAL, PRIMARY KEY (period, portfolio_id, metric))"
+    )

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -333,6 +335,92 @@ class Store:
             FundingRate(symbol=r["symbol"], at=parse_time(r["at"]), rate=r["rate"])
             for r in self.db.query(sql, params)
         ]
+
+    # -- reports -------------------------------------------------------------------------
+
+    @classmethod
+    def open_ledger(cls, path: Path | str) -> Store:
+        """Open an existing ledger; StoreError when the file is missing or not an ltbot ledger.
+
+        Unlike `Store(path)` it never creates a database, and it checks the file read-only
+        before migrations run, so a foreign SQLite file is left untouched.
+        """
+        target = Path(path)
+        if not target.is_file():
+            raise StoreError(f"{target}: no such database")
+        try:
+            with closing(sqlite3.connect(target.resolve().as_uri() + "?mode=ro", uri=True)) as c:
+                found = c.execute(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                    "('portfolios', 'nav', '_sqlite_migrations')"
+                ).fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{target}: not a usable SQLite database ({exc})") from None
+        if found != 3:
+            raise StoreError(f"{target}: not an ltbot ledger (no portfolios/nav tables)")
+        return cls(target)
+
+    def report_rows(self, start: datetime, end: datetime) -> dict[str, list[dict[str, Any]]]:
+        """Ledger rows a report over the window (start, end] needs, as plain dicts.
+
+        `nav`: each portfolio's last row at or before `start` plus every row in (start, end];
+        `fills`, `fees`, `token_events`: rows in (start, end]; `positions`: opened at or before
+        `end` and not closed at or before `start`; `rebalance_leverage`: `leverage_after` of
+        every rebalance up to `end` (to infer a token's target leverage).
+        """
+        lo, hi = format_time(start), format_time(end)
+        window = "at > ? AND at <= ?"
+        nav_sql = (
+            "SELECT n.* FROM nav n JOIN (SELECT portfolio_id, max(at) AS at FROM nav "
+            "WHERE at <= ? GROUP BY portfolio_id) a ON n.portfolio_id = a.portfolio_id "
+            "AND n.at = a.at UNION ALL SELECT * FROM nav WHERE " + window + " "
+            "ORDER BY portfolio_id, at"
+        )
+        return {
+            "portfolios": self.rows("portfolios", order_by="id"),
+            "nav": list(self.db.query(nav_sql, [lo, lo, hi])),
+            "fills": self.rows("fills", window, [lo, hi], order_by="at, id"),
+            "fees": self.rows("fees", window, [lo, hi], order_by="at, id"),
+            "token_events": self.rows("token_events", window, [lo, hi], order_by="at, id"),
+            "positions": self.rows(
+                "positions",
+                "opened_at <= ? AND (closed_at IS NULL OR closed_at > ?)",
+                [hi, lo],
+                order_by="opened_at, id",
+            ),
+            "rebalance_leverage": list(
+                self.db.query(
+                    "SELECT portfolio_id, leverage_after FROM token_events "
+                    "WHERE kind = 'rebalance' AND at <= ? ORDER BY portfolio_id, at, id",
+                    [hi],
+                )
+            ),
+        }
+
+    def write_report_metrics(
+        self,
+        period: str,
+        start: datetime,
+        end: datetime,
+        timezone: str,
+        values: Sequence[tuple[str, str, float | None]],
+    ) -> None:
+        """Replace the stored metrics of `period` by `values` (portfolio_id, metric, value)."""
+        with self.db.atomic():
+            self.db.execute("DELETE FROM report_metrics WHERE period = ?", [period])
+            self.db.conn.executemany(
+                "INSERT INTO report_metrics (period, start_at, end_at, timezone, portfolio_id, "
+                "metric, value) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (period, format_time(start), format_time(end), timezone, pid, metric, value)
+                    for pid, metric, value in values
+                ],
+            )
+
+    def report_metrics(self, period: str) -> list[dict[str, Any]]:
+        """Stored metrics of one report period, ordered by portfolio and metric."""
+        sql = "SELECT * FROM report_metrics WHERE period = ? ORDER BY portfolio_id, metric"
+        return list(self.db.query(sql, [period]))
 
 
 def _open(path: Path) -> Database:
