@@ -88,6 +88,9 @@ class ReportSettings(_Section):
     timezone: str = "UTC"
     time: dt.time = dt.time(0, 5)
     out_dir: Path = Path("reports")
+    webhook_url: str | None = None
+    webhook_format: Literal["telegram", "discord", "slack"] = "slack"
+    telegram_chat_id: str | None = None
 
     @field_validator("timezone")
     @classmethod
