@@ -22,6 +22,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from bot.adapters import feather_data
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -44,10 +46,6 @@ INTERVAL_MS: dict[str, int] = {
     "1d": 24 * HOUR_MS,
 }
 _UNIT_MS = {"m": MINUTE_MS, "h": HOUR_MS, "d": 24 * HOUR_MS, "w": 7 * 24 * HOUR_MS}
-FILE_PATTERN = re.compile(
-    r"^(?P<base>[A-Z0-9]+)_(?P<quote>[A-Z0-9]+)_(?P<settle>[A-Z0-9]+)"
-    r"-(?P<tf>\d+[mhdw])-(?P<kind>futures|mark|funding_rate)\.(?P<ext>feather|csv)$"
-)
 COLUMNS = ["open", "high", "low", "close", "volume"]
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "data"
 SAMPLE_DIR = BUNDLED_DIR / "sample"
@@ -230,24 +228,12 @@ def parse_tf(tf: str) -> int:
 def read_frame(path: Path) -> pd.DataFrame:
     """One freqtrade OHLCV file (feather or CSV) as columns open_ms + OHLCV, sorted, deduped."""
     try:
-        raw = pd.read_feather(path) if path.suffix == ".feather" else pd.read_csv(path)
-    except Exception as exc:  # pyarrow/pandas raise many types for a corrupt file
-        raise SimDataError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from exc
-    missing = [c for c in ["date", *COLUMNS] if c not in raw.columns]
-    if missing:
-        raise SimDataError(f"{path}: missing columns {', '.join(missing)}")
-    try:
-        dates = raw["date"]
-        if pd.api.types.is_numeric_dtype(dates):
-            stamps = pd.to_datetime(dates, unit="ms", utc=True)
-        else:
-            stamps = pd.to_datetime(dates, utc=True)
-        frame = pd.DataFrame({c: pd.to_numeric(raw[c]).astype("float64") for c in COLUMNS})
-    except (ValueError, TypeError) as exc:
-        raise SimDataError(f"{path}: malformed values ({exc})") from exc
-    frame.insert(0, "open_ms", stamps.astype("datetime64[ms, UTC]").astype("int64").to_numpy())
-    frame = frame.dropna(subset=["open_ms", "open", "close"])
-    return frame.sort_values("open_ms").drop_duplicates("open_ms", keep="last")
+        frame = feather_data.read_frame(path)
+    except feather_data.DataFormatError as exc:
+        raise SimDataError(str(exc)) from None
+    frame = frame.dropna(subset=["open", "close"])
+    stamps = frame["date"].astype("int64").to_numpy(dtype=np.int64)  # datetime64[ms] -> ms
+    return pd.DataFrame({"open_ms": stamps, **{c: frame[c].to_numpy() for c in COLUMNS}})
 
 
 def to_candles(frame: pd.DataFrame, tf_ms: int) -> Candles:
@@ -311,14 +297,17 @@ def derive_mark(last: Candles, mark: Candles) -> Candles:
 
 
 def find_files(root: Path) -> dict[tuple[str, str], dict[int, list[Path]]]:
-    """(symbol, kind) -> timeframe ms -> files, for every file named like freqtrade data."""
+    """(symbol, kind) -> timeframe ms -> files, for every perpetual file named like freqtrade's."""
     found: dict[tuple[str, str], dict[int, list[Path]]] = defaultdict(lambda: defaultdict(list))
-    for path in sorted(root.rglob("*")):
-        match = FILE_PATTERN.match(path.name)
-        if match is None or not path.is_file():
-            continue
-        symbol = match["base"] + match["quote"]
-        found[(symbol, match["kind"])][parse_tf(match["tf"])].append(path)
+    for item in feather_data.scan_data_dir(root):
+        base_quote, _, settle = item.symbol.partition(":")
+        if not settle or item.candle_type not in ("futures", "mark", "funding_rate"):
+            continue  # spot, index and premium-index files are not served
+        try:
+            tf_ms = parse_tf(item.timeframe)
+        except SimDataError:
+            continue  # 1M: months are not a fixed length
+        found[(base_quote.replace("/", ""), item.candle_type)][tf_ms].append(item.path)
     return found
 
 

@@ -33,6 +33,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -252,13 +253,10 @@ class SimExchange:
                 body = {"code": -1003, "msg": "Too many requests; current limit is exceeded."}
                 return _Reply(429, body, {"Retry-After": str(max(0, round(value)))})
             elif fault.kind == "server_error":
-                return _Reply(
-                    int(value),
-                    {
-                        "code": -1001,
-                        "msg": "Internal error; unable to process your request. Please try again.",
-                    },
-                )
+                # A gateway-style plain-text body, so clients classify by HTTP status alone.
+                status = int(value)
+                reason = HTTPStatus(status).phrase if status in _STATUSES else "Server Error"
+                return _Reply(status, None, body=reason.encode())
             elif fault.kind == "stale":
                 at_ms -= int(value * 1000)
             else:
@@ -280,6 +278,9 @@ class SimExchange:
             text = json.dumps(payload, separators=(",", ":"))
             reply.body = text[: max(1, len(text) // 2)].encode()
         return reply
+
+
+_STATUSES = {s.value for s in HTTPStatus}
 
 
 @dataclass
@@ -366,7 +367,8 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             body = json.dumps(reply.payload, separators=(",", ":")).encode()
         self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json")
+        json_body = reply.payload is not None or reply.status < 500
+        self.send_header("Content-Type", "application/json" if json_body else "text/plain")
         self.send_header("Content-Length", str(len(body)))
         for key, value in (reply.headers or {}).items():
             self.send_header(key, value)

@@ -15,7 +15,7 @@ FAULTS: dict[str, tuple[str | None, float | None]] = {
     "delay": ("seconds", 1.0),  # answer normally after a pause
     "timeout": ("seconds", 5.0),  # hold the request, then drop the connection without an answer
     "rate_limit": ("retry_after", 1.0),  # HTTP 429 + Retry-After header, Binance code -1003
-    "server_error": ("status", 503.0),  # HTTP 5xx with a Binance-style body
+    "server_error": ("status", 503.0),  # HTTP 5xx (500..599) with a plain-text body
     "malformed_json": (None, None),  # HTTP 200, truncated JSON body
     "missing_fields": (None, None),  # HTTP 200, price fields (and kline OHLC) removed
     "stale": ("seconds", 60.0),  # data as of now - seconds (timestamps too)
@@ -73,6 +73,8 @@ class FaultBook:
         if count is not None and count < 1:
             raise ValueError("count must be >= 1 or None (until cleared)")
         value = float(params[name]) if name and name in params else default
+        if kind == "server_error" and value is not None and not 500 <= value <= 599:
+            raise ValueError("server_error status must be 500..599")
         if kind in ("delay", "timeout") and value is not None:
             value = min(max(value, 0.0), MAX_HOLD_SECONDS)
         with self._lock:
