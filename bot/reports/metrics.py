@@ -1,0 +1,95 @@
+"""Pure performance metrics: returns, drawdown, volatility, Sharpe ratio.
+
+Conventions (also in docs/REPORTS.md):
+- NAVs are sampled on an hourly grid (the last NAV at or before each full hour of the window,
+  plus the window's end); volatility and Sharpe use the log returns between grid points.
+- Volatility is the sample standard deviation (n - 1) of hourly log returns times
+  sqrt(365 * 24): crypto trades every hour of the year.
+- Sharpe = mean / standard deviation of hourly log returns times sqrt(365 * 24), with a
+  risk-free rate of 0. Undefined (None) with fewer than two returns or zero volatility.
+- Maximum drawdown is measured on every NAV row (not only the grid), as a positive fraction of
+  the running peak: 0.1 means the NAV fell 10 % below its highest value so far.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+HOURS_PER_YEAR = 365 * 24
+
+
+def total_return(start: float, end: float) -> float:
+    """Simple return end / start - 1 (a fraction); 0 when `start` is not positive."""
+    return end / start - 1.0 if start > 0 else 0.0
+
+
+def max_drawdown(values: Sequence[float]) -> float:
+    """Largest fall from a running peak, as a positive fraction of that peak (0 if none)."""
+    peak = -math.inf
+    worst = 0.0
+    for value in values:
+        peak = max(peak, value)
+        if peak > 0:
+            worst = max(worst, 1.0 - value / peak)
+    return worst
+
+
+def drawdown_series(values: Sequence[float]) -> list[float]:
+    """Drawdown at each point (fraction of the running peak, >= 0)."""
+    peak = -math.inf
+    out: list[float] = []
+    for value in values:
+        peak = max(peak, value)
+        out.append(1.0 - value / peak if peak > 0 else 0.0)
+    return out
+
+
+def log_returns(values: Sequence[float]) -> list[float]:
+    """Log returns between consecutive values; a step to or from a non-positive value is 0."""
+    pairs = zip(values, values[1:], strict=False)
+    return [math.log(b / a) if a > 0 and b > 0 else 0.0 for a, b in pairs]
+
+
+def annualised_volatility(
+    returns: Sequence[float], periods_per_year: int = HOURS_PER_YEAR
+) -> float | None:
+    """Sample standard deviation of per-period returns times sqrt(periods_per_year)."""
+    std = _stdev(returns)
+    return None if std is None else std * math.sqrt(periods_per_year)
+
+
+def sharpe_ratio(returns: Sequence[float], periods_per_year: int = HOURS_PER_YEAR) -> float | None:
+    """Annualised Sharpe ratio with a zero risk-free rate: mean / std * sqrt(periods)."""
+    std = _stdev(returns)
+    if std is None or std == 0.0:
+        return None
+    return sum(returns) / len(returns) / std * math.sqrt(periods_per_year)
+
+
+def _stdev(returns: Sequence[float]) -> float | None:
+    n = len(returns)
+    if n < 2:
+        return None
+    mean = sum(returns) / n
+    return math.sqrt(sum((r - mean) ** 2 for r in returns) / (n - 1))
+
+
+def hourly_grid(start: datetime, end: datetime) -> list[datetime]:
+    """`start`, every full hour after it (UTC) before `end`, and `end`."""
+    grid = [start]
+    hour = start.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    while hour < end:
+        grid.append(hour)
+        hour += timedelta(hours=1)
+    if end > start:
+        grid.append(end)
+    return grid
+
+
+def sample_asof(times: Sequence[datetime], values: Sequence[float], at: datetime) -> float | None:
+    """The value of the last time at or before `at` (`times` ascending), else None."""
+    i = bisect.bisect_right(times, at)
+    return values[i - 1] if i > 0 else None

@@ -1,0 +1,151 @@
+"""The report model from the fixed ledger (tests/reports/report_ledger.py): hand-worked numbers."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from datetime import UTC, date, datetime
+
+import pytest
+from report_ledger import ETH_SPOT, PERP, SPOT, STATIC, TOKEN
+
+from bot.adapters.sqlite_store import Store
+from bot.reports import metrics
+from bot.reports.model import LedgerRows, Report, build_report, period_for
+
+SQRT_HOURS = math.sqrt(365 * 24)
+
+
+def _report(store: Store, targets: dict[str, float] | None = None) -> Report:
+    period = period_for(date(2024, 1, 1), date(2024, 1, 1), "UTC")
+    return build_report(
+        LedgerRows.from_mapping(store.report_rows(period.start, period.end)), period, targets
+    )
+
+
+def _hourly(values_at: dict[int, float]) -> list[float]:
+    """25 hourly grid values (hours 0..24) from the values at the hours where they change."""
+    out, current = [], values_at[0]
+    for hour in range(25):
+        current = values_at.get(hour, current)
+        out.append(current)
+    return out
+
+
+def test_period_is_local_midnight_to_midnight_in_utc() -> None:
+    period = period_for(date(2024, 7, 1), date(2024, 7, 1), "Europe/Berlin")
+    assert period.start == datetime(2024, 6, 30, 22, tzinfo=UTC)
+    assert period.end == datetime(2024, 7, 1, 22, tzinfo=UTC)
+    assert period.label == "2024-07-01"
+    assert period_for(date(2024, 1, 1), date(2024, 1, 7), "UTC").label == "2024-01-01..2024-01-07"
+    with pytest.raises(ValueError, match="before its start"):
+        period_for(date(2024, 1, 2), date(2024, 1, 1), "UTC")
+
+
+def test_experiments_are_ranked_by_return(ledger: Store) -> None:
+    report = _report(ledger)
+    assert [e.name for e in report.experiments] == ["btc-hold", "eth-trend"]
+    # token +11.898 % > spot +8 % > perp -3.4397 %; eth: flat spot 0 % > liquidated static -90.21 %
+    assert [p.id for p in report.experiments[0].portfolios] == [TOKEN, SPOT, PERP]
+    assert [p.id for p in report.experiments[1].portfolios] == [ETH_SPOT, STATIC]
+    assert report.experiments[0].underlying_return == pytest.approx(0.08)  # 100 -> 108
+
+
+def test_token_portfolio_metrics(ledger: Store) -> None:
+    token = _report(ledger).experiments[0].portfolios[0]
+    # NAV 10000 at 00:00 (the Dec 31 subscription and the Jan 2 01:00 row do not count).
+    assert (token.nav_start, token.nav_end) == (10000.0, pytest.approx(11189.8))
+    assert token.total_return == pytest.approx(0.11898)  # 11189.8 / 10000 - 1
+    assert token.max_drawdown == pytest.approx(1 - 11189.8 / 15990.5)  # peak 16:00, low 24:00
+    assert (token.fills, token.stops, token.liquidations) == (1, 0, 0)  # the 12:00 rebalance fill
+    assert (token.rebalances, token.reverse_splits) == (1, 1)
+    assert dict(token.fees) == pytest.approx(
+        {"trading": 6.0, "slippage": 2.0, "subscription": 0.0, "redemption": 0.0,
+         "management": 4.0, "funding": 1.5}
+    )  # fmt: skip
+    assert (token.funding_paid, token.funding_received) == (3.0, 1.5)
+    assert token.leverage_end == pytest.approx(399.725 * 108 / 11189.8)
+
+
+def test_volatility_and_sharpe_use_hourly_log_returns(ledger: Store) -> None:
+    spot = _report(ledger).experiments[0].portfolios[1]
+    # Hourly NAV grid 10000 (h0-11), 12000 (h12-19), 11400 (h20-23), 10800 (h24): 24 returns.
+    returns = metrics.log_returns(_hourly({0: 10000, 12: 12000, 20: 11400, 24: 10800}))
+    assert len(returns) == 24
+    std = statistics.stdev(returns)
+    assert spot.volatility == pytest.approx(std * SQRT_HOURS)
+    assert spot.sharpe == pytest.approx(math.log(1.08) / 24 / std * SQRT_HOURS)
+
+
+def test_single_jump_sharpe_is_minus_sqrt_365(ledger: Store) -> None:
+    static = _report(ledger).experiments[1].portfolios[1]
+    # One non-zero return x out of 24: mean x/24, std |x|/sqrt(24) -> Sharpe = -sqrt(8760/24).
+    assert static.sharpe == pytest.approx(-math.sqrt(365))
+    assert static.volatility == pytest.approx(
+        abs(math.log(97.9 / 1000)) / math.sqrt(24) * SQRT_HOURS
+    )
+    assert (static.liquidations, static.max_drawdown) == (1, pytest.approx(0.9021))
+
+
+def test_flat_portfolio_has_no_sharpe(ledger: Store) -> None:
+    flat = _report(ledger).experiments[1].portfolios[0]
+    assert (flat.total_return, flat.volatility, flat.sharpe) == (0.0, 0.0, None)
+
+
+def test_perp_stops_funding_and_open_position(ledger: Store) -> None:
+    perp = _report(ledger).experiments[0].portfolios[2]
+    assert perp.nav_end == pytest.approx(9656.03)
+    assert perp.max_drawdown == pytest.approx(1 - 9596.03 / 10000)  # low at 20:00 after fees
+    assert (perp.fills, perp.stops) == (3, 1)
+    assert perp.fees["trading"] == pytest.approx(1.0 + 1.2 + 0.57)
+    assert perp.fees["slippage"] == pytest.approx(0.5 + 0.6 + 0.3)
+    assert (perp.funding_paid, perp.funding_received) == (0.0, 0.2)
+    [position] = perp.open_positions  # p1 closed at 12:00; p2 still open
+    assert (position.side, position.qty, position.entry, position.stop) == ("short", 10, 114, 134)
+
+
+def test_token_gap_decomposition(ledger: Store) -> None:
+    token = _report(ledger).experiments[0].portfolios[0].token
+    assert token is not None
+    # L = median leverage_after of rebalances = 3; benchmark 3 x 8 % = 24 %.
+    assert (token.target_leverage, token.leverage_source) == (3.0, "rebalances")
+    assert token.benchmark_return == pytest.approx(0.24)
+    assert token.gap == pytest.approx(0.11898 - 0.24)
+    assert token.rebalancing == pytest.approx(-8 / 10000)  # trading 6 + slippage 2
+    assert token.management == pytest.approx(-4 / 10000)
+    assert token.funding == pytest.approx(-1.5 / 10000)  # paid 3, received 1.5
+    assert token.subscription_redemption == 0.0
+    assert token.decay == pytest.approx(-0.12102 + 0.0008 + 0.0004 + 0.00015)  # -11.967 %
+    parts = token.decay + token.rebalancing + token.management + token.funding
+    assert parts + token.subscription_redemption == pytest.approx(token.gap)
+
+
+def test_analytic_decay_estimate_from_realised_variance(ledger: Store) -> None:
+    token = _report(ledger).experiments[0].portfolios[0].token
+    assert token is not None
+    # Hourly price moves while held: 100->120 (h12), 120->114 (h20), 114->108 (h24).
+    rv = math.log(1.2) ** 2 + math.log(0.95) ** 2 + math.log(108 / 114) ** 2
+    assert token.realised_variance == pytest.approx(rv)
+    # (1 + 0.24) * (exp(-(9 - 3)/2 * (RV - ln(1.08)^2)) - 1)
+    expected = 1.24 * (math.exp(-3 * (rv - math.log(1.08) ** 2)) - 1)
+    assert token.decay_estimate == pytest.approx(expected)
+    assert token.decay_estimate == pytest.approx(-0.11645, abs=1e-5)
+
+
+def test_target_leverage_lookup_wins(ledger: Store) -> None:
+    token = _report(ledger, {TOKEN: -2.0}).experiments[0].portfolios[0].token
+    assert token is not None
+    assert (token.target_leverage, token.leverage_source) == (2.0, "preset")
+    assert token.benchmark_return == pytest.approx(0.16)
+
+
+def test_metric_helpers() -> None:
+    assert metrics.max_drawdown([100, 120, 90, 130, 65]) == pytest.approx(0.5)
+    assert metrics.max_drawdown([]) == 0.0
+    assert metrics.drawdown_series([100, 50, 100]) == [0.0, 0.5, 0.0]
+    assert metrics.annualised_volatility([0.01]) is None
+    assert metrics.sharpe_ratio([0.01, 0.01]) is None  # zero volatility
+    grid = metrics.hourly_grid(
+        datetime(2024, 1, 1, 0, 30, tzinfo=UTC), datetime(2024, 1, 1, 2, tzinfo=UTC)
+    )
+    assert [t.strftime("%H:%M") for t in grid] == ["00:30", "01:00", "02:00"]
