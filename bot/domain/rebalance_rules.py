@@ -1,0 +1,181 @@
+"""Composable rebalance rules for leveraged-token funds (MECHANICS §0, §1–§6, §12).
+
+A rule looks at a `RuleContext` (real leverage, target, move since the last rebalance) and says
+whether the fund rebalances now. Rules are small frozen values; `AnyOf` composes them. The
+*when* (every price, bar close, a daily time) is decided by the fund (`leveraged_token`), the
+*whether* lives here.
+
+Sign conventions: leverages are signed (+3 long, -3 short); bounds are magnitudes compared with
+|leverage|; `move` is the underlying return since the last rebalance (0.1 = +10 %).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class RuleContext:
+    """What a rule may look at: real leverage λ, target L (both signed), move since rebalance."""
+
+    leverage: float
+    target: float
+    move: float
+
+
+class Rule(Protocol):
+    """A rebalance condition."""
+
+    def fires(self, ctx: RuleContext) -> bool:
+        """Return True when the fund should rebalance back to its target now."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Always:
+    """Rebalance at every check: the `ideal_continuous` token (MECHANICS §8.1)."""
+
+    def fires(self, ctx: RuleContext) -> bool:
+        """Return True."""
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """Rebalance when |λ| leaves [lo, hi]; touching a bound counts as leaving it.
+
+    Bybit states "λ >= 4 or λ <= 2" [BY-REB]; Binance "leaves the range" [BN-WHAT]. The two only
+    differ on a set of prices of measure zero, so one inclusive rule serves both (assumption).
+    """
+
+    lo: float
+    hi: float
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.lo < self.hi:
+            raise ValueError(f"band needs 0 <= lo < hi, got [{self.lo}, {self.hi}]")
+
+    def fires(self, ctx: RuleContext) -> bool:
+        """Return True when |λ| <= lo or |λ| >= hi."""
+        magnitude = abs(ctx.leverage)
+        return magnitude <= self.lo or magnitude >= self.hi
+
+
+@dataclass(frozen=True, slots=True)
+class LeverageAbove:
+    """Rebalance when |λ| >= bound (FTX "whenever they get 4x levered" [FTX-FAQ], Gate > 4x).
+
+    Only adverse moves raise |λ| for L > 1 or L < 0, so this is an adverse-only trigger.
+    """
+
+    bound: float
+
+    def __post_init__(self) -> None:
+        if self.bound <= 0:
+            raise ValueError(f"leverage bound must be > 0, got {self.bound}")
+
+    def fires(self, ctx: RuleContext) -> bool:
+        """Return True when |λ| >= bound."""
+        return abs(ctx.leverage) >= self.bound
+
+
+@dataclass(frozen=True, slots=True)
+class MoveSinceRebalance:
+    """Rebalance when the underlying moved by `threshold` since the last rebalance.
+
+    With `adverse_only` only the losing side fires: a fall for a long token, a rise for a short
+    one (KuCoin/MEXC 15 % [KC-REB][MX-REB]). Without it both directions fire (Gate ±20 %).
+    """
+
+    threshold: float
+    adverse_only: bool = True
+
+    def __post_init__(self) -> None:
+        if self.threshold <= 0:
+            raise ValueError(f"move threshold must be > 0, got {self.threshold}")
+
+    def fires(self, ctx: RuleContext) -> bool:
+        """Return True when the move since the last rebalance reaches the threshold."""
+        if not self.adverse_only:
+            return abs(ctx.move) >= self.threshold
+        # The losing direction is the one opposite to the sign of the target leverage.
+        against = -ctx.move if ctx.target > 0 else ctx.move
+        return against >= self.threshold
+
+
+@dataclass(frozen=True, slots=True)
+class MoveAbove:
+    """Daily-check condition: |move since the last rebalance| > threshold (Gate "> 1 %")."""
+
+    threshold: float
+
+    def fires(self, ctx: RuleContext) -> bool:
+        """Return True when |move| > threshold."""
+        return abs(ctx.move) > self.threshold
+
+
+@dataclass(frozen=True, slots=True)
+class OutsideRange:
+    """Daily-check condition: |λ| < lo or |λ| > hi (Gate "real leverage < 2x or > 4x")."""
+
+    lo: float
+    hi: float
+
+    def fires(self, ctx: RuleContext) -> bool:
+        """Return True when |λ| is strictly outside [lo, hi]."""
+        magnitude = abs(ctx.leverage)
+        return magnitude < self.lo or magnitude > self.hi
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    """Fire when any of the composed rules fires; an empty AnyOf never fires."""
+
+    rules: tuple[Rule, ...] = ()
+
+    def fires(self, ctx: RuleContext) -> bool:
+        """Return True when any member fires."""
+        return any(rule.fires(ctx) for rule in self.rules)
+
+
+@dataclass(frozen=True, slots=True)
+class DailyReset:
+    """Scheduled reset to target every day at `time_of_day` ("HH:MM:SS" UTC), unconditionally."""
+
+    time_of_day: str
+
+    def fires(self, ctx: RuleContext) -> bool:
+        """Return True: a reset always rebalances."""
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class DailyCheck:
+    """Scheduled check every day at `time_of_day` (UTC): rebalance only if `condition` fires."""
+
+    time_of_day: str
+    condition: Rule
+
+    def fires(self, ctx: RuleContext) -> bool:
+        """Return True when the condition fires at the check time."""
+        return self.condition.fires(ctx)
+
+
+def trigger_move(start_leverage: float, bound: float) -> float:
+    """Return the underlying return r* that takes λ from `start_leverage` to `bound`.
+
+    λ(r) = L0(1+r)/(1+L0·r) between rebalances, so r* = (U - L0) / (L0·(1 - U)) (MECHANICS §0);
+    `bound` carries the sign of the leverage (-4 for a -3x token).
+    """
+    if start_leverage == 0 or bound == 1:
+        raise ValueError("trigger_move needs L0 != 0 and bound != 1")
+    return (bound - start_leverage) / (start_leverage * (1 - bound))
+
+
+def leverage_after_move(start_leverage: float, move: float) -> float:
+    """Return λ after an underlying return `move` with no rebalance: L0(1+r)/(1+L0·r)."""
+    denominator = 1 + start_leverage * move
+    if denominator <= 0:
+        raise ValueError(f"move {move} wipes out a {start_leverage}x fund")
+    return start_leverage * (1 + move) / denominator

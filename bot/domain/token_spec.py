@@ -1,0 +1,228 @@
+"""TokenSpec: every parameter of one leveraged token (one family, one side), flat and overridable.
+
+Ratios are fractions (`*_pct`: 0.001 = 0.1 %); fees per day are fractions of NAV per day; times of
+day are "HH:MM:SS" UTC text (kept as text so state and config round-trip as plain JSON).
+The rules are built from the flat fields by `intraday_rule` and `daily_rule`, so any single number
+can be overridden by name in config (`token:ftx:max_leverage=5`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bot.domain.rebalance_rules import (
+    Always,
+    AnyOf,
+    Band,
+    DailyCheck,
+    DailyReset,
+    LeverageAbove,
+    MoveAbove,
+    MoveSinceRebalance,
+    OutsideRange,
+    Rule,
+)
+from bot.domain.values import Side
+
+MONITORING_MODES = ("continuous", "bar_close")
+DAILY_MODES = ("reset", "check")
+# Identity fields: chosen by the registry, never by a config override.
+FIXED_FIELDS = frozenset({"family", "side", "label"})
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSpec:
+    """One token's parameters. See `token_presets` for sources and assumptions per family.
+
+    - `target_leverage`: |L| (> 0); the sign comes from `side`.
+    - `monitoring`: "continuous" checks intraday rules at every price it is given, "bar_close"
+      only at prices flagged as a bar close.
+    - Daily schedule: `daily_time` (None = no schedule), `daily_mode` "reset" (always) or "check"
+      (only if |λ| < `daily_lo`, |λ| > `daily_hi` or |move| > `daily_move_pct`).
+    - Intraday rules (any fires): `band_lo`/`band_hi` on |λ|, `max_leverage` (|λ| >= U),
+      `move_trigger_pct` since the last rebalance (`move_adverse_only`), `always_rebalance`.
+    - Costs borne by NAV: `rebalance_fee_pct` and `slippage_pct` of |notional traded|;
+      `management_fee_pct` per day at `management_time`; funding if `funding_pass_through`.
+    - Holder: `subscription_fee_pct`, `redemption_fee_pct`; requests during the
+      `rebalance_minutes` after a rebalance are deferred.
+    - Reverse split: NAV < `split_threshold_nav` gives NAV x `split_ratio`, units / ratio.
+    - `spot_fee_pct`: the exchange's spot fee for the token (informational; the fund ignores it).
+    """
+
+    family: str
+    side: Side
+    label: str
+    target_leverage: float
+    monitoring: str = "continuous"
+    daily_time: str | None = None
+    daily_mode: str = "reset"
+    daily_lo: float | None = None
+    daily_hi: float | None = None
+    daily_move_pct: float | None = None
+    band_lo: float | None = None
+    band_hi: float | None = None
+    max_leverage: float | None = None
+    move_trigger_pct: float | None = None
+    move_adverse_only: bool = True
+    always_rebalance: bool = False
+    rebalance_fee_pct: float = 0.0
+    slippage_pct: float = 0.0
+    management_fee_pct: float = 0.0
+    management_time: str | None = None
+    funding_pass_through: bool = True
+    subscription_fee_pct: float = 0.0
+    redemption_fee_pct: float = 0.0
+    rebalance_minutes: float = 0.0
+    split_threshold_nav: float | None = None
+    split_ratio: float = 10.0
+    spot_fee_pct: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_positive("target_leverage", self.target_leverage)
+        _check_choice("monitoring", self.monitoring, MONITORING_MODES)
+        _check_choice("daily_mode", self.daily_mode, DAILY_MODES)
+        for name in ("daily_time", "management_time"):
+            value = getattr(self, name)
+            if value is not None:
+                seconds_of_day(value)
+        for name in _FRACTIONS:
+            _check_fraction(name, getattr(self, name))
+        if self.band_lo is not None or self.band_hi is not None:
+            Band(self.band_lo or 0.0, self.band_hi or math.inf)
+        if self.rebalance_minutes < 0:
+            raise ValueError(f"rebalance_minutes must be >= 0, got {self.rebalance_minutes}")
+        if self.split_ratio <= 1:
+            raise ValueError(f"split_ratio must be > 1, got {self.split_ratio}")
+
+    @property
+    def leverage(self) -> float:
+        """The signed target leverage L."""
+        return float(self.side) * self.target_leverage
+
+
+_FRACTIONS = (
+    "rebalance_fee_pct",
+    "slippage_pct",
+    "management_fee_pct",
+    "subscription_fee_pct",
+    "redemption_fee_pct",
+)
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not value > 0 or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _check_fraction(name: str, value: float) -> None:
+    if not 0 <= value < 1:
+        raise ValueError(f"{name} must be a fraction in [0, 1), got {value}")
+
+
+def seconds_of_day(text: str) -> int:
+    """Parse "HH:MM" or "HH:MM:SS" (UTC) into seconds after midnight."""
+    parts = text.split(":")
+    try:
+        numbers = [int(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"time of day must be HH:MM[:SS], got {text!r}") from None
+    if len(numbers) not in (2, 3):
+        raise ValueError(f"time of day must be HH:MM[:SS], got {text!r}")
+    hours, minutes, seconds = (numbers + [0])[:3]
+    if not (0 <= hours < 24 and 0 <= minutes < 60 and 0 <= seconds < 60):
+        raise ValueError(f"time of day out of range: {text!r}")
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def intraday_rule(spec: TokenSpec) -> Rule:
+    """Compose the price-triggered rules of `spec` (checked per the monitoring mode)."""
+    rules: list[Rule] = []
+    if spec.always_rebalance:
+        rules.append(Always())
+    if spec.band_lo is not None or spec.band_hi is not None:
+        rules.append(Band(spec.band_lo or 0.0, spec.band_hi or math.inf))
+    if spec.max_leverage is not None:
+        rules.append(LeverageAbove(spec.max_leverage))
+    if spec.move_trigger_pct is not None:
+        rules.append(MoveSinceRebalance(spec.move_trigger_pct, spec.move_adverse_only))
+    return AnyOf(tuple(rules))
+
+
+def daily_rule(spec: TokenSpec) -> DailyReset | DailyCheck | None:
+    """Build the scheduled rule of `spec`, or None when it has no daily schedule."""
+    if spec.daily_time is None:
+        return None
+    if spec.daily_mode == "reset":
+        return DailyReset(spec.daily_time)
+    conditions: list[Rule] = []
+    if spec.daily_lo is not None or spec.daily_hi is not None:
+        conditions.append(OutsideRange(spec.daily_lo or 0.0, spec.daily_hi or math.inf))
+    if spec.daily_move_pct is not None:
+        conditions.append(MoveAbove(spec.daily_move_pct))
+    return DailyCheck(spec.daily_time, AnyOf(tuple(conditions)))
+
+
+def with_overrides(spec: TokenSpec, overrides: Mapping[str, object]) -> TokenSpec:
+    """Return `spec` with fields replaced by name after type coercion; ValueError on any problem."""
+    types = {f.name: str(f.type) for f in dataclasses.fields(TokenSpec)}
+    changes: dict[str, object] = {}
+    for key, raw in overrides.items():
+        if key not in types or key in FIXED_FIELDS:
+            raise ValueError(f"unknown parameter {key!r} for preset {spec.family!r}")
+        try:
+            changes[key] = _coerce(types[key], raw)
+        except ValueError as exc:
+            raise ValueError(f"bad value for {key!r} of preset {spec.family!r}: {exc}") from None
+    try:
+        return dataclasses.replace(spec, **changes)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ValueError(f"preset {spec.family!r}: {exc}") from None
+
+
+def _coerce(type_text: str, raw: object) -> object:
+    optional = type_text.endswith("| None")
+    if raw is None or (optional and isinstance(raw, str) and raw.lower() in ("none", "")):
+        if optional:
+            return None
+        raise ValueError("None is not allowed")
+    base = type_text.removesuffix(" | None")
+    if base == "float":
+        return _to_float(raw)
+    if base == "bool":
+        return _to_bool(raw)
+    if isinstance(raw, str):
+        return _normalise_time(raw) if raw.count(":") else raw
+    raise ValueError(f"expected text, got {raw!r}")
+
+
+def _to_float(raw: object) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise ValueError(f"expected a number, got {raw!r}")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"expected a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {raw!r}")
+    return value
+
+
+def _to_bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def _normalise_time(raw: str) -> str:
+    seconds = seconds_of_day(raw)
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
