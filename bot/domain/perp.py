@@ -1,0 +1,273 @@
+"""An isolated-margin USDⓈ-M perpetual position: parameters, marking, price triggers, funding.
+
+Units: prices in USDT per base unit, `qty` in base units (always > 0; direction is `side`),
+money (margin, PnL, fees) in USDT, rates and slippage as fractions of the notional.
+Sign conventions: PnL > 0 is a gain; a funding `payment` > 0 is a cost to the holder.
+
+The position's `entry` is the *reference* price (the market price the order was sent at);
+slippage is booked separately as a fee, so the accounting identity
+capital + realised + unrealised - fees = NAV holds with realised/unrealised PnL measured from
+reference prices. Fill records carry the executed price (reference moved by the slippage).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from bot.domain.values import FillReason, Side
+
+STOP_TRIGGERS = ("last", "mark")
+
+
+def _number(name: str, value: Any, *, allow_none: bool = False) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return number
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError(f"{name} must be true or false, got {value!r}")
+
+
+def _bounds(value: Any) -> tuple[float, float]:
+    # From config: a pair, or the text "low..high" (commas separate vehicle parameters).
+    parts = value.split("..") if isinstance(value, str) else value
+    message = f"risk_bounds must be two numbers like 0.01..0.1, got {value!r}"
+    try:
+        low, high = (float(_number("risk_bounds", p) or 0.0) for p in parts)
+    except (TypeError, ValueError):
+        raise ValueError(message) from None
+    if not 0.0 < low <= high < 1.0:
+        raise ValueError(f"risk_bounds must satisfy 0 < low <= high < 1, got {value!r}")
+    return (low, high)
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)
+
+
+@dataclass(frozen=True, slots=True)
+class PerpParams:
+    """The `perp` vehicle: a risk-sized isolated position with a stop-loss.
+
+    risk_pct: fraction of equity lost when the stop fills (0.02 = 2 %); must lie in risk_bounds.
+    risk_bounds: the allowed risk_pct range, (0.02, 0.05) unless widened on purpose; from config
+        as "low..high".
+    max_leverage: cap on the notional, as a multiple of equity (notional <= max_leverage x equity).
+    leverage: the isolated leverage setting (margin = notional / leverage); None = the smallest
+        whole leverage whose margin fits in equity.
+    fee_aware: size with fees and slippage inside the risk (§10 fee-aware variant), so a stop-out
+        loses exactly risk_pct; False = plain |entry - stop| sizing.
+    stop_trigger: "last" or "mark": the price that triggers stop, take-profit and trailing stop.
+    slippage_bps: adverse slippage of each market fill, in basis points of the price.
+    taker_fee: fee fraction per fill; None = the market's taker fee (0.0005 offline).
+    liquidation_buffer: fraction of |entry - LP| by which the stop must stay inside LP (§9).
+    trailing_pct: trailing-stop distance as a fraction of the best price since entry; None = off.
+    """
+
+    risk_pct: float = 0.02
+    risk_bounds: tuple[float, float] = (0.02, 0.05)
+    max_leverage: float = 10.0
+    leverage: float | None = None
+    fee_aware: bool = True
+    stop_trigger: str = "last"
+    slippage_bps: float = 2.0
+    taker_fee: float | None = None
+    liquidation_buffer: float = 0.05
+    trailing_pct: float | None = None
+
+    def __post_init__(self) -> None:
+        _set(self, "risk_bounds", _bounds(self.risk_bounds))
+        _set(self, "fee_aware", _flag("fee_aware", self.fee_aware))
+        for name in ("risk_pct", "max_leverage", "slippage_bps", "liquidation_buffer"):
+            _set(self, name, _number(name, getattr(self, name)))
+        for name in ("leverage", "taker_fee", "trailing_pct"):
+            _set(self, name, _number(name, getattr(self, name), allow_none=True))
+        low, high = self.risk_bounds
+        if not low <= self.risk_pct <= high:
+            raise ValueError(f"risk_pct must be in [{low}, {high}], got {self.risk_pct}")
+        _check_common(self.stop_trigger, self.slippage_bps, self.taker_fee)
+        _check_leverage(self.max_leverage, self.leverage)
+        if not 0.0 <= self.liquidation_buffer < 1.0:
+            raise ValueError(f"liquidation_buffer must be in [0, 1), got {self.liquidation_buffer}")
+        if self.trailing_pct is not None and not 0.0 < self.trailing_pct < 1.0:
+            raise ValueError(f"trailing_pct must be in (0, 1), got {self.trailing_pct}")
+
+
+@dataclass(frozen=True, slots=True)
+class StaticPerpParams:
+    """The `perp_static` vehicle: a fixed-leverage isolated position without stop.
+
+    leverage: notional = leverage x equity at entry; isolated margin = equity (no rebalancing,
+        so the real leverage drifts with the price).
+    slippage_bps: adverse slippage of each market fill, in basis points of the price.
+    taker_fee: fee fraction per fill; None = the market's taker fee (0.0005 offline).
+    """
+
+    leverage: float = 3.0
+    slippage_bps: float = 2.0
+    taker_fee: float | None = None
+
+    def __post_init__(self) -> None:
+        _set(self, "leverage", _number("leverage", self.leverage))
+        _set(self, "slippage_bps", _number("slippage_bps", self.slippage_bps))
+        _set(self, "taker_fee", _number("taker_fee", self.taker_fee, allow_none=True))
+        _check_common("last", self.slippage_bps, self.taker_fee)
+        _check_leverage(self.leverage, self.leverage)
+
+
+def _check_common(stop_trigger: str, slippage_bps: float, taker_fee: float | None) -> None:
+    if stop_trigger not in STOP_TRIGGERS:
+        raise ValueError(f"stop_trigger must be 'last' or 'mark', got {stop_trigger!r}")
+    if not 0.0 <= slippage_bps < 1000.0:
+        raise ValueError(f"slippage_bps must be in [0, 1000), got {slippage_bps}")
+    if taker_fee is not None and not 0.0 <= taker_fee < 0.1:
+        raise ValueError(f"taker_fee must be a fraction in [0, 0.1), got {taker_fee}")
+
+
+def _check_leverage(max_leverage: float, leverage: float | None) -> None:
+    if not 1.0 <= max_leverage <= 125.0:
+        raise ValueError(f"max_leverage must be in [1, 125], got {max_leverage}")
+    if leverage is not None and not 1.0 <= leverage <= max_leverage:
+        raise ValueError(f"leverage must be in [1, max_leverage={max_leverage}], got {leverage}")
+
+
+@dataclass(frozen=True, slots=True)
+class PerpPosition:
+    """An open position (perpetual, or a spot holding when `margin` and `liq_price` are None).
+
+    `entry`: reference entry price; `margin`: isolated margin (USDT); `leverage`: the setting;
+    `liq_price` / `bankruptcy`: where the mark liquidates it and where that fills; `stop`,
+    `take_profit`: trigger prices or None; `trailing_pct`: trailing distance (fraction) or None;
+    `best`: the most favourable trigger price seen since entry; `fee`, `slippage`: fractions
+    used for the exit; `costs`: fees, slippage and funding booked so far for this position.
+    """
+
+    id: str
+    symbol: str
+    instrument: str
+    side: Side
+    qty: float
+    entry: float
+    opened_at: datetime
+    leverage: float
+    margin: float | None
+    liq_price: float | None
+    bankruptcy: float | None
+    stop: float | None
+    take_profit: float | None
+    trailing_pct: float | None
+    best: float
+    stop_trigger: str
+    fee: float
+    slippage: float
+    costs: float = 0.0
+    risk_pct: float | None = None
+    intended_risk: float | None = None
+    effective_risk: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """A price trigger that closes the position at `price` (reference, before slippage)."""
+
+    reason: FillReason
+    price: float
+
+
+def notional(pos: PerpPosition, price: float) -> float:
+    """Signed notional (USDT) at `price`: > 0 long, < 0 short."""
+    return float(pos.side) * pos.qty * price
+
+
+def unrealised_pnl(pos: PerpPosition, mark: float) -> float:
+    """Price PnL (USDT) from the reference entry to `mark`."""
+    return float(pos.side) * pos.qty * (mark - pos.entry)
+
+
+def funding_payment(pos: PerpPosition, mark: float, rate: float) -> float:
+    """Funding paid (> 0) or received (< 0) in USDT: side x mark x qty x rate (§9).
+
+    A long pays a positive rate; a short receives it.
+    """
+    return float(pos.side) * mark * pos.qty * rate
+
+
+def check_triggers(
+    pos: PerpPosition, last: float, mark: float, *, gap: bool
+) -> tuple[PerpPosition, Trigger | None]:
+    """Check liquidation, stop and take-profit at one price point, then move a trailing stop.
+
+    `gap` is True when the price may have jumped here from the previous observation (a new
+    tick, or a bar's open); False for the continuous moves between points of one bar's path.
+    Liquidation is checked on the mark; stop and take-profit on `pos.stop_trigger`'s price.
+    """
+    price = mark if pos.stop_trigger == "mark" else last
+    trigger = _liquidation(pos, price, mark, gap) or _stop(pos, price, last, gap)
+    trigger = trigger or _take_profit(pos, price, last, gap)
+    if trigger is not None:
+        return pos, trigger
+    return _trail(pos, price), None
+
+
+def _beyond(pos: PerpPosition, price: float, level: float | None) -> bool:
+    # True when `price` is at or past `level` in the losing direction.
+    return level is not None and (level - price) * float(pos.side) >= 0.0
+
+
+def _liquidation(pos: PerpPosition, price: float, mark: float, gap: bool) -> Trigger | None:
+    if pos.liq_price is None or pos.bankruptcy is None or not _beyond(pos, mark, pos.liq_price):
+        return None
+    # On a gap, liquidation is checked before the stop at the same price (DESIGN.md step 4).
+    # On a continuous move through both, the price met the stop first when the stop lies
+    # inside the liquidation price (the sizing guard makes sure it does).
+    stop_first = _beyond(pos, price, pos.stop) and not _beyond(pos, pos.stop or 0.0, pos.liq_price)
+    if not gap and stop_first:
+        return None
+    # Liquidation fills at the bankruptcy price: the whole isolated margin is lost, whatever
+    # the gap (the insurance fund takes the rest). The remaining maintenance margin at LP is
+    # the clearance fee; no separate liquidation fee or trading fee: UNCONFIRMED (§14).
+    return Trigger(FillReason.LIQUIDATION, pos.bankruptcy)
+
+
+def _stop(pos: PerpPosition, price: float, last: float, gap: bool) -> Trigger | None:
+    stop = pos.stop
+    if stop is None or not _beyond(pos, price, stop):
+        return None
+    # A stop-market order: on a continuous path it fills at the stop; when the price gapped
+    # through the stop it fills at the market price seen (the bar's open or the tick price).
+    return Trigger(FillReason.STOP, last if gap else stop)
+
+
+def _take_profit(pos: PerpPosition, price: float, last: float, gap: bool) -> Trigger | None:
+    tp = pos.take_profit
+    if tp is None or (price - tp) * float(pos.side) < 0.0:
+        return None
+    # A take-profit-market order: it fills at the market price when the price gapped past it.
+    return Trigger(FillReason.TAKE_PROFIT, last if gap else tp)
+
+
+def _trail(pos: PerpPosition, price: float) -> PerpPosition:
+    s = float(pos.side)
+    best = pos.best if (pos.best - price) * s >= 0.0 else price
+    if pos.trailing_pct is None:
+        return pos if best == pos.best else replace(pos, best=best)
+    trail = best * (1.0 - s * pos.trailing_pct)
+    # A trailing stop only ever tightens: it never moves back towards a larger loss.
+    stop = trail if pos.stop is None or (trail - pos.stop) * s > 0.0 else pos.stop
+    return replace(pos, best=best, stop=stop)

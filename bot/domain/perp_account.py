@@ -1,0 +1,334 @@
+"""The account of one perp, perp_static or spot portfolio: cash, realised PnL, fees, funding.
+
+Money is in USDT. Fees are costs when > 0 (funding received is a negative funding fee).
+
+    cash = capital + realised_pnl - trading_fees - slippage - funding
+    NAV  = cash + unrealised PnL(mark)
+
+so capital + realised + unrealised - all fees = NAV holds by construction (DESIGN.md).
+Realised and unrealised PnL are measured from reference prices (the market price an order was
+sent at); the executed prices in fill and position records include the slippage, which is
+also booked as a `slippage` fee.
+
+Every transition returns the new account and the `Bookings` it produced (ledger records with
+fill-relative fee indices, position upserts, and human-readable notes for the log).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from bot.domain.ledger import FeeRecord, FillRecord, NavRecord, PositionRecord
+from bot.domain.perp import (
+    PerpPosition,
+    Trigger,
+    check_triggers,
+    funding_payment,
+    notional,
+    unrealised_pnl,
+)
+from bot.domain.sizing import fill_price
+from bot.domain.values import FeeKind, FillReason, Side
+
+
+@dataclass(frozen=True, slots=True)
+class Bookings:
+    """Ledger output of one transition; `FeeRecord.fill_index` points into `fills`."""
+
+    fills: tuple[FillRecord, ...] = ()
+    fees: tuple[FeeRecord, ...] = ()
+    positions: tuple[PositionRecord, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def __add__(self, other: Bookings) -> Bookings:
+        base = len(self.fills)
+        fees = tuple(
+            f if f.fill_index is None else replace(f, fill_index=base + f.fill_index)
+            for f in other.fees
+        )
+        return Bookings(
+            self.fills + other.fills,
+            self.fees + fees,
+            self.positions + other.positions,
+            self.notes + other.notes,
+        )
+
+
+NOTHING = Bookings()
+
+
+@dataclass(frozen=True, slots=True)
+class PerpAccount:
+    """One portfolio's account (one symbol, at most one open position).
+
+    `capital`: starting cash; `realised_pnl`: price PnL of closed positions (reference prices);
+    `trading_fees`, `slippage`: costs so far; `funding`: net funding paid (< 0 = received);
+    `last_funding_at`: the latest settlement applied (later repeats are ignored);
+    `opened`: positions opened so far (the next id); `pays_funding`: False for spot.
+    """
+
+    symbol: str
+    capital: float
+    realised_pnl: float = 0.0
+    trading_fees: float = 0.0
+    slippage: float = 0.0
+    funding: float = 0.0
+    position: PerpPosition | None = None
+    last_funding_at: datetime | None = None
+    opened: int = 0
+    pays_funding: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.capital > 0.0:
+            raise ValueError(f"capital must be > 0, got {self.capital}")
+
+    @property
+    def fees(self) -> float:
+        """All costs booked so far (trading + slippage + net funding), USDT."""
+        return self.trading_fees + self.slippage + self.funding
+
+    @property
+    def cash(self) -> float:
+        """Wallet balance: capital + realised PnL - fees (USDT)."""
+        return self.capital + self.realised_pnl - self.fees
+
+    def unrealised(self, mark: float) -> float:
+        """Unrealised PnL of the open position at `mark` (0 when flat)."""
+        return 0.0 if self.position is None else unrealised_pnl(self.position, mark)
+
+    def nav(self, mark: float) -> float:
+        """NAV = cash + unrealised PnL (USDT)."""
+        return self.cash + self.unrealised(mark)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A fully sized order to open a position (see `perp_vehicle` and `spot`).
+
+    `price` is the reference price; `fee`, `slippage` are fractions; `margin` None for spot.
+    """
+
+    side: Side
+    qty: float
+    price: float
+    fee: float
+    slippage: float
+    leverage: float
+    margin: float | None = None
+    liq_price: float | None = None
+    bankruptcy: float | None = None
+    stop: float | None = None
+    take_profit: float | None = None
+    trailing_pct: float | None = None
+    stop_trigger: str = "last"
+    risk_pct: float | None = None
+    intended_risk: float | None = None
+    effective_risk: float | None = None
+    instrument: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+
+def open_position(account: PerpAccount, at: datetime, entry: Entry) -> tuple[PerpAccount, Bookings]:
+    """Open a position with a taker market order at `entry.price` moved by the slippage."""
+    if account.position is not None:
+        raise ValueError("close the open position before opening another")
+    if not (entry.qty > 0.0 and entry.price > 0.0):
+        raise ValueError(f"entry qty and price must be > 0, got {entry.qty}, {entry.price}")
+    instrument = entry.instrument or account.symbol
+    executed = fill_price(entry.price, entry.side is Side.LONG, entry.slippage)
+    fill, fees, fee, slip = _entry_fill(at, instrument, entry, executed)
+    pos = _position(account, at, entry, instrument, fee + slip)
+    account = replace(
+        account,
+        position=pos,
+        opened=account.opened + 1,
+        trading_fees=account.trading_fees + fee,
+        slippage=account.slippage + slip,
+    )
+    record = position_record(pos, executed)
+    return account, Bookings((fill,), fees, (record,), entry.notes)
+
+
+def _entry_fill(
+    at: datetime, instrument: str, entry: Entry, executed: float
+) -> tuple[FillRecord, tuple[FeeRecord, ...], float, float]:
+    fee = entry.qty * executed * entry.fee
+    slip = entry.qty * entry.price * entry.slippage
+    side = "buy" if entry.side is Side.LONG else "sell"
+    fill = FillRecord(at, instrument, side, entry.qty, executed, fee, FillReason.ENTRY)
+    return fill, _fee_records(at, fee, slip), fee, slip
+
+
+def _fee_records(at: datetime, fee: float, slip: float) -> tuple[FeeRecord, ...]:
+    records = []
+    if fee > 0.0:
+        records.append(FeeRecord(at, FeeKind.TRADING, fee, fill_index=0))
+    if slip > 0.0:
+        records.append(FeeRecord(at, FeeKind.SLIPPAGE, slip, fill_index=0))
+    return tuple(records)
+
+
+def _position(
+    account: PerpAccount, at: datetime, e: Entry, instrument: str, costs: float
+) -> PerpPosition:
+    return PerpPosition(
+        id=str(account.opened + 1),
+        symbol=account.symbol,
+        instrument=instrument,
+        side=e.side,
+        qty=e.qty,
+        entry=e.price,
+        opened_at=at,
+        leverage=e.leverage,
+        margin=e.margin,
+        liq_price=e.liq_price,
+        bankruptcy=e.bankruptcy,
+        stop=e.stop,
+        take_profit=e.take_profit,
+        trailing_pct=e.trailing_pct,
+        best=e.price,
+        stop_trigger=e.stop_trigger,
+        fee=e.fee,
+        slippage=e.slippage,
+        costs=costs,
+        risk_pct=e.risk_pct,
+        intended_risk=e.intended_risk,
+        effective_risk=e.effective_risk,
+    )
+
+
+def position_record(
+    pos: PerpPosition,
+    entry_fill: float,
+    *,
+    closed_at: datetime | None = None,
+    exit_fill: float | None = None,
+    pnl: float | None = None,
+    reason: FillReason | None = None,
+) -> PositionRecord:
+    """The `positions` row of `pos`: executed entry/exit prices, net PnL after all costs."""
+    return PositionRecord(
+        id=pos.id,
+        symbol=pos.instrument,
+        side=pos.side.label,
+        opened_at=pos.opened_at,
+        entry=entry_fill,
+        qty=pos.qty,
+        stop=pos.stop,
+        take_profit=pos.take_profit,
+        risk_pct=pos.risk_pct,
+        leverage=pos.leverage,
+        liq_price=pos.liq_price,
+        closed_at=closed_at,
+        exit_price=exit_fill,
+        pnl=pnl,
+        exit_reason=None if reason is None else reason.value,
+        intended_risk=pos.intended_risk,
+        effective_risk=pos.effective_risk,
+    )
+
+
+def entry_fill(pos: PerpPosition) -> float:
+    """The executed entry price of `pos` (reference entry moved by the slippage)."""
+    return fill_price(pos.entry, pos.side is Side.LONG, pos.slippage)
+
+
+def close_position(
+    account: PerpAccount, at: datetime, price: float, reason: FillReason = FillReason.EXIT
+) -> tuple[PerpAccount, Bookings]:
+    """Close the open position at reference `price` (a taker order, slippage against us).
+
+    A liquidation fills at `price` (the bankruptcy price) with no fee and no slippage.
+    """
+    pos = account.position
+    if pos is None:
+        return account, NOTHING
+    liquidation = reason is FillReason.LIQUIDATION
+    slippage = 0.0 if liquidation else pos.slippage
+    executed = fill_price(price, pos.side is Side.SHORT, slippage)
+    fee = 0.0 if liquidation else pos.qty * executed * pos.fee
+    slip = pos.qty * price * slippage
+    gross = unrealised_pnl(pos, price)
+    side = "sell" if pos.side is Side.LONG else "buy"
+    fill = FillRecord(at, pos.instrument, side, pos.qty, executed, fee, reason)
+    net = gross - pos.costs - fee - slip
+    record = position_record(
+        pos, entry_fill(pos), closed_at=at, exit_fill=executed, pnl=net, reason=reason
+    )
+    account = replace(
+        account,
+        position=None,
+        realised_pnl=account.realised_pnl + gross,
+        trading_fees=account.trading_fees + fee,
+        slippage=account.slippage + slip,
+    )
+    return account, Bookings((fill,), _fee_records(at, fee, slip), (record,))
+
+
+def on_price(
+    account: PerpAccount, at: datetime, last: float, mark: float, *, gap: bool = True
+) -> tuple[PerpAccount, Bookings]:
+    """React to one price point: liquidation, stop, take-profit, trailing stop.
+
+    `gap`: True for a tick or a bar's open (the price may have jumped there), False for the
+    later points of one bar's path (continuous moves; see `bot.domain.price_path`).
+    """
+    pos = account.position
+    if pos is None:
+        return account, NOTHING
+    if not (last > 0.0 and mark > 0.0):
+        raise ValueError(f"prices must be > 0, got last={last} mark={mark}")
+    moved, trigger = check_triggers(pos, last, mark, gap=gap)
+    if trigger is not None:
+        return _triggered(account, at, trigger)
+    account = replace(account, position=moved)
+    if moved.stop != pos.stop:
+        return account, Bookings(positions=(position_record(moved, entry_fill(moved)),))
+    return account, NOTHING
+
+
+def _triggered(
+    account: PerpAccount, at: datetime, trigger: Trigger
+) -> tuple[PerpAccount, Bookings]:
+    account, bookings = close_position(account, at, trigger.price, trigger.reason)
+    note = f"{trigger.reason.value} at {trigger.price:.8g}"
+    return account, bookings + Bookings(notes=(note,))
+
+
+def apply_funding(
+    account: PerpAccount, at: datetime, rate: float, mark: float
+) -> tuple[PerpAccount, Bookings]:
+    """Settle the funding at `at`: payment = side x mark x qty x rate (> 0 is paid).
+
+    Idempotent: a settlement at or before the last one applied is ignored (no record), so
+    overlapping polls and restarts never count it twice.
+    """
+    if account.last_funding_at is not None and at <= account.last_funding_at:
+        return account, NOTHING
+    account = replace(account, last_funding_at=at)
+    pos = account.position
+    # A position must be open at the settlement time to pay or receive (§9); spot never does.
+    if pos is None or not account.pays_funding or pos.opened_at > at:
+        return account, NOTHING
+    if not mark > 0.0:
+        raise ValueError(f"mark must be > 0, got {mark}")
+    payment = funding_payment(pos, mark, rate)
+    # Simplification: funding is paid from the wallet, not from the isolated margin, so the
+    # liquidation price does not move with it.
+    pos = replace(pos, costs=pos.costs + payment)
+    account = replace(account, position=pos, funding=account.funding + payment)
+    return account, Bookings(fees=(FeeRecord(at, FeeKind.FUNDING, payment),))
+
+
+def nav_record(account: PerpAccount, at: datetime, price: float) -> NavRecord:
+    """Snapshot at `price` (the mark for perps, the last price for spot)."""
+    nav = account.nav(price)
+    pos = account.position
+    exposure = 0.0 if pos is None else notional(pos, price)
+    cash = account.cash
+    if pos is not None and pos.margin is None:
+        # Spot: the wallet holds the coins, so the free cash is what the purchase left.
+        cash -= pos.qty * pos.entry
+    leverage = exposure / nav if nav > 0.0 else 0.0
+    return NavRecord(at, nav, cash, exposure, leverage, price)
