@@ -190,6 +190,7 @@ class SymbolData:
     symbol: str
     last: CandleSeries
     mark: CandleSeries
+    basis: Basis | None  # set when the mark data is coarser than the last-trade data
     funding_ms: IntArray
     funding_rate: FloatArray
     funding_interval_ms: int
@@ -205,6 +206,23 @@ class SymbolData:
         """Close time of the last last-trade candle."""
         f = self.last.finest
         return int(f.open_ms[-1]) + f.tf_ms
+
+    def mark_at(self, at_ms: int) -> float | None:
+        """Mark price at `at_ms`; None before the data starts.
+
+        With mark candles as fine as the last-trade ones: the mark series' own price rule.
+        With coarser mark candles (1 h next to 5 m), assumption: mark = last price x the basis
+        (mark close / last) of the latest mark candle closed at or before `at_ms`, so it equals
+        the recorded mark close on each mark candle's close and follows the last price between.
+        Without mark data (or before it starts): the last price.
+        """
+        if self.basis is None:
+            mark = self.mark.price_at(at_ms)
+            return mark if mark is not None else self.last.price_at(at_ms)
+        last = self.last.price_at(at_ms)
+        if last is None:
+            return None
+        return last * float(self.basis.at(np.array([at_ms], dtype=np.int64))[0])
 
     def next_funding_ms(self, at_ms: int) -> int:
         """The first settlement strictly after `at_ms` (00/08/16 UTC for an 8 h interval)."""
@@ -280,20 +298,35 @@ def build_series(finest: Candles, coarse: Candles | None = None) -> CandleSeries
     return series
 
 
-def derive_mark(last: Candles, mark: Candles) -> Candles:
+@dataclass(frozen=True)
+class Basis:
+    """Recorded mark / last ratio at the close of each mark candle (`close_ms`, epoch ms)."""
+
+    close_ms: IntArray
+    ratio: FloatArray
+
+    @staticmethod
+    def of(last: Candles, mark: Candles) -> Basis:
+        """Ratio of each mark close to the last price at the same instant."""
+        last_series = CandleSeries(last)
+        close_ms = (mark.open_ms + mark.tf_ms).astype(np.int64)
+        last_at = np.array([last_series.price_at(int(t)) or np.nan for t in close_ms])
+        ratio = np.where(np.isfinite(last_at) & (last_at > 0), mark.c / last_at, 1.0)
+        return Basis(close_ms, ratio.astype(np.float64))
+
+    def at(self, at_ms: IntArray) -> FloatArray:
+        """Ratio of the latest mark candle closed at or before each time; 1 before the first."""
+        idx = np.searchsorted(self.close_ms, at_ms, side="right") - 1
+        return np.where(idx >= 0, self.ratio[np.clip(idx, 0, None)], 1.0).astype(np.float64)
+
+
+def derive_mark(last: Candles, basis: Basis) -> Candles:
     """Mark candles at the last-trade timeframe: last-trade prices times the recorded basis.
 
     Assumption: within a recorded mark candle the basis (mark / last) stays at the value of the
-    latest mark candle closed at or before the row's open (mark close / last price at that
-    close); before the first mark candle closes the basis is 1 (mark = last).
+    latest mark candle closed at or before the row's open; before the first one it is 1.
     """
-    last_series = CandleSeries(last)
-    close_ms = mark.open_ms + mark.tf_ms
-    last_at_close = np.array([last_series.price_at(int(t)) or np.nan for t in close_ms])
-    basis = np.where(np.isfinite(last_at_close), mark.c / last_at_close, 1.0)
-    idx = np.searchsorted(close_ms, last.open_ms, side="right") - 1
-    factor = np.where(idx >= 0, basis[np.clip(idx, 0, None)], 1.0)
-    return last.scaled(factor.astype(np.float64))
+    return last.scaled(basis.at(last.open_ms))
 
 
 def find_files(root: Path) -> dict[tuple[str, str], dict[int, list[Path]]]:
@@ -325,13 +358,16 @@ def load_symbol(symbol: str, files: dict[str, dict[int, list[Path]]]) -> SymbolD
     if len(last) == 0:
         raise SimDataError(f"{symbol}: no rows in {used[0]}")
     mark_series = CandleSeries(last.scaled(np.ones(len(last))))
+    basis: Basis | None = None
     if files.get("mark"):
         mark_tf = min(files["mark"])
         used += files["mark"][mark_tf]
         mark = to_candles(_concat(files["mark"][mark_tf]), mark_tf)
-        if len(mark):
-            finest_mark = mark if mark_tf <= last_tf else derive_mark(last, mark)
-            mark_series = build_series(finest_mark, mark if mark_tf > last_tf else None)
+        if len(mark) and mark_tf <= last_tf:
+            mark_series = build_series(mark)
+        elif len(mark):
+            basis = Basis.of(last, mark)
+            mark_series = build_series(derive_mark(last, basis), mark)
     if mark_series.by_tf == {}:
         mark_series = build_series(mark_series.finest)
     funding_paths = [p for paths in files.get("funding_rate", {}).values() for p in paths]
@@ -349,7 +385,7 @@ def load_symbol(symbol: str, files: dict[str, dict[int, list[Path]]]) -> SymbolD
         if len(funding_ms) > 1:
             interval = int(np.median(np.diff(funding_ms)))
     return SymbolData(
-        symbol, build_series(last), mark_series, funding_ms, rates, interval, sorted(used)
+        symbol, build_series(last), mark_series, basis, funding_ms, rates, interval, sorted(used)
     )
 
 

@@ -76,7 +76,7 @@ class MarketView:
 
     def mark(self, sym: SymbolData, at_ms: int) -> float | None:
         """Mark price at `at_ms` (see the module docstring), None before the data starts."""
-        return sym.mark.price_at(at_ms)
+        return sym.mark_at(at_ms)
 
 
 def _int(query: Mapping[str, str], key: str) -> int | None:
