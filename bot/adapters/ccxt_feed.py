@@ -1,0 +1,414 @@
+"""Live market data through ccxt: the only module in `bot/` that imports ccxt.
+
+Public endpoints only: the exchange is built without credentials and never trades. Markets are
+loaded once (`connect`). Each `poll(at)` makes a constant number of batched requests where the
+exchange has batch endpoints (binanceusdm: premiumIndex, ticker/price, ticker/bookTicker for all
+symbols at once), fetches newly closed candles of the configured timeframes only when one can
+have closed, and, after the exchange rolls its next funding time, the settled rate from the
+funding history. Transient errors are retried with backoff (see `ccxt_retry`); a poll that
+still fails raises `FeedError` and the daemon skips it. Dicts become domain values in
+`ccxt_parse`; `Any` stays inside these adapter modules.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import ccxt
+from loguru import logger
+
+from bot.adapters.ccxt_parse import build_candles, build_funding, build_quote, to_ms
+from bot.adapters.ccxt_retry import Backoff, Retrier, RetryStats
+from bot.bars import bucket_start, timeframe_seconds
+from bot.clock import SystemClock
+from bot.domain.values import Candle, FundingRate, Quote
+from bot.ports import Clock, FeedError, MarketUpdate
+
+if TYPE_CHECKING:
+    from bot.settings import ExchangeSettings
+
+T = TypeVar("T")
+# RequestTimeout, ExchangeNotAvailable (and OnMaintenance), RateLimitExceeded and DDoSProtection
+# are all ccxt.NetworkError subclasses; they are the transient ones worth retrying.
+TRANSIENT: tuple[type[BaseException], ...] = (ccxt.NetworkError,)
+# What a poll can hit besides transient errors: exchange errors, and malformed or truncated
+# responses that make ccxt's parsers fail.
+POLL_ERRORS: tuple[type[BaseException], ...] = (ccxt.BaseError, KeyError, TypeError, ValueError)
+CREDENTIALS = ("apiKey", "secret", "password", "uid", "login", "privateKey", "walletAddress")
+SUPPORTED = ("binanceusdm", "bybit", "okx")
+OHLCV_PAGE = 500  # candles per klines request
+MAX_PAGES_PER_POLL = 4  # a long outage is caught up over several polls, not in one burst
+FUNDING_GRACE = timedelta(hours=1)  # give up on a settled rate not published by then
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStats:
+    """Counters for the run summary."""
+
+    polls: int
+    polls_skipped: int
+    retries: int
+    requests_failed: int
+    failure_streaks: int
+
+
+def build_exchange(exchange_id: str, api_url: str | None, timeout_ms: int, rate_limit: bool) -> Any:
+    """A ccxt exchange for public swap market data, without credentials.
+
+    `api_url` replaces the scheme and host of every REST URL (paths kept), e.g. the sim
+    exchange `http://127.0.0.1:PORT` gives `.../fapi/v1`, `.../fapi/v2` for binanceusdm."""
+    if exchange_id not in ccxt.exchanges:
+        raise ValueError(f"unknown exchange {exchange_id!r} (try one of {', '.join(SUPPORTED)})")
+    config = {
+        "enableRateLimit": rate_limit,
+        # Keep the raw and parsed bodies of the last response: a 200 whose body is not JSON
+        # (truncated, an HTML error page) is detected by comparing them.
+        "enableLastHttpResponse": True,
+        "enableLastJsonResponse": True,
+        "timeout": timeout_ms,
+        "options": {"defaultType": "swap", "fetchCurrencies": False},
+    }
+    exchange = getattr(ccxt, exchange_id)(config)
+    for key in CREDENTIALS:  # paper mode: no keys ever, even if the environment has some
+        if getattr(exchange, key, None):
+            setattr(exchange, key, "")
+    if api_url is not None:
+        _override_urls(exchange.urls["api"], api_url.rstrip("/"))
+    return exchange
+
+
+def _override_urls(urls: dict[str, Any], base: str) -> None:
+    for key, value in urls.items():
+        if isinstance(value, str):
+            urls[key] = re.sub(r"^https?://[^/]+", base, value)
+        elif isinstance(value, dict):
+            _override_urls(value, base)
+
+
+class CcxtFeed:
+    """A live `Feed` over one ccxt exchange (binanceusdm, bybit or okx swap markets).
+
+    symbols: ccxt unified symbols (`BTC/USDT:USDT`); timeframes: the strategies' timeframes,
+    whose closed candles each poll returns; warmup_bars: closed candles fetched on the first
+    poll (0 = only candles closing after start-up; `resume_candles` continues from the store).
+    clock: sleeps between retries and times failure streaks; rng seeds the backoff jitter.
+    rate_limit: ccxt's client-side throttle (keep it on against real exchanges).
+    """
+
+    def __init__(
+        self,
+        symbols: Sequence[str],
+        exchange_id: str = "binanceusdm",
+        *,
+        timeframes: Sequence[str] = (),
+        api_url: str | None = None,
+        timeout_ms: int = 10_000,
+        max_retries: int = 5,
+        backoff_base_seconds: float = 1.0,
+        backoff_max_seconds: float = 60.0,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        rate_limit: bool = True,
+        warmup_bars: int = 0,
+        exchange: Any = None,
+    ) -> None:
+        if not symbols:
+            raise ValueError("at least one symbol is required")
+        self.symbols = list(symbols)
+        self.timeframes = sorted(set(timeframes), key=timeframe_seconds)
+        self.exchange_id = exchange_id
+        self.api_url = api_url
+        self.clock: Clock = clock or SystemClock()
+        self.warmup_bars = warmup_bars
+        self.exchange = exchange or build_exchange(exchange_id, api_url, timeout_ms, rate_limit)
+        self.retrier = Retrier(
+            exchange_id,
+            TRANSIENT,
+            max_retries,
+            Backoff(backoff_base_seconds, backoff_max_seconds, rng or random.Random()),
+            self.clock.sleep,
+            self.clock.now,
+            lambda: self.exchange.last_response_headers,
+        )
+        self._connected = False
+        self._polls = 0
+        self._cursor: dict[tuple[str, str], datetime] = {}  # next candle open time wanted
+        self._next_funding: dict[str, datetime] = {}
+        self._pending_funding: dict[str, set[datetime]] = {}
+
+    @classmethod
+    def from_settings(cls, settings: ExchangeSettings, **kwargs: Any) -> CcxtFeed:
+        """Build from `[exchange]` settings; kwargs (timeframes, clock, ...) are passed on."""
+        return cls(
+            settings.symbols,
+            settings.id,
+            api_url=settings.api_url,
+            timeout_ms=settings.timeout_ms,
+            max_retries=settings.max_retries,
+            backoff_base_seconds=settings.backoff_base_seconds,
+            backoff_max_seconds=settings.backoff_max_seconds,
+            **kwargs,
+        )
+
+    # -- start-up ------------------------------------------------------------------------
+
+    def connect(
+        self, max_attempts: int | None = None, should_stop: Callable[[], bool] | None = None
+    ) -> None:
+        """Load markets once, retrying forever (or `max_attempts`) while the exchange is
+        unreachable; then check that every symbol is a listed swap market (ValueError if not).
+        Raises FeedError when attempts run out or `should_stop()` turns true."""
+        attempt = 0
+        while not self._connected:
+            try:
+                self.exchange.load_markets()
+                self._connected = True
+                self.retrier.succeeded()
+            except TRANSIENT as exc:
+                attempt += 1
+                if attempt == 1:
+                    logger.warning(
+                        "cannot reach {} at {} ({}); retrying until it answers. "
+                        "No network? `ltbot demo` runs offline against the bundled sim exchange.",
+                        self.exchange_id,
+                        self._host(),
+                        type(exc).__name__,
+                    )
+                self.retrier.failed("load_markets", exc, log=False)  # logged above
+                if (max_attempts is not None and attempt >= max_attempts) or (
+                    should_stop is not None and should_stop()
+                ):
+                    raise FeedError(f"{self.exchange_id} unreachable at {self._host()}") from exc
+                self.clock.sleep(self.retrier.backoff.delay(min(attempt - 1, 16)))
+            except ccxt.BaseError as exc:
+                raise FeedError(f"{self.exchange_id}: cannot load markets ({exc})") from exc
+        self._check_symbols()
+
+    def _check_symbols(self) -> None:
+        markets = self.exchange.markets or {}
+        for symbol in self.symbols:
+            market = markets.get(symbol)
+            if market is None:
+                raise ValueError(f"{self.exchange_id} has no market {symbol!r}")
+            if not market.get("swap"):
+                raise ValueError(f"{symbol!r} on {self.exchange_id} is not a perpetual swap")
+
+    def _host(self) -> str:
+        if self.api_url is not None:
+            return self.api_url
+        api = self.exchange.urls.get("api")
+        first = next(iter(api.values()), "") if isinstance(api, dict) else api
+        return str(first) if first else self.exchange_id
+
+    # -- polling -------------------------------------------------------------------------
+
+    def poll(self, at: datetime) -> MarketUpdate:
+        """Quotes for every symbol, newly closed candles and newly settled funding up to `at`.
+
+        Raises FeedError when the quotes cannot be fetched (after retries): skip this poll.
+        Candles and funding that fail are fetched again on a later poll."""
+        self._polls += 1
+        try:
+            if not self._connected:
+                self.retrier.call(self.exchange.load_markets, "load_markets")
+                self._connected = True
+                self._check_symbols()
+            quotes = self.fetch_quotes(at)
+        except POLL_ERRORS as exc:
+            self.retrier.poll_skipped()
+            if not isinstance(exc, TRANSIENT):
+                self.retrier.failed("poll", exc)  # starts a streak (one log line) if none yet
+            message = f"{self.exchange_id}: poll at {at.isoformat()} skipped ({exc})"
+            raise FeedError(message) from exc
+        # Candles count as closed only by the exchange's own time, when it is behind ours.
+        ref = min([at, *(q.at for q in quotes)]) if quotes else at
+        candles = self._guarded(lambda: self._new_candles(ref), "candles", [])
+        self._track_funding(quotes)
+        funding = self._guarded(lambda: self._settled_funding(ref), "funding history", [])
+        return MarketUpdate(at, tuple(quotes), tuple(candles), tuple(funding))
+
+    def _guarded(self, fn: Callable[[], list[T]], what: str, default: list[T]) -> list[T]:
+        try:
+            return fn()
+        except POLL_ERRORS as exc:
+            if not isinstance(exc, TRANSIENT):
+                self.retrier.failed(what, exc)
+            return default
+
+    def fetch_quotes(self, at: datetime) -> list[Quote]:
+        """One quote per symbol that has a last price, from batched calls where available."""
+        has, symbols = self.exchange.has, self.symbols
+        rates = self._batched("fetchFundingRates", "fetchFundingRate", symbols)
+        if has.get("fetchLastPrices") is True and has.get("fetchBidsAsks") is True:
+            # Binance: ticker/price (weight 2) + bookTicker (5) instead of ticker/24hr (40),
+            # whose futures variant has no bid/ask anyway.
+            tickers = [
+                self._batched("fetchLastPrices", None, symbols),
+                self._batched("fetchBidsAsks", None, symbols),
+            ]
+        else:
+            tickers = [self._batched("fetchTickers", "fetchTicker", symbols)]
+        lacking = [s for s in symbols if not _has_mark(s, rates, tickers)]
+        if lacking and has.get("fetchMarkPrices"):
+            tickers.append(self._batched("fetchMarkPrices", None, lacking))
+        quotes = []
+        for symbol in symbols:
+            sources = [t[symbol] for t in tickers if isinstance(t.get(symbol), Mapping)]
+            rate = rates.get(symbol) if isinstance(rates.get(symbol), Mapping) else None
+            quote = build_quote(symbol, at, sources, rate)
+            if quote is not None:
+                quotes.append(quote)
+        return quotes
+
+    def _batched(self, batch: str, single: str | None, symbols: list[str]) -> dict[str, Any]:
+        has = self.exchange.has
+        if has.get(batch):
+            method = getattr(self.exchange, _snake(batch))
+            result = self._call(lambda: method(symbols), _snake(batch))
+            return dict(result or {})
+        if single is None or not has.get(single):
+            return {}
+        one = getattr(self.exchange, _snake(single))
+        return {s: self._call(_bind(one, s), _snake(single)) for s in symbols}
+
+    def _call(self, fn: Callable[[], T], what: str) -> T:
+        def checked() -> T:
+            result = fn()
+            body = getattr(self.exchange, "last_http_response", None)
+            if body and getattr(self.exchange, "last_json_response", None) is None:
+                # ccxt hands back the raw text of a non-JSON 200 and its parsers then return
+                # empty results; refuse it instead (not transient: the poll is skipped).
+                raise ccxt.BadResponse(f"{self.exchange_id} {what}: response is not JSON")
+            return result
+
+        return self.retrier.call(checked, what)
+
+    # -- candles -------------------------------------------------------------------------
+
+    def resume_candles(self, symbol: str, timeframe: str, last_open: datetime) -> None:
+        """Continue after the candle that opened at `last_open` (e.g. the store's latest), so
+        the first poll also returns the candles closed while the daemon was down."""
+        seconds = timeframe_seconds(timeframe)
+        self._cursor[symbol, timeframe] = last_open + timedelta(seconds=seconds)
+
+    def _new_candles(self, ref: datetime) -> list[Candle]:
+        out: list[Candle] = []
+        for symbol in self.symbols:
+            for timeframe in self.timeframes:
+                out.extend(self._closed_since_cursor(symbol, timeframe, ref))
+        return out
+
+    def _closed_since_cursor(self, symbol: str, timeframe: str, ref: datetime) -> list[Candle]:
+        step = timedelta(seconds=timeframe_seconds(timeframe))
+        key = (symbol, timeframe)
+        if key not in self._cursor:
+            start = bucket_start(ref, int(step.total_seconds()))
+            self._cursor[key] = start - self.warmup_bars * step
+        out: list[Candle] = []
+        for _ in range(MAX_PAGES_PER_POLL):
+            cursor = self._cursor[key]
+            if cursor + step > ref:
+                break  # nothing can have closed since the last fetch: no request
+            rows = self.fetch_ohlcv(symbol, timeframe, cursor, OHLCV_PAGE)
+            # The exchange also returns the candle still in progress: keep closed ones only.
+            closed = [c for c in rows if c.at >= cursor and c.at + step <= ref]
+            if not closed:
+                break
+            out.extend(closed)
+            self._cursor[key] = closed[-1].at + step
+            if len(rows) < OHLCV_PAGE:
+                break
+        return out
+
+    def fetch_ohlcv(
+        self,
+        symbol: str,
+        timeframe: str,
+        since: datetime,
+        limit: int,
+        price: str | None = None,
+    ) -> list[Candle]:
+        """Up to `limit` candles opening at or after `since` (price "mark" for mark klines)."""
+        params = {} if price is None else {"price": price}
+        rows = self._call(
+            lambda: self.exchange.fetch_ohlcv(symbol, timeframe, to_ms(since), limit, params),
+            "fetch_ohlcv",
+        )
+        return build_candles(symbol, timeframe, list(rows or []))
+
+    # -- funding -------------------------------------------------------------------------
+
+    def _track_funding(self, quotes: Sequence[Quote]) -> None:
+        # The exchange moves nextFundingTime on as soon as it settles: the previous value is
+        # then a settlement whose rate the funding history should now hold.
+        for quote in quotes:
+            nxt = quote.next_funding_at
+            if nxt is None:
+                continue
+            previous = self._next_funding.get(quote.symbol)
+            if previous is not None and nxt > previous:
+                self._pending_funding.setdefault(quote.symbol, set()).add(previous)
+            self._next_funding[quote.symbol] = nxt
+
+    def _settled_funding(self, ref: datetime) -> list[FundingRate]:
+        out: list[FundingRate] = []
+        for symbol, pending in list(self._pending_funding.items()):
+            if not pending:
+                continue
+            earliest = min(pending)
+            rates = self.fetch_funding_history(symbol, earliest - timedelta(minutes=1), 10)
+            found = [r for r in rates if r.at in pending]
+            out.extend(found)
+            pending.difference_update(r.at for r in found)
+            for missing in [t for t in pending if ref - t > FUNDING_GRACE]:
+                logger.warning("{}: no settled funding rate for {} published", symbol, missing)
+                pending.discard(missing)
+        return sorted(out, key=lambda r: (r.at, r.symbol))
+
+    def fetch_funding_history(self, symbol: str, since: datetime, limit: int) -> list[FundingRate]:
+        """Settled funding rates at or after `since` (times rounded to the hour)."""
+        rows = self._call(
+            lambda: self.exchange.fetch_funding_rate_history(symbol, to_ms(since), limit),
+            "fetch_funding_rate_history",
+        )
+        return build_funding(symbol, list(rows or []))
+
+    # -- bookkeeping ---------------------------------------------------------------------
+
+    @property
+    def stats(self) -> FeedStats:
+        """Counters for the run summary."""
+        r: RetryStats = self.retrier.stats
+        return FeedStats(self._polls, r.polls_skipped, r.retries, r.requests_failed, r.streaks)
+
+    def summary(self) -> str:
+        """One line for the end of a run."""
+        s = self.stats
+        return (
+            f"{self.exchange_id}: {s.polls} polls, {s.polls_skipped} skipped, {s.retries} "
+            f"retries, {s.failure_streaks} failure streaks"
+        )
+
+    def close(self) -> None:
+        """Close the HTTP session (idempotent)."""
+        session = getattr(self.exchange, "session", None)
+        if session is not None:
+            session.close()
+
+
+def _bind(method: Callable[[str], Any], symbol: str) -> Callable[[], Any]:
+    return lambda: method(symbol)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _has_mark(symbol: str, rates: Mapping[str, Any], tickers: list[dict[str, Any]]) -> bool:
+    sources = [rates.get(symbol), *(t.get(symbol) for t in tickers)]
+    return any(isinstance(s, Mapping) and s.get("markPrice") is not None for s in sources)

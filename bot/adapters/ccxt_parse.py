@@ -1,0 +1,114 @@
+"""ccxt structures (loose dicts) to domain values: the boundary where `Any` ends.
+
+ccxt gives epoch milliseconds and floats or None; everything leaving this module is a domain
+value with UTC-aware datetimes. A price the exchange did not give stays None (or the quote is
+left out when there is no last price), so validation can count it as "missing".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.domain.values import Candle, FundingRate, Quote
+
+
+def from_ms(ms: int | float) -> datetime:
+    """Epoch milliseconds to an aware UTC datetime."""
+    return datetime.fromtimestamp(ms / 1000.0, tz=UTC)
+
+
+def to_ms(at: datetime) -> int:
+    """An aware datetime to epoch milliseconds."""
+    return int(round(at.timestamp() * 1000))
+
+
+def number(value: Any) -> float | None:
+    """A float from a ccxt number or numeric string; None when absent or unparsable."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _ms(value: Any) -> int | None:
+    parsed = number(value)
+    return None if parsed is None or not math.isfinite(parsed) else int(parsed)
+
+
+def round_to_hour(at: datetime) -> datetime:
+    """Nearest whole hour (funding times carry millisecond jitter: 08:00:00.008)."""
+    base = at.replace(minute=0, second=0, microsecond=0)
+    return base + timedelta(hours=1) if at - base >= timedelta(minutes=30) else base
+
+
+def build_quote(
+    symbol: str,
+    at: datetime,
+    sources: list[Mapping[str, Any]],
+    rate: Mapping[str, Any] | None,
+) -> Quote | None:
+    """One quote from the ticker-like dicts of a symbol (first non-None value wins per field)
+    and its funding-rate structure; None when no last price is known.
+
+    `Quote.at` is the exchange's timestamp of the mark (funding-rate structure) or else of the
+    ticker, clamped to `at` (a clock ahead of ours must not put the quote in the future)."""
+    every = [*sources, *([rate] if rate else [])]
+
+    def pick(*keys: str) -> float | None:
+        for src in every:
+            for key in keys:
+                value = number(src.get(key))
+                if value is not None:
+                    return value
+        return None
+
+    last = pick("last", "price", "close")
+    if last is None:
+        return None
+    stamps = [_ms(src.get("timestamp")) for src in ([rate] if rate else []) + sources]
+    stamp = next((s for s in stamps if s is not None), None)
+    quote_at = at if stamp is None else min(at, from_ms(stamp))
+    next_ms = None
+    if rate is not None:
+        next_ms = _ms(rate.get("fundingTimestamp")) or _ms(rate.get("nextFundingTimestamp"))
+    return Quote(
+        symbol=symbol,
+        at=quote_at,
+        last=last,
+        mark=pick("markPrice"),
+        index_price=pick("indexPrice"),
+        bid=pick("bid"),
+        ask=pick("ask"),
+        funding_rate=None if rate is None else number(rate.get("fundingRate")),
+        next_funding_at=None if next_ms is None else round_to_hour(from_ms(next_ms)),
+    )
+
+
+def build_candles(symbol: str, timeframe: str, rows: list[Any]) -> list[Candle]:
+    """Candles from ccxt OHLCV rows `[ms, o, h, l, c, v]`; rows with a missing price are
+    dropped (the gap is filled by the next fetch or stays a gap)."""
+    out: list[Candle] = []
+    for row in rows:
+        values = [number(v) for v in row[:6]]
+        prices = [v for v in values[:5] if v is not None and math.isfinite(v)]
+        if len(values) < 6 or len(prices) < 5:
+            continue
+        ms, o, h, low, c = prices
+        out.append(Candle(symbol, timeframe, from_ms(ms), o, h, low, c, values[5] or 0.0))
+    return out
+
+
+def build_funding(symbol: str, rows: list[Any]) -> list[FundingRate]:
+    """Settled funding rates from ccxt funding-rate-history structures, times on the hour."""
+    out: list[FundingRate] = []
+    for row in rows:
+        ms, rate = _ms(row.get("timestamp")), number(row.get("fundingRate"))
+        if ms is None or rate is None or not math.isfinite(rate):
+            continue
+        out.append(FundingRate(symbol, round_to_hour(from_ms(ms)), rate))
+    return sorted({f.at: f for f in out}.values(), key=lambda f: f.at)
