@@ -1,0 +1,50 @@
+"""Recorder: accepted quotes, closed candles and settled funding land in the real store."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+from bot.adapters.sqlite_store import Store
+from bot.domain.values import Candle, FundingRate, Quote
+from bot.ports import MarketUpdate
+from bot.recorder import Recorder
+from bot.validation import SnapshotValidator
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
+
+
+def update(at: datetime, btc: float, eth: float) -> MarketUpdate:
+    return MarketUpdate(
+        at,
+        quotes=(
+            Quote(BTC, at, btc, mark=btc, funding_rate=0.0001, next_funding_at=T0.replace(hour=8)),
+            Quote(ETH, at, eth),
+        ),
+        candles=(Candle(BTC, "5m", at - timedelta(minutes=5), 1, 2, 0.5, btc, 10),),
+        funding=(FundingRate(BTC, T0, 0.0001),) if at == T0 else (),
+    )
+
+
+def test_only_accepted_quotes_are_recorded(store: Store) -> None:
+    recorder = Recorder(store, SnapshotValidator([BTC, ETH]))
+    recorder.record(update(T0, 100.0, 10.0))
+    _, rejected = recorder.record(update(T0 + timedelta(seconds=15), 101.0, math.nan))
+    assert [(r.symbol, r.reason) for r in rejected] == [(ETH, "nan")]
+    ticks = list(store.iter_ticks())
+    assert [(t.symbol, t.last) for t in ticks] == [(BTC, 100.0), (ETH, 10.0), (BTC, 101.0)]
+    assert ticks[0] == update(T0, 100.0, 10.0).quotes[0]
+    assert len(list(store.iter_candles(BTC, "5m"))) == 2
+    assert store.funding_rates(BTC) == [FundingRate(BTC, T0, 0.0001)]
+    assert recorder.stats.ticks == 3 and recorder.stats.funding_rates == 1
+
+
+def test_recording_twice_is_harmless(store: Store) -> None:
+    recorder = Recorder(store, SnapshotValidator())
+    same = update(T0, 100.0, 10.0)
+    recorder.record_accepted(same.quotes, same.candles, same.funding)
+    recorder.record_accepted(same.quotes, same.candles, same.funding)
+    assert store.count("ticks") == 2
+    assert store.count("candles") == 1
+    assert store.count("funding_rates") == 1
