@@ -1,4 +1,4 @@
-"""Isolated liquidation (MECHANICS §9): tiers, the worked check, the buffered guard, bundled data."""
+"""Isolated liquidation (MECHANICS §9): tiers, the worked check, the guard, bundled tiers."""
 
 from __future__ import annotations
 
@@ -29,9 +29,8 @@ MMRS = [0.004, 0.005, 0.0065, 0.01, 0.02, 0.025, 0.05, 0.10, 0.125, 0.15, 0.25, 
 MAX_LEV = [125, 100, 75, 50, 25, 20, 10, 5, 4, 3, 2, 1]
 CUMS_2024 = [0, 50, 950, 11_450, 131_450, 481_450, 2_981_450, 14_481_450, 26_481_450,
              41_481_450, 121_481_450, 421_481_450]  # fmt: skip
-TIERS_2024 = validate_tiers(
-    [Tier(f, c, m, cum, lev) for f, c, m, cum, lev in zip(FLOORS, CAPS, MMRS, CUMS_2024, MAX_LEV)]
-)
+ROWS = zip(FLOORS, CAPS, MMRS, CUMS_2024, MAX_LEV, strict=True)
+TIERS_2024 = validate_tiers([Tier(f, c, m, cum, lev) for f, c, m, cum, lev in ROWS])
 
 
 def test_cum_column_follows_from_floors_and_rates() -> None:
