@@ -169,14 +169,18 @@ class CandleSeries:
         At the start of the data or after a gap, the open of the finest candle in progress
         (known at its open time) is newer and is used instead. None before the data starts.
         """
+        price = float(self.prices_at(np.array([at_ms], dtype=np.int64))[0])
+        return None if np.isnan(price) else price
+
+    def prices_at(self, at_ms: IntArray) -> FloatArray:
+        """`price_at` for many times at once (NaN before the data starts)."""
         f = self.finest
-        closed = int(np.searchsorted(f.open_ms, at_ms - f.tf_ms, side="right")) - 1
-        opened = int(np.searchsorted(f.open_ms, at_ms, side="right")) - 1
-        if opened < 0:
-            return None
-        if closed >= 0 and f.open_ms[opened] <= f.open_ms[closed] + f.tf_ms:
-            return float(f.c[closed])
-        return float(f.o[opened])
+        closed = np.searchsorted(f.open_ms, at_ms - f.tf_ms, side="right") - 1
+        opened = np.searchsorted(f.open_ms, at_ms, side="right") - 1
+        safe_closed, safe_opened = np.clip(closed, 0, None), np.clip(opened, 0, None)
+        use_close = (closed >= 0) & (f.open_ms[safe_opened] <= f.open_ms[safe_closed] + f.tf_ms)
+        prices = np.where(use_close, f.c[safe_closed], f.o[safe_opened])
+        return np.where(opened >= 0, prices, np.nan).astype(np.float64)
 
     @staticmethod
     def _arrays(t: Candles) -> tuple[FloatArray, ...]:
@@ -308,9 +312,8 @@ class Basis:
     @staticmethod
     def of(last: Candles, mark: Candles) -> Basis:
         """Ratio of each mark close to the last price at the same instant."""
-        last_series = CandleSeries(last)
         close_ms = (mark.open_ms + mark.tf_ms).astype(np.int64)
-        last_at = np.array([last_series.price_at(int(t)) or np.nan for t in close_ms])
+        last_at = CandleSeries(last).prices_at(close_ms)
         ratio = np.where(np.isfinite(last_at) & (last_at > 0), mark.c / last_at, 1.0)
         return Basis(close_ms, ratio.astype(np.float64))
 

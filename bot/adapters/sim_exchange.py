@@ -31,6 +31,7 @@ import json
 import socket
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
@@ -53,6 +54,7 @@ from bot.adapters.sim_faults import FaultBook, drop_fields, spike
 from bot.adapters.sim_routes import KLINE_ROUTES, ROUTES, BadRequest, MarketView
 
 __all__ = ["SimDataError", "SimExchange", "SimRequest"]
+MAX_RECORDED_REQUESTS = 100_000  # `requests` keeps the newest ones, so a long run stays bounded
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ class SimExchange:
         self._anchor_wall = time.monotonic()
         self._clock_lock = threading.Lock()
         self._faults = FaultBook()
-        self._requests: list[SimRequest] = []
+        self._requests: deque[SimRequest] = deque(maxlen=MAX_RECORDED_REQUESTS)
         self._requests_lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -199,7 +201,11 @@ class SimExchange:
         Faults: delay(seconds), timeout(seconds), rate_limit(retry_after), server_error(status),
         malformed_json, missing_fields, stale(seconds), spike(factor).
         """
-        self._faults.add(endpoint, fault, count, params)
+        name = endpoint.strip("/")
+        known = set(ROUTES) | {path.rsplit("/", 1)[-1] for path in ROUTES} | {"*"}
+        if name not in known:
+            raise ValueError(f"unknown endpoint {endpoint!r}; known: {', '.join(sorted(known))}")
+        self._faults.add(name, fault, count, params)
 
     def clear_faults(self) -> None:
         """Remove every injected fault."""
@@ -207,7 +213,7 @@ class SimExchange:
 
     @property
     def requests(self) -> list[SimRequest]:
-        """Every request received so far, oldest first (a copy)."""
+        """Requests received so far, oldest first (a copy; the newest 100 000 are kept)."""
         with self._requests_lock:
             return list(self._requests)
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
+
 from bot.adapters.sim_data import INTERVAL_MS, Bar, CandleSeries, SymbolData
 from bot.adapters.sim_faults import fmt
 
@@ -230,19 +232,19 @@ def funding_rate(view: MarketView, at_ms: int, query: Mapping[str, str]) -> tupl
     stop = at_ms if end is None else min(end, at_ms)
     rows = []
     for sym in view.targets(query):
-        picked = [
-            (int(t), float(r))
-            for t, r in zip(sym.funding_ms, sym.funding_rate, strict=True)
-            if t <= stop and (start is None or t >= start)
-        ]
-        picked = picked[:limit] if start is not None else picked[-limit:]
-        for t, r in picked:
-            mark = view.mark(sym, t)
+        lo = 0 if start is None else int(np.searchsorted(sym.funding_ms, start, side="left"))
+        hi = int(np.searchsorted(sym.funding_ms, stop, side="right"))
+        picked = (
+            range(lo, min(hi, lo + limit)) if start is not None else range(max(lo, hi - limit), hi)
+        )
+        for i in picked:
+            at = int(sym.funding_ms[i])
+            mark = view.mark(sym, at)
             rows.append(
                 {
                     "symbol": sym.symbol,
-                    "fundingTime": t,
-                    "fundingRate": fmt(r),
+                    "fundingTime": at,
+                    "fundingRate": fmt(float(sym.funding_rate[i])),
                     "markPrice": fmt(mark) if mark is not None else "",
                 }
             )

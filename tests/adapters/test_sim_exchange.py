@@ -226,6 +226,20 @@ def test_funding_history_stops_at_now(exchange: Any) -> None:
     )
 
 
+def test_funding_history_with_end_time(exchange: Any) -> None:
+    end = int(datetime(2024, 3, 3, tzinfo=UTC).timestamp() * 1000)
+    history = exchange.fetch_funding_rate_history(BTC, limit=2, params={"until": end})
+    assert [h["timestamp"] for h in history] == [end - 8 * HOUR_MS, end]
+
+
+def test_mark_klines_finer_than_mark_data_follow_last_times_basis(exchange: Any) -> None:
+    mark5 = exchange.fetch_mark_ohlcv(BTC, "5m", limit=3)
+    last5 = exchange.fetch_ohlcv(BTC, "5m", limit=3)
+    assert [r[0] for r in mark5] == [r[0] for r in last5]
+    for m, t in zip(mark5, last5, strict=True):
+        assert m[4] == pytest.approx(t[4], rel=5e-3) and m[5] == 0
+
+
 def test_funding_intervals_are_8h(exchange: Any) -> None:
     intervals = exchange.fetch_funding_intervals()
     assert {s: i["interval"] for s, i in intervals.items()} == {BTC: "8h", ETH: "8h"}
@@ -403,12 +417,25 @@ def test_fault_scope_count_and_clear(sim: SimExchange, exchange: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("fault", "params"),
-    [("nope", {}), ("delay", {"factor": 2}), ("server_error", {"status": 404})],
+    ("endpoint", "fault", "params"),
+    [
+        ("*", "nope", {}),
+        ("*", "delay", {"factor": 2}),
+        ("*", "server_error", {"status": 404}),
+        ("premiumIndx", "delay", {}),
+    ],
 )
-def test_bad_fault_is_a_value_error(sim: SimExchange, fault: str, params: dict[str, Any]) -> None:
+def test_bad_fault_is_a_value_error(
+    sim: SimExchange, endpoint: str, fault: str, params: dict[str, Any]
+) -> None:
     with pytest.raises(ValueError):
-        sim.inject("*", fault, **params)
+        sim.inject(endpoint, fault, **params)
+
+
+def test_fault_on_ticker_last_segment_name(sim: SimExchange, exchange: Any) -> None:
+    sim.inject("bookTicker", "spike", count=1, factor=2)
+    assert exchange.fetch_ticker(BTC)["last"] < 100_000  # 24hr ticker unaffected
+    assert exchange.fetch_bids_asks([BTC])[BTC]["bid"] > 100_000
 
 
 def test_stop_is_prompt_while_a_request_is_held() -> None:
