@@ -1,0 +1,249 @@
+"""Hand-worked scenarios of the leveraged-token fund: fees, funding, splits, windows, gaps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.domain.leveraged_token import (
+    apply_daily_rebalance,
+    apply_funding,
+    apply_management_fee,
+    new_token,
+    on_price,
+    redeem,
+    subscribe,
+)
+from bot.domain.token_presets import token_spec
+from bot.domain.token_schedule import (
+    DAILY_REBALANCE,
+    MANAGEMENT_FEE,
+    RELEASE,
+    apply_timed_event,
+    due_events,
+)
+from bot.domain.values import FeeKind, FillReason, Side, TokenEventKind
+
+T0 = datetime(2024, 1, 1, 12, tzinfo=UTC)
+NO_COSTS = {"management_fee_pct": 0.0, "rebalance_fee_pct": 0.0, "slippage_pct": 0.0}
+
+
+def test_long_token_pays_positive_funding() -> None:
+    # 3x at S = 100, NAV 1: qty = 0.03 per unit. FR = +0.1 %, mark 100: paid = 0.03·100·0.001
+    # = 0.003 per unit, so NAV 0.997; a holder of 1,000 units books a 3.00 USDT cost.
+    spec = token_spec("ftx", Side.LONG, NO_COSTS)
+    state, _ = subscribe(spec, new_token(spec, T0, 100.0), T0, 1_001.0)
+    assert state.units == pytest.approx(1_000.0)
+    after, records = apply_funding(spec, state, T0 + timedelta(hours=1), 0.001, 100.0)
+    assert after.nav == pytest.approx(0.997, abs=1e-12)
+    assert [(f.kind, f.amount) for f in records.fees] == [(FeeKind.FUNDING, pytest.approx(3.0))]
+    assert records.steps[0].funding == pytest.approx(-0.003)
+
+
+def test_short_token_receives_positive_funding() -> None:
+    # −3x: qty = −0.03; paid = −0.03·100·0.001 = −0.003, so NAV rises to 1.003 (an income).
+    spec = token_spec("ftx", Side.SHORT, NO_COSTS)
+    state, _ = subscribe(spec, new_token(spec, T0, 100.0), T0, 1_001.0)
+    after, records = apply_funding(spec, state, T0, 0.001, 100.0)
+    assert after.nav == pytest.approx(1.003, abs=1e-12)
+    assert records.fees[0].amount == pytest.approx(-3.0)
+
+
+def test_gate_charges_no_separate_funding() -> None:
+    spec = token_spec("gate", Side.LONG)
+    state = new_token(spec, T0, 100.0)
+    after, records = apply_funding(spec, state, T0, 0.01, 100.0)
+    assert after.nav == 1.0
+    assert records.fees == ()
+
+
+def test_management_fee_is_paid_only_by_holders_at_the_fee_time() -> None:
+    # FTX: 0.03 %/day at 00:00 UTC (time is an assumption). Holder A redeems at 23:59 and pays
+    # nothing; holder B (its own fund) holds through 00:00 and pays 1,000 units · 1.0 · 0.0003.
+    spec = token_spec("ftx", Side.LONG, {"rebalance_fee_pct": 0.0, "slippage_pct": 0.0})
+    start = new_token(spec, T0, 100.0)
+    held, _ = subscribe(spec, start, T0, 1_001.0)
+    left, _ = redeem(spec, held, T0 + timedelta(hours=11, minutes=59), held.units)
+    midnight = datetime(2024, 1, 2, tzinfo=UTC)
+    events = due_events(spec, left, T0, midnight + timedelta(minutes=5))
+    assert [(e.at, e.kind) for e in events] == [
+        (midnight, MANAGEMENT_FEE),
+        (midnight + timedelta(minutes=2), DAILY_REBALANCE),
+    ]
+    a_after, a_records = apply_timed_event(spec, left, events[0], 100.0)
+    b_after, b_records = apply_timed_event(spec, held, events[0], 100.0)
+    assert a_records.fees == ()
+    assert a_after.nav == pytest.approx(0.9997)  # the fund still takes it from NAV per unit
+    assert [(f.kind, f.amount) for f in b_records.fees] == [
+        (FeeKind.MANAGEMENT, pytest.approx(0.3))
+    ]
+    assert b_after.value == pytest.approx(999.7)
+
+
+def test_subscription_and_redemption_fee_amounts() -> None:
+    # Binance 0.1 %: 1,001 USDT buys 1,001 / (1.0 · 1.001) = 1,000 units, fee 1.00. S 100 → 110
+    # at λ 2.25 gives NAV 1 + 2.25 · 0.1 = 1.225 (λ 2.02, inside the band); redeeming 1,000
+    # units pays 1,225 · 0.999 = 1,223.775, fee 1.225.
+    spec = token_spec("binance_blvt", Side.LONG, NO_COSTS)
+    state, sub = subscribe(spec, new_token(spec, T0, 100.0), T0, 1_001.0)
+    fill = sub.fills[0]
+    assert (fill.reason, fill.side, fill.price) == (FillReason.SUBSCRIBE, "buy", 1.0)
+    assert fill.qty == pytest.approx(1_000.0)
+    assert fill.fee == pytest.approx(1.0)
+    assert (sub.fees[0].kind, sub.fees[0].fill_index) == (FeeKind.SUBSCRIPTION, 0)
+    state, _ = on_price(spec, state, T0 + timedelta(hours=1), 110.0)
+    assert state.nav == pytest.approx(1.225)
+    state, red = redeem(spec, state, T0 + timedelta(hours=2), state.units)
+    fill = red.fills[0]
+    assert (fill.reason, fill.side) == (FillReason.REDEEM, "sell")
+    assert fill.qty == pytest.approx(1_000.0)
+    assert fill.qty * fill.price - fill.fee == pytest.approx(1_223.775)
+    assert (red.fees[0].kind, red.fees[0].amount) == (FeeKind.REDEMPTION, pytest.approx(1.225))
+    assert state.units == 0.0
+
+
+def test_redemption_during_a_rebalance_is_deferred_not_lost() -> None:
+    # Bybit 3L, rebalancing blocks requests for 5 minutes (assumption). S 100 → 75 takes λ to
+    # 3·0.75/0.25 = 9 >= 4: rebalance at 12:01, window until 12:06. A redemption at 12:03 is
+    # recorded as BLOCKED and executed at 12:06 at that time's NAV.
+    spec = token_spec("bybit", Side.LONG, NO_COSTS)
+    state, _ = subscribe(spec, new_token(spec, T0, 100.0), T0, 1_000.5)
+    state, rebalanced = on_price(spec, state, T0 + timedelta(minutes=1), 75.0)
+    assert [e.kind for e in rebalanced.events] == [TokenEventKind.REBALANCE]
+    asked = T0 + timedelta(minutes=3)
+    state, blocked = redeem(spec, state, asked, 400.0)
+    assert blocked.fills == ()
+    assert [(e.kind, e.notional_traded) for e in blocked.events] == [(TokenEventKind.BLOCKED, 400)]
+    assert state.units == pytest.approx(1_000.0)
+    assert len(state.pending) == 1
+    with pytest.raises(ValueError, match="cannot redeem"):
+        redeem(spec, state, asked, 700.0)  # 400 of the 1,000 units are already queued
+    events = due_events(spec, state, asked, asked + timedelta(hours=1))
+    assert [(e.at, e.kind) for e in events] == [(T0 + timedelta(minutes=6), RELEASE)]
+    state, released = apply_timed_event(spec, state, events[0], 75.0)
+    assert [(f.reason, f.qty, f.price) for f in released.fills] == [
+        (FillReason.REDEEM, 400.0, pytest.approx(0.25))
+    ]
+    assert state.units == pytest.approx(600.0)
+    assert state.pending == ()
+
+
+def test_subscription_during_kucoin_window_executes_after_it() -> None:
+    # KuCoin resets at 23:30 and blocks until 23:45; cash asked at 23:40 buys at the 23:45 NAV.
+    spec = token_spec("kucoin", Side.LONG, NO_COSTS)
+    state = new_token(spec, T0, 100.0)
+    reset_at = datetime(2024, 1, 1, 23, 30, tzinfo=UTC)
+    state, _ = apply_daily_rebalance(spec, state, reset_at, 100.0)
+    state, blocked = subscribe(spec, state, reset_at + timedelta(minutes=10), 1_001.0)
+    assert blocked.events[0].kind == TokenEventKind.BLOCKED
+    assert state.units == 0.0
+    state, records = on_price(spec, state, reset_at + timedelta(minutes=15), 100.0)
+    assert [f.reason for f in records.fills] == [FillReason.SUBSCRIBE]
+    assert state.units == pytest.approx(1_000.0)
+
+
+def test_reverse_split_preserves_the_holders_value() -> None:
+    # MEXC merges at NAV < 0.1, ratio 10. A 3x long at NAV 0.12 (S 100) drops to S 99.5:
+    # NAV 0.12 + 0.0036·(−0.5) = 0.1182 — no split; at S 95: 0.12 − 0.018 = 0.102 — no; at 94:
+    # 0.12 − 0.0216 = 0.0984 < 0.1 → NAV 0.984, units 500 → 50, value 49.2 both sides.
+    spec = token_spec("mexc", Side.LONG, NO_COSTS)
+    state, _ = subscribe(spec, new_token(spec, T0, 100.0, nav=0.12), T0, 60.0)
+    assert state.units == pytest.approx(500.0)
+    state, records = on_price(spec, state, T0 + timedelta(hours=1), 94.0)
+    assert [e.kind for e in records.events] == [TokenEventKind.REVERSE_SPLIT]
+    assert state.nav == pytest.approx(0.984)
+    assert state.units == pytest.approx(50.0)
+    assert state.value == pytest.approx(49.2)
+    assert state.leverage == pytest.approx(0.0036 * 10 * 94 / 0.984)  # unchanged by the split
+    assert state.split_factor == 10.0
+
+
+def test_gap_beyond_one_over_leverage_wipes_out_at_zero() -> None:
+    # ideal_daily 3x has no intraday trigger: S 100 → 60 (−40 % < −1/3) takes NAV to
+    # 1 + 0.03·(−40) = −0.2, which ends at exactly 0, never negative, and stays there.
+    spec = token_spec("ideal_daily", Side.LONG)
+    state, _ = subscribe(spec, new_token(spec, T0, 100.0), T0, 100.0)
+    state, records = on_price(spec, state, T0 + timedelta(hours=1), 60.0)
+    assert (state.nav, state.wiped_out, state.qty) == (0.0, True, 0.0)
+    assert records.steps[0].token_return == -1.0
+    state, _ = on_price(spec, state, T0 + timedelta(hours=2), 200.0)
+    assert state.nav == 0.0
+    state, red = redeem(spec, state, T0 + timedelta(hours=3), state.units)
+    assert red.fills[0].qty * red.fills[0].price == 0.0
+
+
+def test_rebalance_reaches_target_after_paying_its_own_costs() -> None:
+    # NAV 1, S 100, λ 3 → S 110: NAV 1.3, exposure 3.3. With c = 0.1 % the fund solves
+    # x = 3·(1.3 + 0.001·3.3)/(1 + 0.003) = 3.898205; traded 0.598205, cost 0.000598205,
+    # NAV 1.299402, and x / NAV = 3 exactly.
+    costs = {"rebalance_fee_pct": 0.0008, "slippage_pct": 0.0002}
+    spec = token_spec("ideal_continuous", Side.LONG, costs)
+    state, _ = subscribe(spec, new_token(spec, T0, 100.0), T0, 1_000.0)
+    state, records = on_price(spec, state, T0 + timedelta(hours=1), 110.0)
+    event = records.events[0]
+    assert event.notional_traded == pytest.approx(0.598205, abs=1e-6)
+    assert state.nav == pytest.approx(1.3 - 0.598205 * 0.001, abs=1e-8)
+    assert state.leverage == pytest.approx(3.0, abs=1e-12)
+    fees = {f.kind: f.amount for f in records.fees}
+    assert fees[FeeKind.TRADING] == pytest.approx(1_000 * 0.598205 * 0.0008, abs=1e-5)
+    assert fees[FeeKind.SLIPPAGE] == pytest.approx(1_000 * 0.598205 * 0.0002, abs=1e-5)
+    step = records.steps[0]
+    assert step.market == pytest.approx(0.3)
+    assert step.rebalance_cost == pytest.approx(-0.000598205, abs=1e-9)
+
+
+def test_kucoin_trigger_fires_only_on_the_losing_side() -> None:
+    spec = token_spec("kucoin", Side.LONG, NO_COSTS)
+    up, up_records = on_price(spec, new_token(spec, T0, 100.0), T0, 116.0)
+    down, down_records = on_price(spec, new_token(spec, T0, 100.0), T0, 85.0)
+    assert up_records.events == ()
+    assert [e.kind for e in down_records.events] == [TokenEventKind.REBALANCE]
+    short = token_spec("kucoin", Side.SHORT, NO_COSTS)
+    _, short_up = on_price(short, new_token(short, T0, 100.0), T0, 115.5)
+    assert [e.kind for e in short_up.events] == [TokenEventKind.REBALANCE]
+
+
+def test_gate_daily_check_rebalances_only_when_a_condition_holds() -> None:
+    # 16:00 UTC check: |move| 0.5 % and λ 3·1.005/1.015 = 2.97 → nothing; |move| 2 % → rebalance.
+    spec = token_spec("gate", Side.LONG)
+    check_at = datetime(2024, 1, 1, 16, tzinfo=UTC)
+    _, quiet = apply_daily_rebalance(spec, new_token(spec, T0, 100.0), check_at, 100.5)
+    _, moved = apply_daily_rebalance(spec, new_token(spec, T0, 100.0), check_at, 102.0)
+    assert quiet.events == ()
+    assert [e.kind for e in moved.events] == [TokenEventKind.REBALANCE]
+
+
+def test_gate_intraday_move_trigger_fires_both_ways() -> None:
+    # +20.5 % on a 3x long lowers λ to 3·1.205/1.615 = 2.24, yet Gate's ±20 % rule still rebalances.
+    spec = token_spec("gate", Side.LONG)
+    _, records = on_price(spec, new_token(spec, T0, 100.0), T0, 120.5)
+    assert [e.kind for e in records.events] == [TokenEventKind.REBALANCE]
+
+
+def test_bar_close_monitoring_ignores_intrabar_prices() -> None:
+    spec = token_spec("bybit", Side.LONG, {**NO_COSTS, "monitoring": "bar_close"})
+    state, intrabar = on_price(spec, new_token(spec, T0, 100.0), T0, 80.0, bar_close=False)
+    assert intrabar.events == ()
+    _, at_close = on_price(spec, state, T0, 80.0, bar_close=True)
+    assert [e.kind for e in at_close.events] == [TokenEventKind.REBALANCE]
+
+
+def test_management_fee_applies_per_day_only_to_nav() -> None:
+    spec = token_spec("kucoin", Side.LONG)
+    state = new_token(spec, T0, 100.0)
+    after, records = apply_management_fee(spec, state, T0)
+    assert after.nav == pytest.approx(1 - 0.0005)
+    assert after.qty == state.qty
+    assert records.steps[0].management_fee == pytest.approx(-0.0005)
+
+
+def test_time_must_not_go_backwards_and_prices_must_be_positive() -> None:
+    spec = token_spec("ftx", Side.LONG)
+    state = new_token(spec, T0, 100.0)
+    with pytest.raises(ValueError, match="backwards"):
+        on_price(spec, state, T0 - timedelta(seconds=1), 100.0)
+    with pytest.raises(ValueError, match="price"):
+        on_price(spec, state, T0, 0.0)
+    with pytest.raises(ValueError, match="UTC"):
+        new_token(spec, datetime(2024, 1, 1), 100.0)

@@ -1,0 +1,172 @@
+"""The §12 preset registry: names, per-side specs, sourced numbers, overrides and their errors."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.domain.rebalance_rules import (
+    AnyOf,
+    Band,
+    DailyCheck,
+    DailyReset,
+    LeverageAbove,
+    MoveSinceRebalance,
+    RuleContext,
+)
+from bot.domain.token_presets import preset_doc, preset_names, token_spec
+from bot.domain.token_spec import daily_rule, intraday_rule
+from bot.domain.values import Side
+
+REQUIRED = [
+    "binance_blvt",
+    "ftx",
+    "ftx_hedge",
+    "ftx_half",
+    "bybit",
+    "kucoin",
+    "gate",
+    "gate_float",
+    "gate_legacy",
+    "gate_5x",
+    "mexc",
+    "ideal_daily",
+    "ideal_continuous",
+]
+
+
+def test_registry_holds_every_required_family() -> None:
+    assert set(REQUIRED) <= set(preset_names())
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+@pytest.mark.parametrize("side", [Side.LONG, Side.SHORT])
+def test_each_family_builds_a_spec_per_side(name: str, side: Side) -> None:
+    spec = token_spec(name, side)
+    fixed = {"ftx_hedge": Side.SHORT, "ftx_half": Side.LONG}.get(name)
+    assert spec.family == name
+    assert spec.side == (fixed or side)
+    assert spec.leverage == float(spec.side) * spec.target_leverage
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_each_family_documents_sources_or_assumptions(name: str) -> None:
+    doc = preset_doc(name)
+    assert re.search(r"\[[A-Z0-9-]+\]|assumption|MECHANICS", doc), doc
+
+
+# name, side, field, value: the numbers of MECHANICS §1-§6 and §12.
+SOURCED = [
+    ("binance_blvt", Side.LONG, "band_lo", 1.25),
+    ("binance_blvt", Side.LONG, "band_hi", 4.0),
+    ("binance_blvt", Side.SHORT, "subscription_fee_pct", 0.001),
+    ("binance_blvt", Side.SHORT, "redemption_fee_pct", 0.001),
+    ("binance_blvt", Side.LONG, "management_fee_pct", 0.0001),
+    ("binance_blvt", Side.LONG, "management_time", "00:00:00"),
+    ("binance_blvt", Side.LONG, "daily_time", None),
+    ("ftx", Side.LONG, "daily_time", "00:02:00"),
+    ("ftx", Side.SHORT, "max_leverage", 4.0),
+    ("ftx", Side.LONG, "management_fee_pct", 0.0003),
+    ("ftx", Side.LONG, "subscription_fee_pct", 0.001),
+    ("ftx_hedge", Side.SHORT, "target_leverage", 1.0),
+    ("ftx_half", Side.LONG, "target_leverage", 0.5),
+    ("bybit", Side.LONG, "band_lo", 2.0),
+    ("bybit", Side.SHORT, "band_hi", 4.0),
+    ("bybit", Side.LONG, "subscription_fee_pct", 0.0005),
+    ("bybit", Side.LONG, "redemption_fee_pct", 0.0005),
+    ("bybit", Side.LONG, "management_fee_pct", 0.00005),
+    ("bybit", Side.LONG, "spot_fee_pct", 0.001),
+    ("bybit", Side.LONG, "monitoring", "continuous"),
+    ("kucoin", Side.LONG, "daily_time", "23:30:00"),
+    ("kucoin", Side.SHORT, "rebalance_minutes", 15.0),
+    ("kucoin", Side.SHORT, "move_trigger_pct", 0.15),
+    ("kucoin", Side.LONG, "management_fee_pct", 0.0005),
+    ("kucoin", Side.LONG, "management_time", "23:45:00"),
+    ("gate", Side.LONG, "daily_time", "16:00:00"),
+    ("gate", Side.LONG, "daily_lo", 2.0),
+    ("gate", Side.LONG, "daily_hi", 4.0),
+    ("gate", Side.LONG, "daily_move_pct", 0.01),
+    ("gate", Side.SHORT, "move_trigger_pct", 0.20),
+    ("gate", Side.LONG, "management_fee_pct", 0.001),
+    ("gate", Side.LONG, "funding_pass_through", False),
+    ("gate_float", Side.LONG, "band_lo", 2.25),
+    ("gate_float", Side.LONG, "band_hi", 4.125),
+    ("gate_float", Side.SHORT, "band_lo", 1.5),
+    ("gate_float", Side.SHORT, "band_hi", 5.25),
+    ("gate_legacy", Side.LONG, "target_leverage", 2.3),
+    ("gate_legacy", Side.LONG, "daily_lo", 1.8),
+    ("gate_legacy", Side.LONG, "max_leverage", 3.0),
+    ("gate_5x", Side.SHORT, "target_leverage", 5.0),
+    ("gate_5x", Side.LONG, "daily_lo", 3.5),
+    ("gate_5x", Side.LONG, "max_leverage", 7.0),
+    ("mexc", Side.LONG, "daily_time", "16:00:00"),
+    ("mexc", Side.SHORT, "move_trigger_pct", 0.15),
+    ("mexc", Side.LONG, "split_threshold_nav", 0.1),
+    ("mexc", Side.LONG, "split_ratio", 10.0),
+    ("ideal_daily", Side.LONG, "management_fee_pct", 0.0),
+    ("ideal_continuous", Side.SHORT, "always_rebalance", True),
+]
+
+
+@pytest.mark.parametrize(("name", "side", "field", "value"), SOURCED)
+def test_preset_numbers_match_mechanics(name: str, side: Side, field: str, value: object) -> None:
+    assert getattr(token_spec(name, side), field) == value
+
+
+def test_rules_compose_from_the_flat_fields() -> None:
+    ftx = token_spec("ftx", Side.LONG)
+    assert intraday_rule(ftx) == AnyOf((LeverageAbove(4.0),))
+    assert daily_rule(ftx) == DailyReset("00:02:00")
+    kucoin = token_spec("kucoin", Side.SHORT)
+    assert intraday_rule(kucoin) == AnyOf((MoveSinceRebalance(0.15, adverse_only=True),))
+    assert intraday_rule(token_spec("bybit", Side.LONG)) == AnyOf((Band(2.0, 4.0),))
+    gate_rule = daily_rule(token_spec("gate", Side.LONG))
+    assert isinstance(gate_rule, DailyCheck)
+    assert gate_rule.fires(RuleContext(leverage=4.1, target=3.0, move=0.0))
+    assert gate_rule.fires(RuleContext(leverage=3.0, target=3.0, move=-0.011))
+    assert not gate_rule.fires(RuleContext(leverage=3.5, target=3.0, move=0.009))
+
+
+def test_overrides_replace_fields_after_coercion() -> None:
+    spec = token_spec(
+        "binance_blvt",
+        Side.LONG,
+        {
+            "target_leverage": 3,
+            "band_hi": "4.5",
+            "daily_time": "1:30",
+            "monitoring": "bar_close",
+            "split_threshold_nav": None,
+            "funding_pass_through": "false",
+        },
+    )
+    assert spec.target_leverage == 3.0 and isinstance(spec.target_leverage, float)
+    assert spec.band_hi == 4.5
+    assert spec.daily_time == "01:30:00"
+    assert spec.monitoring == "bar_close"
+    assert spec.funding_pass_through is False
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides", "message"),
+    [
+        ("ftxx", {}, "unknown preset 'ftxx'"),
+        ("ftx", {"foo": 1}, "unknown parameter 'foo' for preset 'ftx'"),
+        ("ftx", {"side": "long"}, "unknown parameter 'side' for preset 'ftx'"),
+        ("ftx", {"target_leverage": "three"}, "bad value for 'target_leverage'"),
+        ("ftx", {"target_leverage": -3}, "target_leverage must be a finite number > 0"),
+        ("ftx", {"management_fee_pct": 1.5}, "management_fee_pct must be a fraction"),
+        ("ftx", {"daily_time": "25:00"}, "time of day out of range"),
+        ("ftx", {"monitoring": "hourly"}, "monitoring must be one of"),
+        ("ftx", {"max_leverage": True}, "expected a number"),
+        ("bybit", {"band_lo": 5.0}, "band needs 0 <= lo < hi"),
+        ("mexc", {"split_ratio": 1}, "split_ratio must be > 1"),
+    ],
+)
+def test_bad_presets_and_overrides_raise_one_line_errors(
+    name: str, overrides: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)) as caught:
+        token_spec(name, Side.LONG, overrides)
+    assert "\n" not in str(caught.value)
