@@ -128,7 +128,8 @@ class StaticPerpParams:
         _set(self, "slippage_bps", _number("slippage_bps", self.slippage_bps))
         _set(self, "taker_fee", _number("taker_fee", self.taker_fee, allow_none=True))
         _check_common("last", self.slippage_bps, self.taker_fee)
-        _check_leverage(self.leverage, self.leverage)
+        if not 1.0 <= self.leverage <= 125.0:
+            raise ValueError(f"leverage must be in [1, 125], got {self.leverage}")
 
 
 def _check_common(stop_trigger: str, slippage_bps: float, taker_fee: float | None) -> None:
