@@ -122,6 +122,11 @@ class CandleSeries:
         hi = closed_n
         if end_ms is not None:
             hi = min(hi, int(np.searchsorted(table.open_ms, end_ms, side="right")))
+        # Build only the rows that can survive the final limit cut.
+        if start_ms is not None:
+            hi = min(hi, lo + limit)
+        else:
+            lo = max(lo, hi - limit)
         rows = [
             Bar(int(table.open_ms[i]), *(float(a[i]) for a in self._arrays(table)))
             for i in range(lo, hi)

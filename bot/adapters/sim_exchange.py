@@ -21,7 +21,26 @@ fundingInfo and time use `fapiPublic`; fetch_last_prices uses `fapiPublicV2`. So
 with no API keys. Signed requests (`signature` or `X-MBX-APIKEY`) are refused (HTTP 401,
 code -2015) and logged: this exchange is public data only.
 
-Faults (`inject`) per endpoint; see `bot.adapters.sim_faults`.
+The clock is not clamped: past `data_end` the data stays at its last values (klines stop, prices
+freeze) while serverTime keeps running.
+
+Faults (`inject(endpoint, fault, count=None, **param)`), and what ccxt 4.5 binanceusdm makes of
+them (checked in tests/adapters/test_sim_exchange.py):
+
+- delay(seconds=1): answers normally after the pause -> normal result (RequestTimeout if the
+  pause exceeds ccxt's timeout);
+- timeout(seconds=5): holds the request, then drops the connection unanswered -> RequestTimeout;
+- rate_limit(retry_after=1): HTTP 429 + `Retry-After` header + `{"code":-1003}` ->
+  DDoSProtection (binance raises RateLimitExceeded's parent for 429);
+- server_error(status=503): HTTP 5xx with a plain-text reason -> ExchangeNotAvailable
+  (500/502/503), RequestTimeout (504);
+- malformed_json: HTTP 200 with the JSON cut in half -> no ccxt error: ccxt parses the text as
+  a response, so fields come back None or a plain AttributeError/TypeError escapes;
+- missing_fields: HTTP 200 without price/rate fields (klines: time and open only) -> None fields;
+- stale(seconds=60): answers as of now - seconds (timestamps and prices) -> old `timestamp`;
+- spike(factor=10): every price x factor (funding rates untouched) -> absurd prices.
+
+Delays and timeouts are capped at 30 s and end at once when the server stops.
 """
 
 from __future__ import annotations
@@ -364,6 +383,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(_Reply(404, {"code": -5000, "msg": f"Path {parts.path} not served."}))
             return
         self._send(sim._respond("/".join(segments[2:]), query))
+
+    def do_POST(self) -> None:
+        # Orders, listen keys...: never expected from a paper-trading client. Recorded (so
+        # tests can assert there are none) and refused.
+        parts = urlsplit(self.path)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        request = SimRequest(self.command, parts.path, query, dict(self.headers.items()))
+        self.server.sim._record(request)
+        logger.warning("sim exchange: {} {} refused (public GET only)", self.command, parts.path)
+        status = 401 if request.signed else 405
+        self._send(_Reply(status, {"code": -2015 if request.signed else -1000, "msg": "GET only."}))
+
+    do_PUT = do_DELETE = do_POST
 
     def _send(self, reply: _Reply) -> None:
         if reply.status == 0:

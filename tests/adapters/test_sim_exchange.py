@@ -288,6 +288,15 @@ def test_signed_requests_are_refused(sim: SimExchange) -> None:
     assert err.value.code == 401 and sim.requests[-1].signed
 
 
+def test_order_requests_are_recorded_and_refused(sim: SimExchange) -> None:
+    request = urllib.request.Request(sim.url + "/fapi/v1/order", data=b"x=1", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(request, timeout=5)
+    err.value.close()
+    assert err.value.code == 405
+    assert (sim.requests[-1].method, sim.requests[-1].path) == ("POST", "/fapi/v1/order")
+
+
 def test_unknown_path_is_404(sim: SimExchange) -> None:
     status, _, _ = get(sim.url + "/fapi/v1/depth?symbol=BTCUSDT")
     assert status == 404
