@@ -13,6 +13,7 @@ sets the exposure so that λ = L exactly *after* its own trading fee and slippag
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -267,15 +268,9 @@ def _context(spec: TokenSpec, state: TokenState) -> RuleContext:
 
 
 def _rebalance(spec: TokenSpec, state: TokenState, at: datetime) -> tuple[TokenState, TokenRecords]:
-    target, cost_rate = spec.leverage, spec.rebalance_fee_pct + spec.slippage_pct
-    current = state.exposure
-    direction = 1.0 if target * state.nav >= current else -1.0
-    # Solve x = L·(N − c·|x − a|) so that λ = L holds after the fund pays its own costs.
-    denominator = 1 + target * cost_rate * direction
-    exposure = target * (state.nav + cost_rate * direction * current) / denominator
-    if denominator <= 0 or (exposure - current) * direction < 0:
-        raise ValueError(f"rebalance costs {cost_rate} too high for leverage {target}")
-    traded = abs(exposure - current)
+    cost_rate = spec.rebalance_fee_pct + spec.slippage_pct
+    exposure = _target_exposure(spec.leverage, state.nav, state.exposure, cost_rate)
+    traded = abs(exposure - state.exposure)
     nav = state.nav - traded * cost_rate
     busy = at + timedelta(minutes=spec.rebalance_minutes) if spec.rebalance_minutes else None
     after = replace(
@@ -292,6 +287,19 @@ def _rebalance(spec: TokenSpec, state: TokenState, at: datetime) -> tuple[TokenS
     fees = _holder_fee(state, at, FeeKind.TRADING, traded * spec.rebalance_fee_pct)
     fees += _holder_fee(state, at, FeeKind.SLIPPAGE, traded * spec.slippage_pct)
     return after, TokenRecords(fees=fees, events=(event,))
+
+
+def _target_exposure(target: float, nav: float, current: float, cost_rate: float) -> float:
+    gap = target * nav - current
+    if abs(gap) <= 1e-12 * max(abs(current), nav):
+        return current  # already on target: nothing to trade, nothing to pay
+    direction = math.copysign(1.0, gap)
+    # Solve x = L·(N − c·|x − a|) so that λ = L holds after the fund pays its own costs.
+    denominator = 1 + target * cost_rate * direction
+    exposure = target * (nav + cost_rate * direction * current) / denominator
+    if denominator <= 0 or (exposure - current) * direction < 0:
+        raise ValueError(f"rebalance costs {cost_rate} too high for leverage {target}")
+    return exposure
 
 
 def _after_step(
