@@ -314,7 +314,7 @@ class CcxtFeed:
             cursor = self._cursor[key]
             if cursor + step > ref:
                 break  # nothing can have closed since the last fetch: no request
-            rows = self.fetch_ohlcv(symbol, timeframe, cursor, OHLCV_PAGE)
+            rows = self._fetch_ohlcv(symbol, timeframe, cursor, OHLCV_PAGE)
             # The exchange also returns the candle still in progress: keep closed ones only.
             closed = [c for c in rows if c.at >= cursor and c.at + step <= ref]
             if not closed:
@@ -333,7 +333,16 @@ class CcxtFeed:
         limit: int,
         price: str | None = None,
     ) -> list[Candle]:
-        """Up to `limit` candles opening at or after `since` (price "mark" for mark klines)."""
+        """Up to `limit` candles opening at or after `since` (price "mark" for mark klines);
+        FeedError when it fails after retries."""
+        try:
+            return self._fetch_ohlcv(symbol, timeframe, since, limit, price)
+        except POLL_ERRORS as exc:
+            raise FeedError(f"{self.exchange_id} {symbol} {timeframe} candles: {exc}") from exc
+
+    def _fetch_ohlcv(
+        self, symbol: str, timeframe: str, since: datetime, limit: int, price: str | None = None
+    ) -> list[Candle]:
         params = {} if price is None else {"price": price}
         rows = self._call(
             lambda: self.exchange.fetch_ohlcv(symbol, timeframe, to_ms(since), limit, params),
@@ -361,7 +370,7 @@ class CcxtFeed:
             if not pending:
                 continue
             earliest = min(pending)
-            rates = self.fetch_funding_history(symbol, earliest - timedelta(minutes=1), 10)
+            rates = self._fetch_funding_history(symbol, earliest - timedelta(minutes=1), 10)
             found = [r for r in rates if r.at in pending]
             out.extend(found)
             pending.difference_update(r.at for r in found)
@@ -371,7 +380,14 @@ class CcxtFeed:
         return sorted(out, key=lambda r: (r.at, r.symbol))
 
     def fetch_funding_history(self, symbol: str, since: datetime, limit: int) -> list[FundingRate]:
-        """Settled funding rates at or after `since` (times rounded to the hour)."""
+        """Settled funding rates at or after `since` (times rounded to the hour); FeedError
+        when it fails after retries."""
+        try:
+            return self._fetch_funding_history(symbol, since, limit)
+        except POLL_ERRORS as exc:
+            raise FeedError(f"{self.exchange_id} {symbol} funding history: {exc}") from exc
+
+    def _fetch_funding_history(self, symbol: str, since: datetime, limit: int) -> list[FundingRate]:
         rows = self._call(
             lambda: self.exchange.fetch_funding_rate_history(symbol, to_ms(since), limit),
             "fetch_funding_rate_history",

@@ -1,0 +1,156 @@
+"""`ltbot download` against the sim exchange: layout, paging, resume, bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from bot.adapters.ccxt_feed import CcxtFeed
+from bot.adapters.feather_data import read_frame, write_frame
+from bot.adapters.sim_exchange import SimExchange
+from bot.clock import FakeClock
+from bot.commands.download import download_command
+from bot.download import download, missing_ranges, plan
+
+BTC = "BTC/USDT:USDT"
+SINCE = datetime(2024, 3, 1, tzinfo=UTC)
+NOW = datetime(2024, 3, 3, 0, 2, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimExchange]:
+    with SimExchange(speed=0, start=NOW) as server:
+        yield server
+
+
+def feed_for(sim: SimExchange) -> CcxtFeed:
+    feed = CcxtFeed([BTC], api_url=sim.url, rate_limit=False, clock=FakeClock(NOW))
+    feed.connect(max_attempts=1)
+    return feed
+
+
+def fetch(sim: SimExchange, out: Path, since: datetime = SINCE, limit: int = 200) -> list[str]:
+    """Download into `out`; return the request paths with their startTime."""
+    before = len(sim.requests)
+    download(feed_for(sim), plan([BTC], "5m", out, "binanceusdm"), since, NOW, limit)
+    return [
+        f"{r.path}@{r.query.get('startTime', '-')}"
+        for r in sim.requests[before:]
+        if r.path != "/fapi/v1/exchangeInfo"
+    ]
+
+
+def files(out: Path) -> dict[str, pd.DataFrame]:
+    return {p.name: read_frame(p) for p in sorted((out / "binanceusdm" / "futures").iterdir())}
+
+
+def ms(at: datetime) -> str:
+    return str(int(at.timestamp() * 1000))
+
+
+def test_fresh_download_writes_three_freqtrade_files(sim: SimExchange, tmp_path: Path) -> None:
+    requests = fetch(sim, tmp_path)
+    got = files(tmp_path)
+    assert sorted(got) == [
+        "BTC_USDT_USDT-5m-futures.feather",
+        "BTC_USDT_USDT-5m-mark.feather",
+        "BTC_USDT_USDT-8h-funding_rate.feather",
+    ]
+    candles = got["BTC_USDT_USDT-5m-futures.feather"]
+    assert len(candles) == 2 * 288  # closed 5m candles from 03-01 00:00 to 03-02 23:55
+    assert candles["date"].iloc[0] == pd.Timestamp(SINCE)
+    assert str(candles["date"].dtype) == "datetime64[ms, UTC]"
+    funding = got["BTC_USDT_USDT-8h-funding_rate.feather"]
+    assert funding["date"].dt.hour.tolist() == [0, 8, 16, 0, 8, 16, 0]
+    assert (funding[["high", "low", "close", "volume"]] == 0).all().all()
+    assert got["BTC_USDT_USDT-5m-mark.feather"]["volume"].eq(0).all()
+    assert sum("/klines@" in r for r in requests) == 3  # 576 rows in pages of 200
+
+
+def test_resume_fetches_only_the_missing_tail_and_equals_a_fresh_download(
+    sim: SimExchange, tmp_path: Path
+) -> None:
+    fresh, resumed = tmp_path / "fresh", tmp_path / "resumed"
+    fetch(sim, fresh)
+    fetch(sim, resumed)
+    path = resumed / "binanceusdm" / "futures" / "BTC_USDT_USDT-5m-futures.feather"
+    write_frame(path, read_frame(path).head(300))  # lose the tail
+    requests = fetch(sim, resumed)
+    first_missing = SINCE + timedelta(minutes=5 * 300)
+    second_page = first_missing + timedelta(minutes=5 * 200)  # 276 missing, pages of 200
+    assert [r for r in requests if "/klines" in r] == [
+        f"/fapi/v1/klines@{ms(first_missing)}",
+        f"/fapi/v1/klines@{ms(second_page)}",
+    ]
+    assert not any("markPriceKlines" in r for r in requests)  # already complete
+    for name, frame in files(fresh).items():
+        pd.testing.assert_frame_equal(files(resumed)[name], frame, check_exact=True)
+
+
+def test_an_earlier_since_fetches_the_head_only(sim: SimExchange, tmp_path: Path) -> None:
+    fetch(sim, tmp_path, since=SINCE + timedelta(days=1))
+    requests = fetch(sim, tmp_path, since=SINCE)
+    assert [r for r in requests if "/klines" in r] == [  # 288 missing, pages of 200
+        f"/fapi/v1/klines@{ms(SINCE)}",
+        f"/fapi/v1/klines@{ms(SINCE + timedelta(minutes=5 * 200))}",
+    ]
+    fresh = tmp_path / "fresh"
+    fetch(sim, fresh)
+    for name, frame in files(fresh).items():
+        pd.testing.assert_frame_equal(files(tmp_path)[name], frame)
+
+
+def test_missing_ranges_of_an_up_to_date_file_are_empty() -> None:
+    frame = pd.DataFrame({"date": pd.to_datetime([SINCE, SINCE + timedelta(minutes=5)], utc=True)})
+    step = timedelta(minutes=5)
+    assert missing_ranges(frame, SINCE, SINCE + timedelta(minutes=14), step) == []
+    assert missing_ranges(frame, SINCE, SINCE + timedelta(minutes=15), step) == [
+        (SINCE + timedelta(minutes=10), SINCE + timedelta(minutes=15))
+    ]
+
+
+def cli() -> typer.Typer:
+    app = typer.Typer()
+    app.command()(download_command)
+    return app
+
+
+def test_command_downloads_with_progress(sim: SimExchange, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli(),
+        ["--symbols", "BTC/USDT", "--timeframe", "1h", "--since", "2024-03-02",
+         "--until", "2024-03-03", "--api-url", sim.url, "--out", str(tmp_path)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "BTC/USDT:USDT 1h futures: 24 rows" in result.output
+    assert (tmp_path / "binanceusdm" / "futures" / "BTC_USDT_USDT-1h-mark.feather").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--timeframe", "7x"], "unknown timeframe"),
+        (["--since", "yesterday"], "is not a date"),
+        (["--since", "2030-01-01", "--until", "2029-01-01"], "is not before"),
+        (["--symbols", "BTCUSDT"], "expected a ccxt symbol"),
+        (["--symbols", "DOGE/USDT:USDT"], "no market 'DOGE/USDT:USDT'"),
+        (["--exchange", "nope"], "unknown exchange"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    sim: SimExchange, tmp_path: Path, args: list[str], message: str
+) -> None:
+    base = {"--symbols": BTC, "--timeframe": "5m", "--since": "2024-03-01"}
+    argv = [x for k, v in base.items() if k not in args for x in (k, v)] + args
+    argv += ["--api-url", sim.url, "--out", str(tmp_path)]
+    result = CliRunner().invoke(cli(), argv)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines[-1].startswith("error: ") and message in lines[-1]
+    assert "Traceback" not in result.output
