@@ -35,10 +35,10 @@ from bot.reports.points import SeriesPoint
 class TokenDecomposition:
     """The gap of a token portfolio to L x the underlying; every value a return fraction.
 
-    `target_leverage` is |L|; `leverage_source` says where it came from ("preset",
-    "rebalances": median leverage right after rebalance events, or "nav": median |leverage|
-    of the NAV rows). Contributions are signed: a cost is negative. `gap` = `decay` +
-    `rebalancing` + `management` + `funding` + `subscription_redemption` exactly.
+    `target_leverage` is |L| of the token held longest; `leverage_source` says where it came
+    from ("preset", "rebalances": median leverage right after rebalance events, or "nav":
+    median |leverage| of the NAV rows). Contributions are signed: a cost is negative.
+    `gap` = `decay` + `rebalancing` + `management` + `funding` + `subscription_redemption`.
     """
 
     target_leverage: float
@@ -70,15 +70,17 @@ def decompose(
     nav_start: float,
     nav_end: float,
     fees: Mapping[str, float],
-    target: tuple[float, str],
+    target: tuple[float, float, str],
 ) -> TokenDecomposition:
     """Split a token portfolio's gap to L x the underlying (see the module docstring).
 
     `grid` is the hourly NAV grid of the window, `fees` the amounts by kind (> 0 cost, USDT),
-    `target` the pair (|L|, where it came from).
+    `target` the triple (|L| of the long token, |L| of the short token, where they came from).
     """
-    magnitude, source = target
-    segments = _segments(grid, magnitude)
+    long_l, short_l, source = target
+    segments = _segments(grid, long_l, short_l)
+    long_hours = sum(1 for p in grid[:-1] if p.exposure > 0)
+    short_hours = sum(1 for p in grid[:-1] if p.exposure < 0)
     benchmark = math.prod(1 + s.leverage * (s.end_price / s.start_price - 1) for s in segments) - 1
     token = nav_end / nav_start - 1 if nav_start > 0 else 0.0
 
@@ -96,7 +98,7 @@ def decompose(
     )
     first, last = grid[0].price, grid[-1].price
     return TokenDecomposition(
-        target_leverage=magnitude,
+        target_leverage=short_l if short_hours > long_hours else long_l,
         leverage_source=source,
         held_hours=_held_hours(grid),
         underlying_return=last / first - 1 if first > 0 else 0.0,
@@ -113,7 +115,7 @@ def decompose(
     )
 
 
-def _segments(grid: Sequence[SeriesPoint], magnitude: float) -> list[_Segment]:
+def _segments(grid: Sequence[SeriesPoint], long_l: float, short_l: float) -> list[_Segment]:
     # Each grid interval is held in the direction of the exposure at its start (the position
     # chosen then is what the hour's price move acts on); runs of equal direction form segments.
     segments: list[_Segment] = []
@@ -123,7 +125,7 @@ def _segments(grid: Sequence[SeriesPoint], magnitude: float) -> list[_Segment]:
         if direction == 0 or before.price <= 0 or after.price <= 0:
             current = None
             continue
-        leverage = direction * magnitude
+        leverage = long_l if direction > 0 else -short_l
         step = math.log(after.price / before.price) ** 2
         if current is None or current.leverage != leverage:
             current = _Segment(leverage, before.price, after.price, step)

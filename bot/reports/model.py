@@ -161,13 +161,15 @@ class Report:
 
 
 def build_report(
-    rows: LedgerRows, period: ReportPeriod, targets: Mapping[str, float] | None = None
+    rows: LedgerRows,
+    period: ReportPeriod,
+    targets: Mapping[str, tuple[float, float]] | None = None,
 ) -> Report:
     """Build the report of `period` from ledger rows.
 
-    `targets` optionally maps a token portfolio id to its target |L| (e.g. from the preset);
-    without it, L is the median |leverage_after| of the portfolio's rebalance events, else the
-    median |leverage| of its invested NAV rows.
+    `targets` optionally maps a token portfolio id to the target |L| of its (long, short)
+    token, e.g. from the preset; without it, |L| (both sides) is the median |leverage_after|
+    of the portfolio's rebalance events, else the median |leverage| of its invested NAV rows.
     """
     names = [n for n in LedgerRows.__dataclass_fields__ if n != "portfolios"]
     by_pid = {name: _group(getattr(rows, name)) for name in names}
@@ -194,21 +196,27 @@ def _group(rows: Sequence[Row]) -> dict[str, list[Row]]:
 
 def _target(
     pid: str,
-    targets: Mapping[str, float],
+    targets: Mapping[str, tuple[float, float]],
     rebalances: Mapping[str, list[Row]],
     nav: Mapping[str, list[Row]],
-) -> tuple[float, str] | None:
+) -> tuple[float, float, str] | None:
     if pid in targets:
-        return abs(targets[pid]), "preset"
+        long_l, short_l = targets[pid]
+        return abs(long_l), abs(short_l), "preset"
     after = [abs(float(r["leverage_after"])) for r in rebalances.get(pid, [])]
     if after:
-        return statistics.median(after), "rebalances"
+        median = statistics.median(after)
+        return median, median, "rebalances"
     invested = [abs(float(r["leverage"])) for r in nav.get(pid, []) if r["exposure"]]
-    return (statistics.median(invested), "nav") if invested else None
+    median = statistics.median(invested) if invested else 0.0
+    return (median, median, "nav") if invested else None
 
 
 def _portfolio(
-    info: Row, part: Mapping[str, list[Row]], period: ReportPeriod, target: tuple[float, str] | None
+    info: Row,
+    part: Mapping[str, list[Row]],
+    period: ReportPeriod,
+    target: tuple[float, float, str] | None,
 ) -> PortfolioReport:
     points = sorted((_point(r) for r in part["nav"]), key=lambda p: p.at)
     points = [p for p in points if p.at <= period.end]

@@ -16,7 +16,7 @@ from bot.reports.model import LedgerRows, Report, build_report, period_for
 SQRT_HOURS = math.sqrt(365 * 24)
 
 
-def _report(store: Store, targets: dict[str, float] | None = None) -> Report:
+def _report(store: Store, targets: dict[str, tuple[float, float]] | None = None) -> Report:
     period = period_for(date(2024, 1, 1), date(2024, 1, 1), "UTC")
     return build_report(
         LedgerRows.from_mapping(store.report_rows(period.start, period.end)), period, targets
@@ -133,7 +133,7 @@ def test_analytic_decay_estimate_from_realised_variance(ledger: Store) -> None:
 
 
 def test_target_leverage_lookup_wins(ledger: Store) -> None:
-    token = _report(ledger, {TOKEN: -2.0}).experiments[0].portfolios[0].token
+    token = _report(ledger, {TOKEN: (2.0, 1.0)}).experiments[0].portfolios[0].token
     assert token is not None
     assert (token.target_leverage, token.leverage_source) == (2.0, "preset")
     assert token.benchmark_return == pytest.approx(0.16)

@@ -1,0 +1,175 @@
+"""The non-pure part of reports: read the store, build, render, write files, store metrics, notify.
+
+`run_daily_report(store, settings, day)` writes `<out_dir>/YYYY-MM-DD.md` and `.html` (atomic
+replace; the same ledger gives byte-identical files), replaces that day's rows in
+`report_metrics` and posts the optional webhook. `daily_report_job(settings, now)` is what the
+scheduler calls: it opens its own Store (APScheduler runs jobs in a worker thread and a SQLite
+connection belongs to its thread), reports the previous local day, and never raises.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from loguru import logger
+
+from bot.adapters.sqlite_store import Store
+from bot.domain.values import Side
+from bot.reports.model import FEE_KINDS, LedgerRows, Report, ReportPeriod, build_report, period_for
+from bot.reports.notify import post_webhook, summary_text
+from bot.reports.render_html import render_html
+from bot.reports.render_markdown import render_markdown
+from bot.settings import Settings
+from bot.vehicles import parse_vehicle
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOutput:
+    """What a report run produced: the model, the two files, and whether the webhook got it
+    (None when no webhook is configured or notification was not asked for)."""
+
+    report: Report
+    markdown: Path
+    html: Path
+    notified: bool | None
+
+
+def previous_day(now: datetime, timezone: str) -> date:
+    """The local calendar day before `now` in `timezone` (the day a daily job reports)."""
+    return now.astimezone(ZoneInfo(timezone)).date() - timedelta(days=1)
+
+
+def load_report(store: Store, settings: Settings, period: ReportPeriod) -> Report:
+    """Build the report of `period` from the ledger (target leverage from presets if known)."""
+    rows = store.report_rows(period.start, period.end)
+    return build_report(
+        LedgerRows.from_mapping(rows), period, _preset_targets(rows["portfolios"], settings)
+    )
+
+
+def write_report(store: Store, report: Report, out_dir: Path) -> tuple[Path, Path]:
+    """Write `<label>.md` and `<label>.html` to `out_dir` and store the metrics."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    markdown = out_dir / f"{report.period.label}.md"
+    html = out_dir / f"{report.period.label}.html"
+    _write_atomic(markdown, render_markdown(report))
+    _write_atomic(html, render_html(report))
+    p = report.period
+    store.write_report_metrics(p.label, p.start, p.end, p.timezone, metric_rows(report))
+    return markdown, html
+
+
+def run_report(
+    store: Store, settings: Settings, first: date, last: date, notify: bool = False
+) -> ReportOutput:
+    """Report the local days `first`..`last`: files, stored metrics, optional webhook."""
+    period = period_for(first, last, settings.report.timezone)
+    report = load_report(store, settings, period)
+    markdown, html = write_report(store, report, settings.report.out_dir)
+    logger.info("report {} written: {} and {}", period.label, markdown, html)
+    notified = None
+    url = (settings.report.webhook_url or "").strip()
+    if notify and url:
+        notified = post_webhook(
+            url,
+            settings.report.webhook_format,
+            summary_text(report),
+            settings.report.telegram_chat_id,
+        )
+    return ReportOutput(report, markdown, html, notified)
+
+
+def run_daily_report(store: Store, settings: Settings, day: date) -> ReportOutput:
+    """The daily summary of local `day`: files, stored metrics and the webhook if configured."""
+    return run_report(store, settings, day, day, notify=True)
+
+
+def daily_report_job(settings: Settings, now: datetime) -> None:
+    """Scheduler entry point: report the day before `now`; log every failure, never raise."""
+    try:
+        day = previous_day(now, settings.report.timezone)
+        with Store(settings.store.path) as store:
+            run_daily_report(store, settings, day)
+    except Exception:
+        logger.exception("daily report failed; the daemon carries on")
+
+
+def metric_rows(report: Report) -> list[tuple[str, str, float | None]]:
+    """(portfolio_id, metric, value) rows for `report_metrics` (fractions, USDT, counts)."""
+    out: list[tuple[str, str, float | None]] = []
+    for e in report.experiments:
+        for rank, p in enumerate(e.portfolios, 1):
+            values: dict[str, float | None] = {
+                "rank": rank, "nav_start": p.nav_start, "nav_end": p.nav_end,
+                "return": p.total_return, "max_drawdown": p.max_drawdown,
+                "volatility": p.volatility, "sharpe": p.sharpe, "fills": p.fills,
+                "stops": p.stops, "take_profits": p.take_profits,
+                "liquidations": p.liquidations, "rebalances": p.rebalances,
+                "reverse_splits": p.reverse_splits, "funding_paid": p.funding_paid,
+                "funding_received": p.funding_received, "exposure_end": p.exposure_end,
+                "leverage_end": p.leverage_end, "price_start": p.price_start,
+                "price_end": p.price_end,
+            }  # fmt: skip
+            values |= {f"fee_{k}": p.fees.get(k, 0.0) for k in FEE_KINDS}
+            if p.token is not None:
+                t = p.token
+                values |= {
+                    "token_target_leverage": t.target_leverage,
+                    "token_benchmark": t.benchmark_return,
+                    "token_gap": t.gap, "token_decay": t.decay, "token_rebalancing": t.rebalancing,
+                    "token_management": t.management, "token_funding": t.funding,
+                    "token_subscription_redemption": t.subscription_redemption,
+                    "token_realised_variance": t.realised_variance,
+                    "token_decay_estimate": t.decay_estimate,
+                }  # fmt: skip
+            out += [(p.id, name, _float(v)) for name, v in sorted(values.items())]
+    return out
+
+
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    # Write beside the target and rename, so a reader never sees half a report.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _preset_targets(
+    portfolios: Sequence[Mapping[str, Any]], settings: Settings
+) -> dict[str, tuple[float, float]]:
+    # The token engine's presets know each token's target leverage; when that module or a
+    # preset is unavailable the model falls back to the ledger (see build_report).
+    try:
+        from bot.domain.token_presets import token_spec
+    except ImportError:
+        return {}
+    targets: dict[str, tuple[float, float]] = {}
+    for row in portfolios:
+        if not str(row["vehicle"]).startswith("token:"):
+            continue
+        try:
+            vehicle = parse_vehicle(str(row["vehicle"]))
+            preset = str(vehicle.preset)
+            overrides = {**settings.presets.get(preset, {}), **vehicle.params}
+            long_l = token_spec(preset, Side.LONG, overrides).target_leverage
+            short_l = token_spec(preset, Side.SHORT, overrides).target_leverage
+            targets[str(row["id"])] = (abs(float(long_l)), abs(float(short_l)))
+        except Exception as exc:  # an unknown preset or a changed API: use the ledger instead
+            logger.debug("no preset leverage for {}: {}", row["id"], exc)
+    return targets
