@@ -28,6 +28,7 @@ from bot.domain.perp import (
     notional,
     unrealised_pnl,
 )
+from bot.domain.price_path import bar_path
 from bot.domain.sizing import fill_price
 from bot.domain.values import FeeKind, FillReason, Side
 
@@ -286,6 +287,23 @@ def on_price(
     if moved.stop != pos.stop:
         return account, Bookings(positions=(position_record(moved, entry_fill(moved)),))
     return account, NOTHING
+
+
+def on_bar(
+    account: PerpAccount, at: datetime, open: float, high: float, low: float, close: float
+) -> tuple[PerpAccount, Bookings]:
+    """Run `on_price` along one bar's path (open -> nearer extreme -> farther extreme -> close).
+
+    The bar stands for both last and mark prices. Its open is treated as a gap from the
+    previous price; the later points are continuous, so a stop between them fills at the stop.
+    """
+    bookings = NOTHING
+    for n, price in enumerate(bar_path(open, high, low, close)):
+        if account.position is None:
+            break
+        account, more = on_price(account, at, price, price, gap=n == 0)
+        bookings = bookings + more
+    return account, bookings
 
 
 def _triggered(

@@ -127,7 +127,9 @@ def open_risk_sized(
     equity = account.nav(price)
     fee = rules.taker_fee if params.taker_fee is None else params.taker_fee
     slippage = params.slippage_bps / 10_000.0
-    cap = (params.leverage or params.max_leverage) * equity
+    # The cap bounds the executed notional: convert it to the reference price sizing uses.
+    executed = fill_price(price, side is Side.LONG, slippage)
+    cap = (params.leverage or params.max_leverage) * equity * price / executed
     if not equity > 0.0:
         return account, Bookings(notes=(f"entry refused: NAV {equity:.2f} USDT",))
     order = RiskOrder(
