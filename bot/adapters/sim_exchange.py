@@ -45,51 +45,25 @@ Delays and timeouts are capped at 30 s and end at once when the server stops.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from loguru import logger
 
-from bot.adapters.sim_data import (
-    SAMPLE_DIR,
-    SimDataError,
-    SymbolData,
-    find_exchange_info,
-    load_market_data,
-)
+from bot.adapters.sim_data import SAMPLE_DIR, SimDataError, SymbolData
 from bot.adapters.sim_faults import FaultBook, drop_fields, spike
+from bot.adapters.sim_http import Reply, SimHTTPServer, SimRequest, status_reason
+from bot.adapters.sim_load import find_exchange_info, load_market_data
 from bot.adapters.sim_routes import KLINE_ROUTES, ROUTES, BadRequest, MarketView
 
 __all__ = ["SimDataError", "SimExchange", "SimRequest"]
 MAX_RECORDED_REQUESTS = 100_000  # `requests` keeps the newest ones, so a long run stays bounded
-
-
-@dataclass(frozen=True)
-class SimRequest:
-    """One request the server received (for tests: counts, parameters, signed or not)."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-
-    @property
-    def signed(self) -> bool:
-        """Whether the request carries a signature or an API key (never expected here)."""
-        keys = {k.lower() for k in self.headers}
-        return "signature" in self.query or "x-mbx-apikey" in keys
 
 
 class SimExchange:
@@ -133,7 +107,7 @@ class SimExchange:
         self._requests: deque[SimRequest] = deque(maxlen=MAX_RECORDED_REQUESTS)
         self._requests_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server: _Server | None = None
+        self._server: SimHTTPServer | None = None
         self._thread: threading.Thread | None = None
         logger.debug(
             "sim exchange: {} from {} (exchangeInfo {})", sorted(self._data), root, info_path
@@ -146,8 +120,8 @@ class SimExchange:
         if self._server is not None:
             raise RuntimeError("sim exchange already started")
         self._stopping.clear()
-        server = _Server((self._host, self._port), _Handler)
-        server.sim = self
+        server = SimHTTPServer((self._host, self._port))
+        server.backend = self
         self._server = server
         with self._clock_lock:
             self._anchor_wall = time.monotonic()
@@ -253,7 +227,8 @@ class SimExchange:
 
     # request handling (called from the handler threads) ------------------------------------
 
-    def _record(self, request: SimRequest) -> None:
+    def record(self, request: SimRequest) -> None:
+        """Remember one request (called by the HTTP server)."""
         with self._requests_lock:
             self._requests.append(request)
 
@@ -261,10 +236,11 @@ class SimExchange:
         # An injected pause that ends early when the server stops.
         self._stopping.wait(seconds)
 
-    def _respond(self, endpoint: str, query: dict[str, str]) -> _Reply:
+    def respond(self, endpoint: str, query: dict[str, str]) -> Reply:
+        """Answer a GET of `/fapi/vN/<endpoint>` at the simulated now, faults applied."""
         route = ROUTES.get(endpoint)
         if route is None:
-            return _Reply(404, {"code": -5000, "msg": f"Path {endpoint} not served by sim."})
+            return Reply(404, {"code": -5000, "msg": f"Path {endpoint} not served by sim."})
         at_ms = self.now_ms()
         transforms = []
         for fault in self._faults.take(endpoint):
@@ -273,15 +249,14 @@ class SimExchange:
                 self._hold(value)
             elif fault.kind == "timeout":
                 self._hold(value)
-                return _Reply(0, None)
+                return Reply(0, None)
             elif fault.kind == "rate_limit":
                 body = {"code": -1003, "msg": "Too many requests; current limit is exceeded."}
-                return _Reply(429, body, {"Retry-After": str(max(0, round(value)))})
+                return Reply(429, body, {"Retry-After": str(max(0, round(value)))})
             elif fault.kind == "server_error":
                 # A gateway-style plain-text body, so clients classify by HTTP status alone.
                 status = int(value)
-                reason = HTTPStatus(status).phrase if status in _STATUSES else "Server Error"
-                return _Reply(status, None, body=reason.encode())
+                return Reply(status, None, body=status_reason(status).encode())
             elif fault.kind == "stale":
                 at_ms -= int(value * 1000)
             else:
@@ -289,7 +264,7 @@ class SimExchange:
         try:
             status, payload = route(self._view, at_ms, query)
         except BadRequest as exc:
-            return _Reply(400, {"code": exc.code, "msg": exc.msg})
+            return Reply(400, {"code": exc.code, "msg": exc.msg})
         raw = False
         for fault in transforms:
             if fault.kind == "spike":
@@ -298,123 +273,11 @@ class SimExchange:
                 payload = drop_fields(payload, endpoint in KLINE_ROUTES)
             elif fault.kind == "malformed_json":
                 raw = True
-        reply = _Reply(status, payload)
+        reply = Reply(status, payload)
         if raw:
             text = json.dumps(payload, separators=(",", ":"))
             reply.body = text[: max(1, len(text) // 2)].encode()
         return reply
-
-
-_STATUSES = {s.value for s in HTTPStatus}
-
-
-@dataclass
-class _Reply:
-    status: int  # 0 = drop the connection without an answer
-    payload: Any
-    headers: dict[str, str] | None = None
-    body: bytes | None = None
-
-
-class _Server(ThreadingHTTPServer):
-    # Request threads are joined on close; HTTP/1.0 (one request per connection) means no
-    # keep-alive connection can hold a thread after the client is done.
-    daemon_threads = False
-    block_on_close = True
-    sim: SimExchange
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        super().__init__(address, handler)
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-
-    def track(self, sock: socket.socket, is_open: bool) -> None:
-        with self._open_lock:
-            if is_open:
-                self._open.add(sock)
-            else:
-                self._open.discard(sock)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (timeout fault, closed socket) is not a server failure.
-        logger.opt(exception=True).debug("sim exchange: request from {} failed", client_address)
-
-    def close_connections(self) -> None:
-        # Unblock handler threads still reading from idle clients.
-        with self._open_lock:
-            for sock in self._open:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.0"
-    timeout = 10  # seconds a client may take to send its request
-    server_version = "ltbot-sim"
-    sys_version = ""
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.track(self.connection, True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.track(self.connection, False)
-
-    def do_GET(self) -> None:
-        sim = self.server.sim
-        parts = urlsplit(self.path)
-        query = dict(parse_qsl(parts.query, keep_blank_values=True))
-        request = SimRequest("GET", parts.path, query, dict(self.headers.items()))
-        sim._record(request)
-        if request.signed:
-            logger.warning("sim exchange: signed request refused: {}", parts.path)
-            self._send(
-                _Reply(
-                    401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}
-                )
-            )
-            return
-        segments = parts.path.strip("/").split("/")
-        if len(segments) < 3 or segments[0] != "fapi" or not segments[1].startswith("v"):
-            self._send(_Reply(404, {"code": -5000, "msg": f"Path {parts.path} not served."}))
-            return
-        self._send(sim._respond("/".join(segments[2:]), query))
-
-    def do_POST(self) -> None:
-        # Orders, listen keys...: never expected from a paper-trading client. Recorded (so
-        # tests can assert there are none) and refused.
-        parts = urlsplit(self.path)
-        query = dict(parse_qsl(parts.query, keep_blank_values=True))
-        request = SimRequest(self.command, parts.path, query, dict(self.headers.items()))
-        self.server.sim._record(request)
-        logger.warning("sim exchange: {} {} refused (public GET only)", self.command, parts.path)
-        status = 401 if request.signed else 405
-        self._send(_Reply(status, {"code": -2015 if request.signed else -1000, "msg": "GET only."}))
-
-    do_PUT = do_DELETE = do_POST
-
-    def _send(self, reply: _Reply) -> None:
-        if reply.status == 0:
-            self.close_connection = True
-            return
-        body = reply.body
-        if body is None:
-            body = json.dumps(reply.payload, separators=(",", ":")).encode()
-        self.send_response(reply.status)
-        json_body = reply.payload is not None or reply.status < 500
-        self.send_header("Content-Type", "application/json" if json_body else "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (reply.headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("sim exchange: {} {}", self.address_string(), format % args)
 
 
 def _to_ms(at: datetime) -> int:
