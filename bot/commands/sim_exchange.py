@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +41,10 @@ def sim_exchange_command(
         str, typer.Option("--host", help="Address to bind (keep it on loopback).")
     ] = "127.0.0.1",
 ) -> None:
-    """Serve recorded market data as Binance USDⓈ-M public REST on a simulated clock."""
+    """Serve recorded market data as Binance USDⓈ-M public REST on a simulated clock.
+
+    Prints the URL, then serves until Ctrl-C or SIGTERM (exit 0).
+    """
     if speed < 0:
         raise _fail("--speed must be >= 0")
     if not 0 <= port <= 65535:
@@ -59,11 +63,14 @@ def sim_exchange_command(
         f"{sim.data_end:%Y-%m-%d %H:%M} UTC; clock {sim.now():%Y-%m-%d %H:%M} at {speed:g}x. "
         "Ctrl-C stops."
     )
+    stopped = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
-        threading.Event().wait()
+        stopped.wait()
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         sim.stop()
     typer.echo("sim exchange stopped")
 

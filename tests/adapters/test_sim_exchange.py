@@ -571,7 +571,8 @@ def test_command_bad_input_exits_2_with_one_line(args: list[str]) -> None:
     assert "Traceback" not in result.output
 
 
-def test_command_serves_until_ctrl_c() -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_command_serves_until_ctrl_c_or_sigterm(stop_signal: signal.Signals) -> None:
     code = (
         "import typer; from bot.commands.sim_exchange import sim_exchange_command as c; "
         "typer.run(c)"
@@ -591,7 +592,7 @@ def test_command_serves_until_ctrl_c() -> None:
         assert status == 200 and body["serverTime"] == int(
             datetime(2024, 3, 1, tzinfo=UTC).timestamp() * 1000
         )
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop_signal)
         rest = proc.stdout.read()
         assert proc.wait(timeout=10) == 0
     assert "stopped" in rest
