@@ -104,6 +104,14 @@ def on_price(
     return _after_step(spec, after, at, records + step)
 
 
+def mark(
+    spec: TokenSpec, state: TokenState, at: datetime, price: float
+) -> tuple[TokenState, TokenRecords]:
+    """Mark the fund to `price` without checking any rebalance rule (before a timed event)."""
+    moved = _move(state, at, price)
+    return _after_step(spec, moved, at, _price_step(spec, at, state, moved, moved))
+
+
 def apply_daily_rebalance(
     spec: TokenSpec, state: TokenState, at: datetime, price: float
 ) -> tuple[TokenState, TokenRecords]:

@@ -13,6 +13,7 @@ from bot.domain.leveraged_token import (
     TokenState,
     apply_daily_rebalance,
     apply_management_fee,
+    mark,
     release_pending,
 )
 from bot.domain.token_records import TokenRecords
@@ -61,7 +62,10 @@ def apply_timed_event(
 ) -> tuple[TokenState, TokenRecords]:
     """Apply one due event at `price`, the latest valid price at or before `event.at`."""
     if event.kind == MANAGEMENT_FEE:
-        return apply_management_fee(spec, state, event.at)
+        # The fee is a fraction of the NAV at its own time, so mark to that price first.
+        marked, records = mark(spec, state, event.at, price)
+        charged, fee_records = apply_management_fee(spec, marked, event.at)
+        return charged, records + fee_records
     if event.kind == DAILY_REBALANCE:
         return apply_daily_rebalance(spec, state, event.at, price)
     if event.kind == RELEASE:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -55,7 +56,7 @@ def play(
     spec: TokenSpec, moves: list[float], rates: list[float], bounded: bool = True
 ) -> tuple[TokenState, list[TokenRecords], list[TokenState]]:
     state = new_token(spec, T0, 100.0)
-    state = state.__class__(**{**_fields(state), "units": 1_000.0})
+    state = replace(state, units=1_000.0)
     log: list[TokenRecords] = []
     states = [state]
     for i, fraction in enumerate(moves, start=1):
@@ -65,10 +66,6 @@ def play(
         log += produced
         states.append(state)
     return state, log, states
-
-
-def _fields(state: TokenState) -> dict[str, object]:
-    return {name: getattr(state, name) for name in state.__dataclass_fields__}
 
 
 @FAST
