@@ -12,6 +12,7 @@ Shared assumptions (no exchange publishes them; MECHANICS §0 says UNCONFIRMED):
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 
 from bot.domain.token_spec import TokenSpec, with_overrides
@@ -178,8 +179,9 @@ def kucoin(side: Side) -> TokenSpec:
 def gate(side: Side) -> TokenSpec:
     """Gate 3x, rules effective 2025-04-01 (gate_3x_2025).
 
-    - daily check at 16:00 UTC (00:00 UTC+8; the headline says 16:00 UTC, the table UTC+8, both
-      give 16:00 UTC): rebalance if |λ| < 2, |λ| > 4 or |move| > 1 %, back to 3x [GT-2025].
+    - daily check at 00:00 UTC+8 = 16:00 UTC: rebalance if |λ| < 2, |λ| > 4 or |move| > 1 %
+      since the last rebalance, back to 3x [GT-2025]. (The UTC / UTC+8 ambiguity of MECHANICS
+      §5 concerns when the 2025 rules took effect, not this daily time.)
     - anytime: |λ| >= 4 or a ±20 % move since the last rebalance (both directions) [GT-2025].
     - management 0.1 %/day all-in, no separate funding [GT-FEE]; charge time 16:00 UTC is an
       assumption (UNCONFIRMED). The all-in fee covers trading costs, so rebalances cost the NAV
@@ -356,7 +358,7 @@ def preset_names() -> list[str]:
 
 def preset_doc(name: str) -> str:
     """Return the sources-and-assumptions docstring of preset `name`."""
-    return (_builder(name).__doc__ or "").strip()
+    return inspect.cleandoc(_builder(name).__doc__ or "")
 
 
 def token_spec(name: str, side: Side, overrides: Mapping[str, object] | None = None) -> TokenSpec:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+import typer
 
+from bot.commands.presets import presets_command
 from bot.domain.rebalance_rules import (
     AnyOf,
     Band,
@@ -170,3 +172,26 @@ def test_bad_presets_and_overrides_raise_one_line_errors(
     with pytest.raises(ValueError, match=re.escape(message)) as caught:
         token_spec(name, Side.LONG, overrides)
     assert "\n" not in str(caught.value)
+
+
+def test_presets_command_lists_every_preset(capsys: pytest.CaptureFixture[str]) -> None:
+    presets_command()
+    out = capsys.readouterr().out
+    assert all(name in out for name in REQUIRED)
+    assert "ftx_bull3" in out and "ftx_bear3" in out
+
+
+def test_presets_command_shows_one_preset_with_parameters_and_sources(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    presets_command("ftx")
+    out = capsys.readouterr().out
+    assert "max_leverage" in out and "management_time" in out
+    assert "[FTX-FAQ]" in out
+
+
+def test_presets_command_rejects_an_unknown_preset(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(typer.Exit) as exited:
+        presets_command("ftxx")
+    assert exited.value.exit_code == 2
+    assert "unknown preset 'ftxx'" in capsys.readouterr().err
