@@ -75,10 +75,15 @@ def sim() -> Iterator[SimExchange]:
         yield running
 
 
-@pytest.fixture
-def exchange(sim: SimExchange) -> Any:
+@pytest.fixture(autouse=True)
+def _reset(sim: SimExchange) -> None:
+    # One server for the module: every test starts at AT with no faults.
     sim.clear_faults()
     sim.set_time(AT)
+
+
+@pytest.fixture
+def exchange(sim: SimExchange) -> Any:
     client = ccxt_client(sim.url)
     client.load_markets()
     return client
@@ -461,7 +466,8 @@ def test_stop_is_prompt_while_a_request_is_held() -> None:
 
     client = threading.Thread(target=call)
     client.start()
-    while not sim.requests:
+    deadline = time.monotonic() + 5
+    while not sim.requests and time.monotonic() < deadline:
         time.sleep(0.01)
     started = time.monotonic()
     sim.stop()
