@@ -379,3 +379,13 @@ def test_nav_record_and_accounting_identity() -> None:
     assert record.nav == pytest.approx(acc.cash + 0.2 * 1_000.0)
     assert record.leverage == pytest.approx(record.exposure / record.nav)
     assert identity_gap(acc, 49_000.0) == 0.0
+
+
+def test_account_and_params_survive_the_resume_codec() -> None:
+    from bot import state_codec
+
+    params = PerpParams(risk_pct=0.03, trailing_pct=0.05, stop_trigger="mark")
+    acc, _ = enter(Side.LONG, 50_000.0, 49_000.0, params)
+    acc, _ = apply_funding(acc, T1, 0.0001, 50_000.0)
+    assert state_codec.loads(state_codec.dumps(acc)) == acc
+    assert state_codec.loads(state_codec.dumps(params)) == params
