@@ -133,7 +133,7 @@ def run_job(
         expected = max(1, expected // 8)  # usually 8-hourly
     pages: list[pd.DataFrame] = []
     for start, end in result.ranges:
-        for page, _received in _pages(source, job, start, end, limit):
+        for page in _pages(source, job, start, end, limit):
             result.requests += 1
             result.fetched += len(page)
             if not page.empty:
@@ -153,32 +153,30 @@ def run_job(
 
 def _pages(
     source: HistorySource, job: DownloadJob, start: datetime, end: datetime, limit: int
-) -> Iterator[tuple[pd.DataFrame, int]]:
-    """(rows kept, rows received) per request over [start, end); stops at an empty page, a
-    page with nothing new, or a short page (the exchange has nothing more)."""
+) -> Iterator[pd.DataFrame]:
+    """The rows of each request over [start, end), until a request brings nothing new.
+
+    A short page does not end the range: exchanges cap `limit` differently (Binance klines
+    1500, funding 1000; OKX 100-300), so only an empty page does."""
     cursor = start
-    while cursor < end:
+    while cursor + (job.step if job.candle_type != "funding_rate" else timedelta(0)) <= end:
         if job.candle_type == "funding_rate":
             rates = source.fetch_funding_history(job.symbol, cursor, limit)
             kept_rates = [r for r in rates if cursor <= r.at < end]
-            yield funding_to_frame(kept_rates), len(rates)
+            yield funding_to_frame(kept_rates)
             if not kept_rates:
                 return
             # Funding times are rounded to the hour: go on a second after the last one.
             cursor = kept_rates[-1].at + timedelta(seconds=1)
-            received = len(rates)
         else:
             price = "mark" if job.candle_type == "mark" else None
             candles = source.fetch_ohlcv(job.symbol, job.timeframe, cursor, limit, price)
             # Only closed candles: the one in progress at `end` is left for the next run.
             kept = [c for c in candles if cursor <= c.at and c.at + job.step <= end]
-            yield _candles_frame(kept), len(candles)
+            yield _candles_frame(kept)
             if not kept:
                 return
             cursor = kept[-1].at + job.step
-            received = len(candles)
-        if received < limit:
-            return
 
 
 def _candles_frame(candles: Sequence[Candle]) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from bot.adapters.feather_data import read_frame, write_frame
 from bot.adapters.sim_exchange import SimExchange
 from bot.clock import FakeClock
 from bot.commands.download import download_command
+from bot.domain.values import Candle, FundingRate
 from bot.download import download, missing_ranges, plan
 
 BTC = "BTC/USDT:USDT"
@@ -154,3 +155,30 @@ def test_bad_input_is_one_line_and_exit_2(
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert lines[-1].startswith("error: ") and message in lines[-1]
     assert "Traceback" not in result.output
+
+
+class CappedSource:
+    """The sim through ccxt, but answering at most `cap` rows whatever the limit asked."""
+
+    def __init__(self, feed: CcxtFeed, cap: int) -> None:
+        self.feed, self.cap = feed, cap
+
+    def fetch_ohlcv(
+        self, symbol: str, timeframe: str, since: datetime, limit: int, price: str | None = None
+    ) -> list[Candle]:
+        return self.feed.fetch_ohlcv(symbol, timeframe, since, limit, price)[: self.cap]
+
+    def fetch_funding_history(self, symbol: str, since: datetime, limit: int) -> list[FundingRate]:
+        return self.feed.fetch_funding_history(symbol, since, limit)[: self.cap]
+
+
+def test_a_smaller_exchange_cap_than_the_limit_still_pages_to_the_end(
+    sim: SimExchange, tmp_path: Path
+) -> None:
+    source = CappedSource(feed_for(sim), cap=100)
+    results = download(source, plan([BTC], "5m", tmp_path, "binanceusdm"), SINCE, NOW, 1000)
+    assert [r.rows for r in results] == [576, 576, 7]
+    fresh = tmp_path / "fresh"
+    fetch(sim, fresh)
+    for name, frame in files(fresh).items():
+        pd.testing.assert_frame_equal(files(tmp_path)[name], frame)

@@ -220,9 +220,9 @@ class CcxtFeed:
                 self._check_symbols()
             quotes = self.fetch_quotes(at)
         except POLL_ERRORS as exc:
-            self.retrier.poll_skipped()
             if not isinstance(exc, TRANSIENT):
                 self.retrier.failed("poll", exc)  # starts a streak (one log line) if none yet
+            self.retrier.poll_skipped()
             message = f"{self.exchange_id}: poll at {at.isoformat()} skipped ({exc})"
             raise FeedError(message) from exc
         # Candles count as closed only by the exchange's own time, when it is behind ours.
