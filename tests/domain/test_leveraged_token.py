@@ -247,3 +247,16 @@ def test_time_must_not_go_backwards_and_prices_must_be_positive() -> None:
         on_price(spec, state, T0, 0.0)
     with pytest.raises(ValueError, match="UTC"):
         new_token(spec, datetime(2024, 1, 1), 100.0)
+
+
+def test_state_and_spec_round_trip_through_the_state_codec() -> None:
+    # Crash-only resume: a fund with a deferred request must come back identical.
+    from bot.state_codec import dumps, loads
+
+    spec = token_spec("bybit", Side.SHORT, {"monitoring": "bar_close"})
+    state, _ = subscribe(spec, new_token(spec, T0, 100.0), T0, 500.0)
+    state, _ = on_price(spec, state, T0 + timedelta(minutes=1), 130.0)
+    state, _ = redeem(spec, state, T0 + timedelta(minutes=2), 100.0)
+    assert state.pending and state.busy_until is not None
+    assert loads(dumps(state)) == state
+    assert loads(dumps(spec)) == spec
