@@ -24,14 +24,19 @@ EXCHANGE_INFO = "exchange_info/binance_fapi_exchangeInfo_2025-12-24.BTC_ETH_only
 
 
 def cut(path: Path, round_to_hour: bool = False) -> pd.DataFrame:
-    """Rows of one freqtrade feather file with START <= date < END, date as ms UTC."""
+    """Rows of one freqtrade feather file with START <= date < END, date as ms UTC.
+
+    Funding files (`round_to_hour`) keep the settlement at END too, so the rate of the next
+    settlement is recorded for every instant of the window.
+    """
     frame = pd.read_feather(path)
     dates = pd.to_datetime(frame["date"], utc=True)
     if round_to_hour:
         # Binance fundingTime carries millisecond jitter (08:00:00.008): settlements are on the hour
         dates = dates.dt.round("1h")
     frame["date"] = dates.astype("datetime64[ms, UTC]")
-    frame = frame[(frame["date"] >= START) & (frame["date"] < END)]
+    before_end = frame["date"] <= END if round_to_hour else frame["date"] < END
+    frame = frame[(frame["date"] >= START) & before_end]
     return frame.drop_duplicates("date").sort_values("date").reset_index(drop=True)
 
 
