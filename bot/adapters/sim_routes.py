@@ -6,8 +6,12 @@ and returns `(HTTP status, JSON payload)`. Field names and string formatting fol
 
 - last price: close of the latest finest candle closed at or before `at_ms` (at the start of
   the data or after a gap, the open of the candle in progress) - see `CandleSeries.price_at`;
-- mark price: last price times the basis (mark / last) of the latest recorded mark candle
-  closed at or before `at_ms`; equal to last when no mark candle has closed yet;
+- mark price: with mark candles coarser than the last-trade ones (the usual 1 h next to 5 m),
+  last price times the basis (mark / last) of the latest recorded mark candle closed at or
+  before `at_ms` - so it equals the recorded mark close on the hour; with mark candles as fine,
+  the same rule as last on the mark candles; without mark data, the last price
+  (`SymbolData.mark_at`). Mark klines finer than the mark data are last-trade klines times that
+  basis;
 - index price and estimated settle price: equal to the mark price (no index data recorded);
 - bid / ask: a one-tick spread centred on the last price (tick from exchangeInfo PRICE_FILTER),
   quantity 1 on each side; no depth data is recorded;
