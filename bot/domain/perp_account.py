@@ -245,6 +245,8 @@ def close_position(
     pos = account.position
     if pos is None:
         return account, NOTHING
+    if not price > 0.0:
+        raise ValueError(f"exit price must be > 0, got {price}")
     liquidation = reason is FillReason.LIQUIDATION
     slippage = 0.0 if liquidation else pos.slippage
     executed = fill_price(price, pos.side is Side.SHORT, slippage)

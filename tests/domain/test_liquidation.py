@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -130,7 +131,7 @@ def test_bundled_tiers_are_a_copy_of_shared_data(shared_data: Path) -> None:
 
 
 def test_ccxt_tiers_without_cum_derive_it() -> None:
-    entries = [
+    entries: list[dict[str, Any]] = [
         {"minNotional": 50_000, "maxNotional": 600_000, "maintenanceMarginRate": 0.005,
          "maxLeverage": 100, "info": {}},
         {"minNotional": 0, "maxNotional": 50_000, "maintenanceMarginRate": 0.004,
