@@ -260,3 +260,26 @@ def test_state_and_spec_round_trip_through_the_state_codec() -> None:
     assert state.pending and state.busy_until is not None
     assert loads(dumps(state)) == state
     assert loads(dumps(spec)) == spec
+
+
+def test_due_events_span_days_in_time_order_fee_before_reset() -> None:
+    # MEXC charges its fee and resets at 16:00 UTC: the fee comes first at the same instant.
+    spec = token_spec("mexc", Side.LONG)
+    start = datetime(2024, 1, 1, 16, tzinfo=UTC)
+    events = due_events(spec, None, start, start + timedelta(days=2))
+    assert [(e.at.day, e.kind) for e in events] == [
+        (2, MANAGEMENT_FEE),
+        (2, DAILY_REBALANCE),
+        (3, MANAGEMENT_FEE),
+        (3, DAILY_REBALANCE),
+    ]
+
+
+def test_without_costs_a_rebalance_uses_the_published_size_formula() -> None:
+    # DP = L·NAV/S: after S 100 → 90 a 3x long has NAV 0.7 and goes back to 3·0.7/90 per unit;
+    # the trade is (DP − CP) = 0.023333 − 0.03 = −0.006667 base units per unit (a sale).
+    spec = token_spec("ftx", Side.LONG, NO_COSTS)
+    state = new_token(spec, T0, 100.0)
+    after, records = apply_daily_rebalance(spec, state, T0 + timedelta(hours=12, minutes=2), 90.0)
+    assert after.qty == pytest.approx(3 * 0.7 / 90)
+    assert records.events[0].notional_traded == pytest.approx((0.03 - 3 * 0.7 / 90) * 90)

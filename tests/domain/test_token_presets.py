@@ -195,3 +195,30 @@ def test_presets_command_rejects_an_unknown_preset(capsys: pytest.CaptureFixture
         presets_command("ftxx")
     assert exited.value.exit_code == 2
     assert "unknown preset 'ftxx'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("rule", "leverage", "target", "move", "fires"),
+    [
+        (Band(2.0, 4.0), 4.0, 3.0, 0.0, True),  # touching a bound counts as leaving the band
+        (Band(2.0, 4.0), -3.99, -3.0, 0.0, False),
+        (Band(2.0, 4.0), -2.0, -3.0, 0.0, True),
+        (LeverageAbove(4.0), -4.01, -3.0, 0.0, True),
+        (LeverageAbove(4.0), 3.99, 3.0, 0.0, False),
+        (MoveSinceRebalance(0.15), 4.6, 3.0, -0.15, True),  # long loses on a fall
+        (MoveSinceRebalance(0.15), 2.3, 3.0, 0.20, False),  # ... not on a rise
+        (MoveSinceRebalance(0.15), -5.0, -3.0, 0.15, True),  # short loses on a rise
+        (MoveSinceRebalance(0.15), -2.0, -3.0, -0.30, False),
+        (MoveSinceRebalance(0.20, adverse_only=False), 2.25, 3.0, 0.20, True),
+        (AnyOf(()), 100.0, 3.0, 0.9, False),
+        (AnyOf((Band(2.0, 4.0), LeverageAbove(10.0))), 4.5, 3.0, 0.0, True),
+    ],
+)
+def test_each_rule_fires_exactly_when_its_condition_holds(
+    rule: Band | LeverageAbove | MoveSinceRebalance | AnyOf,
+    leverage: float,
+    target: float,
+    move: float,
+    fires: bool,
+) -> None:
+    assert rule.fires(RuleContext(leverage, target, move)) is fires
