@@ -12,6 +12,7 @@ still fails raises `FeedError` and the daemon skips it. Dicts become domain valu
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -227,18 +228,19 @@ class CcxtFeed:
             raise FeedError(message) from exc
         # Candles count as closed only by the exchange's own time, when it is behind ours.
         ref = min([at, *(q.at for q in quotes)]) if quotes else at
-        candles = self._guarded(lambda: self._new_candles(ref), "candles", [])
+        candles = self._new_candles(ref)
         self._track_funding(quotes)
-        funding = self._guarded(lambda: self._settled_funding(ref), "funding history", [])
+        funding = self._settled_funding(ref)
         return MarketUpdate(at, tuple(quotes), tuple(candles), tuple(funding))
 
-    def _guarded(self, fn: Callable[[], list[T]], what: str, default: list[T]) -> list[T]:
+    def _guarded(self, fn: Callable[[], list[T]], what: str) -> list[T]:
+        # Candles and funding that fail now are fetched on a later poll: the poll goes on.
         try:
             return fn()
         except POLL_ERRORS as exc:
             if not isinstance(exc, TRANSIENT):
                 self.retrier.failed(what, exc)
-            return default
+            return []
 
     def fetch_quotes(self, at: datetime) -> list[Quote]:
         """One quote per symbol that has a last price, from batched calls where available."""
@@ -300,18 +302,21 @@ class CcxtFeed:
         out: list[Candle] = []
         for symbol in self.symbols:
             for timeframe in self.timeframes:
-                out.extend(self._closed_since_cursor(symbol, timeframe, ref))
+                fetch = functools.partial(self._closed, symbol, timeframe, ref)
+                out.extend(self._guarded(fetch, "candles"))
         return out
 
-    def _closed_since_cursor(self, symbol: str, timeframe: str, ref: datetime) -> list[Candle]:
+    def _closed(self, symbol: str, timeframe: str, ref: datetime) -> list[Candle]:
         step = timedelta(seconds=timeframe_seconds(timeframe))
         key = (symbol, timeframe)
         if key not in self._cursor:
             start = bucket_start(ref, int(step.total_seconds()))
             self._cursor[key] = start - self.warmup_bars * step
+        cursor = self._cursor[key]
         out: list[Candle] = []
+        # A page may be shorter than asked (exchanges cap limits differently): go on while
+        # candles keep closing, at most MAX_PAGES_PER_POLL requests per series and poll.
         for _ in range(MAX_PAGES_PER_POLL):
-            cursor = self._cursor[key]
             if cursor + step > ref:
                 break  # nothing can have closed since the last fetch: no request
             rows = self._fetch_ohlcv(symbol, timeframe, cursor, OHLCV_PAGE)
@@ -320,9 +325,8 @@ class CcxtFeed:
             if not closed:
                 break
             out.extend(closed)
-            self._cursor[key] = closed[-1].at + step
-            if len(rows) < OHLCV_PAGE:
-                break
+            cursor = closed[-1].at + step
+        self._cursor[key] = cursor  # only now: a failed page leaves the cursor where it was
         return out
 
     def fetch_ohlcv(
@@ -366,18 +370,22 @@ class CcxtFeed:
 
     def _settled_funding(self, ref: datetime) -> list[FundingRate]:
         out: list[FundingRate] = []
-        for symbol, pending in list(self._pending_funding.items()):
-            if not pending:
-                continue
-            earliest = min(pending)
-            rates = self._fetch_funding_history(symbol, earliest - timedelta(minutes=1), 10)
-            found = [r for r in rates if r.at in pending]
-            out.extend(found)
-            pending.difference_update(r.at for r in found)
-            for missing in [t for t in pending if ref - t > FUNDING_GRACE]:
-                logger.warning("{}: no settled funding rate for {} published", symbol, missing)
-                pending.discard(missing)
+        for symbol in sorted(self._pending_funding):
+            fetch = functools.partial(self._settled, symbol, ref)
+            out.extend(self._guarded(fetch, "funding history"))
         return sorted(out, key=lambda r: (r.at, r.symbol))
+
+    def _settled(self, symbol: str, ref: datetime) -> list[FundingRate]:
+        pending = self._pending_funding[symbol]
+        if not pending:
+            return []
+        rates = self._fetch_funding_history(symbol, min(pending) - timedelta(minutes=1), 10)
+        found = [r for r in rates if r.at in pending]
+        pending.difference_update(r.at for r in found)
+        for missing in sorted(t for t in pending if ref - t > FUNDING_GRACE):
+            logger.warning("{}: no settled funding rate for {} published", symbol, missing)
+            pending.discard(missing)
+        return found
 
     def fetch_funding_history(self, symbol: str, since: datetime, limit: int) -> list[FundingRate]:
         """Settled funding rates at or after `since` (times rounded to the hour); FeedError

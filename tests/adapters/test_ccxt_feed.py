@@ -313,3 +313,16 @@ def test_retry_after_header_forms(headers: dict[str, str] | None, seconds: float
     from bot.adapters.ccxt_retry import retry_after_seconds
 
     assert retry_after_seconds(headers, datetime(2024, 1, 1, tzinfo=UTC)) == seconds
+
+
+def test_failed_candle_fetch_keeps_the_poll_and_catches_up_later(sim: SimExchange) -> None:
+    feed = make_feed(sim, [BTC])
+    feed.poll(sim.now())
+    sim.advance(timedelta(minutes=11))
+    sim.inject("klines", "server_error", status=500)
+    degraded = feed.poll(sim.now())
+    sim.clear_faults()
+    recovered = feed.poll(sim.now())
+    assert len(degraded.quotes) == 1 and degraded.candles == ()
+    assert [c.at.strftime("%H:%M") for c in recovered.candles] == ["07:50", "07:55"]
+    assert feed.stats.polls_skipped == 0
