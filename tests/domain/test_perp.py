@@ -64,11 +64,6 @@ def enter(
     return apply_perp_signal(account(), T0, side, price, stop, take_profit, params, RULES, TIERS)
 
 
-def identity_gap(acc: PerpAccount, mark: float) -> float:
-    # capital + realised + unrealised - all fees - NAV: zero by the accounting identity.
-    return acc.capital + acc.realised_pnl + acc.unrealised(mark) - acc.fees - acc.nav(mark)
-
-
 # -- price path ---------------------------------------------------------------------------
 
 
@@ -371,14 +366,18 @@ def test_funding_is_part_of_the_closed_position_pnl() -> None:
 # -- NAV and the identity -------------------------------------------------------------------
 
 
-def test_nav_record_and_accounting_identity() -> None:
-    acc, _ = enter(Side.SHORT, 50_000.0, 51_000.0, PerpParams(fee_aware=False))
-    acc, _ = apply_funding(acc, T1, -0.0002, 50_200.0)
+def test_nav_record_by_hand() -> None:
+    acc, _ = enter(Side.SHORT, 50_000.0, 51_000.0, PerpParams(fee_aware=False))  # 0.2 BTC
+    acc, booked = apply_funding(acc, T1, -0.0002, 50_200.0)
+    # A negative rate: shorts pay. payment = -1 x 50,200 x 0.2 x -0.0002 = +2.008 USDT.
+    assert booked.fees[0].amount == pytest.approx(2.008)
     record = nav_record(acc, T1, 49_000.0)
+    # NAV = 10,000 - entry fee 0.2 x 49,990 x 0.0005 (4.999) - slippage 2 - funding 2.008
+    #       + unrealised 0.2 x 1,000 = 10,190.993.
+    assert record.nav == pytest.approx(10_190.993, abs=1e-9)
+    assert record.cash == pytest.approx(10_000.0 - 4.999 - 2.0 - 2.008, abs=1e-9)
     assert record.exposure == pytest.approx(-0.2 * 49_000.0)
-    assert record.nav == pytest.approx(acc.cash + 0.2 * 1_000.0)
     assert record.leverage == pytest.approx(record.exposure / record.nav)
-    assert identity_gap(acc, 49_000.0) == 0.0
 
 
 def test_account_and_params_survive_the_resume_codec() -> None:
