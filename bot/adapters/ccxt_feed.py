@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import ccxt
 from loguru import logger
 
+from bot.adapters.ccxt_funding import SettlementTracker
 from bot.adapters.ccxt_parse import build_candles, build_funding, build_quote, to_ms
 from bot.adapters.ccxt_retry import Backoff, Retrier, RetryStats
 from bot.bars import bucket_start, timeframe_seconds
@@ -139,8 +140,7 @@ class CcxtFeed:
         self._connected = False
         self._polls = 0
         self._cursor: dict[tuple[str, str], datetime] = {}  # next candle open time wanted
-        self._next_funding: dict[str, datetime] = {}
-        self._pending_funding: dict[str, set[datetime]] = {}
+        self._settlements = SettlementTracker(FUNDING_GRACE)
 
     @classmethod
     def from_settings(cls, settings: ExchangeSettings, **kwargs: Any) -> CcxtFeed:
@@ -229,7 +229,7 @@ class CcxtFeed:
         # Candles count as closed only by the exchange's own time, when it is behind ours.
         ref = min([at, *(q.at for q in quotes)]) if quotes else at
         candles = self._new_candles(ref)
-        self._track_funding(quotes)
+        self._settlements.observe(quotes)
         funding = self._settled_funding(ref)
         return MarketUpdate(at, tuple(quotes), tuple(candles), tuple(funding))
 
@@ -356,36 +356,16 @@ class CcxtFeed:
 
     # -- funding -------------------------------------------------------------------------
 
-    def _track_funding(self, quotes: Sequence[Quote]) -> None:
-        # The exchange moves nextFundingTime on as soon as it settles: the previous value is
-        # then a settlement whose rate the funding history should now hold.
-        for quote in quotes:
-            nxt = quote.next_funding_at
-            if nxt is None:
-                continue
-            previous = self._next_funding.get(quote.symbol)
-            if previous is not None and nxt > previous:
-                self._pending_funding.setdefault(quote.symbol, set()).add(previous)
-            self._next_funding[quote.symbol] = nxt
-
     def _settled_funding(self, ref: datetime) -> list[FundingRate]:
         out: list[FundingRate] = []
-        for symbol in sorted(self._pending_funding):
-            fetch = functools.partial(self._settled, symbol, ref)
+        for symbol, earliest in self._settlements.waiting().items():
+            fetch = functools.partial(self._settled, symbol, earliest, ref)
             out.extend(self._guarded(fetch, "funding history"))
         return sorted(out, key=lambda r: (r.at, r.symbol))
 
-    def _settled(self, symbol: str, ref: datetime) -> list[FundingRate]:
-        pending = self._pending_funding[symbol]
-        if not pending:
-            return []
-        rates = self._fetch_funding_history(symbol, min(pending) - timedelta(minutes=1), 10)
-        found = [r for r in rates if r.at in pending]
-        pending.difference_update(r.at for r in found)
-        for missing in sorted(t for t in pending if ref - t > FUNDING_GRACE):
-            logger.warning("{}: no settled funding rate for {} published", symbol, missing)
-            pending.discard(missing)
-        return found
+    def _settled(self, symbol: str, earliest: datetime, ref: datetime) -> list[FundingRate]:
+        rates = self._fetch_funding_history(symbol, earliest - timedelta(minutes=1), 10)
+        return self._settlements.resolve(symbol, rates, ref)
 
     def fetch_funding_history(self, symbol: str, since: datetime, limit: int) -> list[FundingRate]:
         """Settled funding rates at or after `since` (times rounded to the hour); FeedError

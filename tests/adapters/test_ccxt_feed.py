@@ -326,3 +326,19 @@ def test_failed_candle_fetch_keeps_the_poll_and_catches_up_later(sim: SimExchang
     assert len(degraded.quotes) == 1 and degraded.candles == ()
     assert [c.at.strftime("%H:%M") for c in recovered.candles] == ["07:50", "07:55"]
     assert feed.stats.polls_skipped == 0
+
+
+def test_a_settled_rate_never_published_is_given_up_after_the_grace() -> None:
+    from bot.adapters.ccxt_funding import SettlementTracker
+    from bot.domain.values import FundingRate, Quote
+
+    eight, sixteen = START.replace(hour=8, minute=0), START.replace(hour=16, minute=0)
+    tracker = SettlementTracker(timedelta(hours=1))
+    tracker.observe([Quote(BTC, START, 1.0, next_funding_at=eight)])
+    assert tracker.waiting() == {}
+    tracker.observe([Quote(BTC, eight, 1.0, next_funding_at=sixteen)])
+    assert tracker.waiting() == {BTC: eight}
+    assert tracker.resolve(BTC, [FundingRate(BTC, START, 0.1)], eight) == []
+    assert tracker.waiting() == {BTC: eight}
+    assert tracker.resolve(BTC, [], eight + timedelta(hours=2)) == []
+    assert tracker.waiting() == {}
