@@ -14,6 +14,7 @@ sets the exposure so that λ = L exactly *after* its own trading fee and slippag
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -94,22 +95,16 @@ def on_price(
     a jump between two given prices is a gap the fund could not trade inside (assumption), so
     callers wanting continuous monitoring feed a dense enough path.
     """
-    moved = _move(state, at, price)
     checks = spec.monitoring == "continuous" or bar_close
-    if checks and not moved.wiped_out and intraday_rule(spec).fires(_context(spec, moved)):
-        after, records = _rebalance(spec, moved, at)
-    else:
-        after, records = moved, NO_RECORDS
-    step = _price_step(spec, at, state, moved, after)
-    return _after_step(spec, after, at, records + step)
+    rule = intraday_rule(spec)
+    return _priced(spec, state, at, price, lambda s: checks and rule.fires(_context(spec, s)))
 
 
 def mark(
     spec: TokenSpec, state: TokenState, at: datetime, price: float
 ) -> tuple[TokenState, TokenRecords]:
     """Mark the fund to `price` without checking any rebalance rule (before a timed event)."""
-    moved = _move(state, at, price)
-    return _after_step(spec, moved, at, _price_step(spec, at, state, moved, moved))
+    return _priced(spec, state, at, price, lambda _: False)
 
 
 def apply_daily_rebalance(
@@ -119,23 +114,32 @@ def apply_daily_rebalance(
     rule = daily_rule(spec)
     if rule is None:
         raise ValueError(f"preset {spec.family!r} has no daily rebalance")
-    moved = _move(state, at, price)
-    if not moved.wiped_out and rule.fires(_context(spec, moved)):
-        after, records = _rebalance(spec, moved, at)
-    else:
-        after, records = moved, NO_RECORDS
-    step = _price_step(spec, at, state, moved, after)
-    return _after_step(spec, after, at, records + step)
+    return _priced(spec, state, at, price, lambda s: rule.fires(_context(spec, s)))
 
 
 def rebalance_now(
     spec: TokenSpec, state: TokenState, at: datetime, price: float
 ) -> tuple[TokenState, TokenRecords]:
     """Mark to `price` and rebalance to the target unconditionally (e.g. a manual reset)."""
+    return _priced(spec, state, at, price, lambda _: True)
+
+
+def _priced(
+    spec: TokenSpec,
+    state: TokenState,
+    at: datetime,
+    price: float,
+    fires: Callable[[TokenState], bool],
+) -> tuple[TokenState, TokenRecords]:
     moved = _move(state, at, price)
-    after, records = (moved, NO_RECORDS) if moved.wiped_out else _rebalance(spec, moved, at)
+    # Requests whose window has ended execute first, so a new rebalance cannot block them again.
+    moved, released = release_pending(spec, moved, at)
+    if not moved.wiped_out and fires(moved):
+        after, records = _rebalance(spec, moved, at)
+    else:
+        after, records = moved, NO_RECORDS
     step = _price_step(spec, at, state, moved, after)
-    return _after_step(spec, after, at, records + step)
+    return _after_step(spec, after, at, released + records + step)
 
 
 def apply_funding(

@@ -15,7 +15,14 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.leveraged_token import TokenState, apply_funding, new_token, on_price
+from bot.domain.leveraged_token import (
+    TokenState,
+    apply_funding,
+    new_token,
+    on_price,
+    redeem,
+    subscribe,
+)
 from bot.domain.token_presets import preset_names, token_spec
 from bot.domain.token_records import TokenRecords
 from bot.domain.token_schedule import apply_timed_event, due_events
@@ -151,3 +158,48 @@ def test_ideal_continuous_matches_the_closed_form(lev: float, seed: int) -> None
     variance = sum(x * x for x in log_returns)
     closed = (state.price / 100.0) ** lev * math.exp(-(lev * lev - lev) / 2 * variance)
     assert math.isclose(state.nav, closed, rel_tol=1e-3)
+
+
+requests = st.lists(
+    st.tuples(st.booleans(), st.floats(0.05, 1.0), st.integers(1, 9), st.floats(-0.08, 0.08)),
+    min_size=1,
+    max_size=40,
+)
+
+
+@FAST
+@given(st.sampled_from(["bybit", "binance_blvt", "kucoin"]), sides, requests)
+def test_requests_during_rebalance_windows_are_deferred_never_lost(
+    name: str, side: Side, ops: list[tuple[bool, float, int, float]]
+) -> None:
+    # Random subscriptions (cash) and redemptions (a share of the free units) between small
+    # moves; tokens with a band or 15 % trigger rebalance often and block for 5-15 minutes.
+    narrow = {"target_leverage": 3.0, "band_lo": 2.9, "band_hi": 3.1}
+    spec = token_spec(name, side, narrow if name != "kucoin" else {})
+    state, at = new_token(spec, T0, 100.0), T0
+    asked_cash = asked_units = 0.0
+    log: list[TokenRecords] = []
+    for is_subscription, size, minutes, move in ops:
+        at += timedelta(minutes=minutes)
+        state, records = on_price(spec, state, at, state.price * (1 + move))
+        log.append(records)
+        free = state.units - sum(p.amount for p in state.pending if p.kind == "redeem")
+        if is_subscription or free <= 0:
+            state, records = subscribe(spec, state, at, 100.0 * size)
+            asked_cash += 100.0 * size
+        else:
+            state, records = redeem(spec, state, at, free * size)
+            asked_units += free * size
+        log.append(records)
+    state, records = on_price(spec, state, at + timedelta(days=1), state.price)
+    log.append(records)
+    fills = [f for r in log for f in r.fills]
+    blocked = [e for r in log for e in r.events if e.kind == TokenEventKind.BLOCKED]
+    bought = sum(f.qty for f in fills if f.side == "buy")
+    sold = sum(f.qty for f in fills if f.side == "sell")
+    assert state.pending == ()
+    assert len(fills) == len(ops)
+    assert math.isclose(sum(f.qty * f.price + f.fee for f in fills if f.side == "buy"), asked_cash)
+    assert math.isclose(sold, asked_units, rel_tol=1e-9, abs_tol=1e-9)
+    assert math.isclose(state.units, bought - sold, rel_tol=1e-9, abs_tol=1e-9)
+    assert len(blocked) <= len(ops)
