@@ -370,11 +370,13 @@ class Store:
         """
         lo, hi = format_time(start), format_time(end)
         window = "at > ? AND at <= ?"
+        # CROSS JOIN keeps portfolios the outer loop (SQLite's rule), so both halves search the
+        # (portfolio_id, at) primary key per portfolio instead of scanning every NAV row.
         nav_sql = (
-            "SELECT n.* FROM nav n JOIN (SELECT portfolio_id, max(at) AS at FROM nav "
-            "WHERE at <= ? GROUP BY portfolio_id) a ON n.portfolio_id = a.portfolio_id "
-            "AND n.at = a.at UNION ALL SELECT * FROM nav WHERE " + window + " "
-            "ORDER BY portfolio_id, at"
+            "SELECT n.* FROM portfolios p CROSS JOIN nav n WHERE n.portfolio_id = p.id AND "
+            "n.at = (SELECT max(at) FROM nav WHERE portfolio_id = p.id AND at <= ?) UNION ALL "
+            "SELECT n.* FROM portfolios p CROSS JOIN nav n WHERE n.portfolio_id = p.id "
+            "AND n.at > ? AND n.at <= ? ORDER BY portfolio_id, at"
         )
         return {
             "portfolios": self.rows("portfolios", order_by="id"),
