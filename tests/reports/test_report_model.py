@@ -151,3 +151,43 @@ def test_metric_helpers() -> None:
         datetime(2024, 1, 1, 0, 30, tzinfo=UTC), datetime(2024, 1, 1, 2, tzinfo=UTC)
     )
     assert [t.strftime("%H:%M") for t in grid] == ["00:30", "01:00", "02:00"]
+
+
+def test_portfolio_started_during_the_day_starts_at_its_capital() -> None:
+    # Pure rows, no database: capital 1000, first NAV 990 at 06:00 (after a subscription fee).
+    def nav_row(at: str, nav: float) -> dict[str, object]:
+        return {"portfolio_id": "x/token:ftx", "at": at, "nav": nav, "cash": 0.0,
+                "exposure": 3 * nav, "leverage": 3.0, "price": 100.0}  # fmt: skip
+
+    rows = LedgerRows(
+        portfolios=[
+            {
+                "id": "x/token:ftx",
+                "experiment": "x",
+                "vehicle": "token:ftx",
+                "strategy": "hold",
+                "symbol": "BTC",
+                "capital": 1000.0,
+            }
+        ],  # fmt: skip
+        nav=[
+            nav_row("2024-01-01T06:00:00.000Z", 990.0),
+            nav_row("2024-01-02T00:00:00.000Z", 990.0),
+        ],
+        fees=[
+            {
+                "portfolio_id": "x/token:ftx",
+                "at": "2024-01-01T06:00:00.000Z",
+                "kind": "subscription",
+                "amount": 10.0,
+            }
+        ],  # fmt: skip
+    )
+    [p] = build_report(rows, period_for(date(2024, 1, 1), date(2024, 1, 1), "UTC")).portfolios
+    assert (p.nav_start, p.nav_end, p.total_return) == (1000.0, 990.0, pytest.approx(-0.01))
+    assert [g.nav for g in p.grid[:7]] == [1000.0] * 6 + [990.0]  # flat at capital until 06:00
+    assert p.token is not None
+    # Held from 06:00 at a constant price: no benchmark move, the gap is the subscription fee.
+    assert p.token.subscription_redemption == pytest.approx(-0.01)
+    assert p.token.decay == pytest.approx(0.0)
+    assert p.token.leverage_source == "nav"
