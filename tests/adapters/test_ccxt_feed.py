@@ -342,3 +342,13 @@ def test_a_settled_rate_never_published_is_given_up_after_the_grace() -> None:
     assert tracker.waiting() == {BTC: eight}
     assert tracker.resolve(BTC, [], eight + timedelta(hours=2)) == []
     assert tracker.waiting() == {}
+
+
+def test_feed_builds_from_exchange_settings(sim: SimExchange) -> None:
+    from bot.settings import ExchangeSettings
+
+    settings = ExchangeSettings(symbols=[BTC], api_url=sim.url, timeout_ms=1500, max_retries=1)
+    feed = CcxtFeed.from_settings(settings, rate_limit=False, clock=FakeClock(START))
+    feed.connect(max_attempts=1)
+    assert feed.exchange.timeout == 1500 and feed.retrier.max_retries == 1
+    assert [q.symbol for q in feed.poll(sim.now()).quotes] == [BTC]
