@@ -112,7 +112,9 @@ def report_command(
             raise _fail(f"{out}: cannot write: {exc.strerror}") from None
         typer.echo(f"report {result.report.period.label} written to {out}", err=True)
     elif format is ReportFormat.TEXT:
-        print_report(result.report, Console())
+        console = Console()
+        # A pipe gets wide lines rather than Rich's 80-column default.
+        print_report(result.report, console if console.is_terminal else Console(width=200))
     else:
         render = render_markdown if format is ReportFormat.MD else render_html
         typer.echo(render(result.report), nl=False)
