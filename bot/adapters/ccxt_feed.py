@@ -25,7 +25,7 @@ from loguru import logger
 
 from bot.adapters.ccxt_funding import SettlementTracker
 from bot.adapters.ccxt_parse import build_candles, build_funding, build_quote, to_ms
-from bot.adapters.ccxt_retry import Backoff, Retrier, RetryStats
+from bot.adapters.ccxt_retry import Backoff, Retrier, RetryLater, RetryStats
 from bot.bars import bucket_start, timeframe_seconds
 from bot.clock import SystemClock
 from bot.domain.values import Candle, FundingRate, Quote
@@ -38,9 +38,17 @@ T = TypeVar("T")
 # RequestTimeout, ExchangeNotAvailable (and OnMaintenance), RateLimitExceeded and DDoSProtection
 # are all ccxt.NetworkError subclasses; they are the transient ones worth retrying.
 TRANSIENT: tuple[type[BaseException], ...] = (ccxt.NetworkError,)
+# Not a failure of its own: the exchange's Retry-After pause is still running.
+QUIET: tuple[type[BaseException], ...] = (ccxt.NetworkError, RetryLater)
 # What a poll can hit besides transient errors: exchange errors, and malformed or truncated
 # responses that make ccxt's parsers fail.
-POLL_ERRORS: tuple[type[BaseException], ...] = (ccxt.BaseError, KeyError, TypeError, ValueError)
+POLL_ERRORS: tuple[type[BaseException], ...] = (
+    ccxt.BaseError,
+    RetryLater,
+    KeyError,
+    TypeError,
+    ValueError,
+)
 CREDENTIALS = ("apiKey", "secret", "password", "uid", "login", "privateKey", "walletAddress")
 SUPPORTED = ("binanceusdm", "bybit", "okx")
 OHLCV_PAGE = 500  # candles per klines request
@@ -185,7 +193,8 @@ class CcxtFeed:
                     should_stop is not None and should_stop()
                 ):
                     raise FeedError(f"{self.exchange_id} unreachable at {self._host()}") from exc
-                self.clock.sleep(self.retrier.backoff.delay(min(attempt - 1, 16)))
+                wait = self.retrier.backoff.delay(min(attempt - 1, 16), self.retrier.retry_after())
+                self.clock.sleep(wait)
             except ccxt.BaseError as exc:
                 raise FeedError(f"{self.exchange_id}: cannot load markets ({exc})") from exc
         self._check_symbols()
@@ -221,7 +230,7 @@ class CcxtFeed:
                 self._check_symbols()
             quotes = self.fetch_quotes(at)
         except POLL_ERRORS as exc:
-            if not isinstance(exc, TRANSIENT):
+            if not isinstance(exc, QUIET):
                 self.retrier.failed("poll", exc)  # starts a streak (one log line) if none yet
             self.retrier.poll_skipped()
             message = f"{self.exchange_id}: poll at {at.isoformat()} skipped ({exc})"
@@ -238,7 +247,7 @@ class CcxtFeed:
         try:
             return fn()
         except POLL_ERRORS as exc:
-            if not isinstance(exc, TRANSIENT):
+            if not isinstance(exc, QUIET):
                 self.retrier.failed(what, exc)
             return []
 

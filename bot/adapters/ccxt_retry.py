@@ -9,13 +9,18 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from loguru import logger
 
 T = TypeVar("T")
+
+
+class RetryLater(RuntimeError):
+    """The exchange asked for a pause (Retry-After) longer than we wait inline: no request is
+    made until then, and the caller skips its work."""
 
 
 @dataclass(slots=True)
@@ -50,7 +55,7 @@ class Backoff:
         raw = min(self.max_seconds, self.base_seconds * 2.0**attempt)
         wait = raw * self.rng.uniform(0.5, 1.0)
         if retry_after is not None:
-            wait = max(wait, min(retry_after, self.max_seconds))
+            wait = max(wait, retry_after)
         return wait
 
 
@@ -79,7 +84,8 @@ class Retrier:
     """Call functions with retries on transient errors; log failure streaks, not attempts.
 
     A streak starts with the first failed attempt after a success and logs one WARNING; it ends
-    with the next success, which logs one INFO line with what the streak cost.
+    with the next success, which logs one INFO line with what the streak cost. A Retry-After
+    longer than the backoff cap is honoured without blocking: calls raise RetryLater until then.
     """
 
     def __init__(
@@ -101,19 +107,26 @@ class Retrier:
         self.headers = headers
         self.stats = RetryStats()
         self._streak: _Streak | None = None
+        self.blocked_until: datetime | None = None
 
     def call(self, fn: Callable[[], T], what: str) -> T:
         """Return fn(); retry transient errors up to `max_retries` times, then re-raise."""
+        if self.blocked_until is not None and self.now() < self.blocked_until:
+            raise RetryLater(f"{self.name} asked to wait until {self.blocked_until.isoformat()}")
         attempt = 0
         while True:
             try:
                 result = fn()
             except self.transient as exc:
                 self.failed(what, exc)
+                retry_after = self.retry_after()
+                if retry_after is not None and retry_after > self.backoff.max_seconds:
+                    self.blocked_until = self.now() + timedelta(seconds=retry_after)
+                    raise
                 if attempt >= self.max_retries:
                     raise
                 self.stats.retries += 1
-                self.sleep(self.backoff.delay(attempt, self._retry_after()))
+                self.sleep(self.backoff.delay(attempt, retry_after))
                 attempt += 1
             else:
                 self.succeeded()
@@ -155,7 +168,8 @@ class Retrier:
                 seconds,
             )
 
-    def _retry_after(self) -> float | None:
+    def retry_after(self) -> float | None:
+        """The last response's Retry-After in seconds, if it had one."""
         try:
             return retry_after_seconds(self.headers(), self.now())
         except Exception:  # headers are best effort: a bad header must not break the retry

@@ -352,3 +352,18 @@ def test_feed_builds_from_exchange_settings(sim: SimExchange) -> None:
     feed.connect(max_attempts=1)
     assert feed.exchange.timeout == 1500 and feed.retrier.max_retries == 1
     assert [q.symbol for q in feed.poll(sim.now()).quotes] == [BTC]
+
+
+def test_a_long_retry_after_pauses_requests_without_blocking(sim: SimExchange) -> None:
+    feed = make_feed(sim, timeframes=[], backoff_max_seconds=4.0)
+    sim.inject("premiumIndex", "rate_limit", count=1, retry_after=30)
+    with pytest.raises(FeedError):
+        feed.poll(sim.now())
+    before = len(sim.requests)
+    with pytest.raises(FeedError, match="wait until"):
+        feed.poll(sim.now())
+    assert len(sim.requests) == before  # honoured: nothing sent during the pause
+    assert isinstance(feed.clock, SleepRecorder)
+    assert feed.clock.sleeps == []  # and the daemon was never blocked for it
+    feed.clock.advance(timedelta(seconds=31))
+    assert len(feed.poll(sim.now()).quotes) == 2
