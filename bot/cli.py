@@ -12,6 +12,10 @@ from typing import Annotated
 import typer
 
 from bot import __version__
+from bot.commands.download import download_command
+from bot.commands.presets import presets_command
+from bot.commands.report import report_command
+from bot.commands.sim_exchange import sim_exchange_command
 from bot.commands.strategies import strategies_command
 from bot.logging import configure_logging, log_file_for
 from bot.settings import DEFAULT_CONFIG_PATH, ConfigError, Settings, load_settings, summary
@@ -26,6 +30,10 @@ app = typer.Typer(
 config_app = typer.Typer(help="Inspect and validate configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.command("strategies")(strategies_command)
+app.command("presets")(presets_command)
+app.command("report")(report_command)
+app.command("download")(download_command)
+app.command("sim-exchange")(sim_exchange_command)
 
 
 class UserError(Exception):

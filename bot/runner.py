@@ -14,12 +14,14 @@ from bot.domain.ledger import FeeRecord, FillRecord, NavRecord, PositionRecord, 
 from bot.strategy import Signal
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class TimedEvent:
-    """A vehicle's own timed event (management fee, scheduled rebalance, deferred request)."""
+    """A vehicle's own timed event (management fee, scheduled rebalance, deferred request);
+    `payload` is the vehicle's own description of it."""
 
     at: datetime
     kind: str
+    payload: Any = None
 
 
 @dataclass(slots=True)
@@ -74,8 +76,11 @@ class PortfolioRunner(Protocol):
         """Settle funding at `at` (rate per interval, > 0 longs pay; mark in USDT)."""
         ...
 
-    def on_price(self, at: datetime, last: float, mark: float) -> None:
-        """React to one price on the path: liquidation, stops, band rebalances."""
+    def on_price(self, at: datetime, last: float, mark: float, gap: bool, bar_close: bool) -> None:
+        """React to one price on the path: liquidation, stops, band rebalances.
+
+        `gap`: the price may have jumped here (a new tick or a bar's open); `bar_close`: the
+        point closes a bar or is a tick (checks of "bar close" monitoring run there)."""
         ...
 
     def on_signal(self, at: datetime, signal: Signal, price: float) -> None:
@@ -86,8 +91,8 @@ class PortfolioRunner(Protocol):
         """Return and forget the records produced since the last drain."""
         ...
 
-    def nav(self, at: datetime, price: float) -> NavRecord:
-        """Snapshot the portfolio at `price`."""
+    def nav(self, at: datetime, last: float, mark: float) -> NavRecord:
+        """Snapshot the portfolio (perps and tokens mark at `mark`, spot at `last`)."""
         ...
 
     def state(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ state always agree (crash-only design: start-up is recovery).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from loguru import logger
@@ -30,11 +30,15 @@ class SessionStats:
 class Session:
     """Feed updates through the engine and write each step atomically."""
 
-    def __init__(self, store: Store, engine: Engine, key: str) -> None:
+    def __init__(self, store: Store, engine: Engine, key: str, group: int = 1) -> None:
+        """`group` > 1 commits that many steps per transaction (replay speed; the resume
+        state is still written with every commit, so a crash loses whole groups only)."""
         self.store = store
         self.engine = engine
         self.key = key
+        self.group = group
         self.stats = SessionStats()
+        self._pending: list[StepBatch] = []
 
     def resume(self) -> bool:
         """Restore the engine from the last committed step; False when starting fresh."""
@@ -46,9 +50,12 @@ class Session:
         return True
 
     def process(self, update: Update) -> StepOutput:
-        """Run one engine step and commit it with the engine's new state."""
+        """Run one engine step and commit it with the engine's new state (or, grouped, with
+        the group it completes)."""
         output = self.engine.step(update)
-        self.store.write_step(self._batch(output))
+        self._pending.append(self._batch(output, with_state=len(self._pending) + 1 >= self.group))
+        if len(self._pending) >= self.group:
+            self.flush()
         self._count(output)
         for portfolio_id, (records, _) in output.portfolios.items():
             for fill in records.fills:
@@ -63,14 +70,27 @@ class Session:
                 )
         return output
 
-    def _batch(self, output: StepOutput) -> StepBatch:
+    def flush(self) -> None:
+        """Commit the steps not yet written, with the engine's current state."""
+        if not self._pending:
+            return
+        last = self._pending[-1]
+        if last.state is None and self.engine.last_at is not None:
+            state = EngineState(self.key, self.engine.last_at, dumps(engine_state(self.engine)))
+            self._pending[-1] = replace(last, state=state)
+        self.store.write_steps(self._pending)
+        self._pending = []
+
+    def _batch(self, output: StepOutput, with_state: bool) -> StepBatch:
         steps = [
             PortfolioStep(
                 pid, records.fills, records.fees, records.token_events, records.positions, navs
             )
             for pid, (records, navs) in output.portfolios.items()
         ]
-        state = EngineState(self.key, output.at, dumps(engine_state(self.engine)))
+        state = None
+        if with_state:
+            state = EngineState(self.key, output.at, dumps(engine_state(self.engine)))
         return StepBatch(output.quotes, output.candles, output.funding, steps, state)
 
     def _count(self, output: StepOutput) -> None:

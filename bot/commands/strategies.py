@@ -13,7 +13,7 @@ from bot.strategy_loader import StrategyLoadError, discover
 
 
 def strategies_command() -> None:
-    """List every available strategy with its timeframe and parameters (defaults in brackets)."""
+    """List every available strategy with its timeframe and parameters (name = default)."""
     try:
         found = discover()
     except StrategyLoadError as exc:
