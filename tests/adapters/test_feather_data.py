@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.adapters.feather_data import (
     DataFormatError,
@@ -118,3 +121,23 @@ def test_shared_data_funding_with_jitter_rounds_onto_8h_grid() -> None:
     )
     assert len(rates) == 1498
     assert all(r.at.hour % 8 == 0 and r.at.minute == 0 and r.at.microsecond == 0 for r in rates)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=4_000_000_000_000),
+            st.floats(min_value=1e-8, max_value=1e7, allow_nan=False),
+        ),
+        max_size=40,
+    )
+)
+def test_frames_round_trip_through_feather(rows: list[tuple[int, float]]) -> None:
+    frame = rows_to_frame([[ms, p, p, p, p, 0.0] for ms, p in rows])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "BTC_USDT_USDT-1m-futures.feather"
+        write_frame(path, frame)
+        back = read_frame(path)
+    pd.testing.assert_frame_equal(back, frame)
+    assert back["date"].is_monotonic_increasing and back["date"].is_unique
