@@ -57,7 +57,7 @@ def build_engine(
     *,
     markets: Mapping[str, Mapping[str, Any]] | None = None,
     live_tiers: Mapping[str, Sequence[Tier]] | None = None,
-    validator: Validator | None = None,
+    live: bool = True,
 ) -> Engine:
     """Strategies and runners for every experiment, all fed by one engine."""
     slots = []
@@ -77,15 +77,21 @@ def build_engine(
                 BarAggregator(exp.symbol, tf),
             )
         )
-    return Engine(slots, validator or build_validator(settings))
+    return Engine(slots, build_validator(settings, live))
 
 
-def build_validator(settings: Settings, symbols: Sequence[str] | None = None) -> Validator:
-    """The snapshot validator of DESIGN.md step 1, as the engine calls it."""
+def build_validator(settings: Settings, live: bool = True) -> Validator:
+    """The snapshot validator of DESIGN.md step 1, as the engine calls it.
+
+    Live, every configured symbol must be in each snapshot, with a mark price. A replay's
+    symbols may start at different dates and recorded data may lack the mark, so neither
+    is required there.
+    """
     checker = SnapshotValidator(
-        symbols if symbols is not None else settings.exchange.symbols,
+        settings.exchange.symbols if live else None,
         max_jump_pct=settings.exchange.max_jump_pct,
         stale_after_seconds=settings.exchange.stale_after_seconds,
+        require_mark=live,
     )
 
     def validate(quotes: Any, at: datetime) -> Any:

@@ -14,11 +14,13 @@ import typer
 from bot import __version__
 from bot.commands.download import download_command
 from bot.commands.presets import presets_command
+from bot.commands.replay import replay_command
 from bot.commands.report import report_command
+from bot.commands.run import demo_command, run_command, status_command
 from bot.commands.sim_exchange import sim_exchange_command
 from bot.commands.strategies import strategies_command
-from bot.logging import configure_logging, log_file_for
-from bot.settings import DEFAULT_CONFIG_PATH, ConfigError, Settings, load_settings, summary
+from bot.logging import configure_logging
+from bot.settings import DEFAULT_CONFIG_PATH, ConfigError, load_settings, summary
 
 app = typer.Typer(
     name="ltbot",
@@ -29,6 +31,10 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect and validate configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.command("run")(run_command)
+app.command("replay")(replay_command)
+app.command("demo")(demo_command)
+app.command("status")(status_command)
 app.command("strategies")(strategies_command)
 app.command("presets")(presets_command)
 app.command("report")(report_command)
@@ -73,18 +79,6 @@ def root(
     except ValueError:
         raise fail(f"--log-level: unknown level {log_level!r}") from None
     ctx.obj = {"log_level": log_level}
-
-
-def setup_logging(ctx: typer.Context, settings: Settings) -> None:
-    """Configure loguru for a command that uses the database: stderr plus the rotating file
-    beside it, at `--log-level` if given, else the config's `log.level`."""
-    cli_level = (ctx.find_root().obj or {}).get("log_level")
-    configure_logging(
-        (cli_level or settings.log.level).upper(),
-        log_file_for(settings.store.path),
-        settings.log.rotation,
-        settings.log.retention,
-    )
 
 
 @config_app.command("check")

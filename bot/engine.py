@@ -18,7 +18,7 @@ Timeline assumptions (stated once here, applied in `_timeline`):
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -100,7 +100,10 @@ class Engine:
     def step(self, update: Update) -> StepOutput:
         """Process one update; return everything to write for this step."""
         at = update.at
-        quotes, rejected = self.validate(update.quotes, at)
+        accepted, rejected = self.validate(update.quotes, at)
+        # Accepted quotes are stamped with the step time (our clock), so the recorded ticks
+        # replay into the very same steps; the exchange's timestamp served validation.
+        quotes = [q if q.at == at else replace(q, at=at) for q in accepted]
         fresh = {q.symbol: q for q in quotes}
         if self.last_at is not None:
             self._run_timeline(self._timeline(at, update, fresh))
@@ -131,7 +134,7 @@ class Engine:
                 entries.append((candle.at, _PRICE, candle.symbol, point))
         for symbol, quote in fresh.items():
             point = _Point(quote.at, quote.last, quote.mark or quote.last)
-            entries.append((max(quote.at, after), _PRICE, symbol, point))
+            entries.append((quote.at, _PRICE, symbol, point))
         # A stable sort keeps each bar's path in order.
         entries.sort(key=lambda e: (e[0], e[1]))
         return entries

@@ -68,7 +68,7 @@ def run_replay(
     path = settings.store.path
     prepare_database(path)
     with open_store(settings) as store:
-        engine = build_engine(settings, validator=None)
+        engine = build_engine(settings, live=False)
         session = Session(store, engine, REPLAY_KEY, group=GROUP_STEPS)
         first, last = _drive(session, feed, on_step)
         session.flush()

@@ -8,6 +8,7 @@ stops the scheduler too.
 
 from __future__ import annotations
 
+import logging
 import signal
 from collections.abc import Callable
 from datetime import UTC, datetime, time
@@ -27,6 +28,9 @@ def run_jobs(
     report_timezone: str = "UTC",
 ) -> None:
     """Block running `poll` every `poll_seconds` and `report` daily until a stop signal."""
+    # APScheduler logs through stdlib logging; "skipped: maximum number of running instances"
+    # is the intended coalescing of a slow poll, not a problem, so only errors pass.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     scheduler = BlockingScheduler(timezone=UTC)
 
     def poll_job() -> None:

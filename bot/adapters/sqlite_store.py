@@ -331,6 +331,38 @@ class Store:
                 volume=row["volume"],
             )
 
+    def portfolio_summaries(self) -> list[dict[str, Any]]:
+        """Per portfolio: definition, latest NAV row, fee totals by kind, fill counts by reason
+        and token event counts (for end-of-run comparison tables)."""
+        sql = """
+        SELECT p.id, p.experiment, p.vehicle, p.symbol, p.capital,
+          (SELECT nav FROM nav WHERE portfolio_id = p.id ORDER BY at DESC LIMIT 1) AS nav,
+          (SELECT leverage FROM nav WHERE portfolio_id = p.id ORDER BY at DESC LIMIT 1)
+            AS leverage,
+          (SELECT COALESCE(SUM(amount), 0) FROM fees WHERE portfolio_id = p.id
+             AND kind != 'funding') AS fees,
+          (SELECT COALESCE(SUM(amount), 0) FROM fees WHERE portfolio_id = p.id
+             AND kind = 'funding') AS funding,
+          (SELECT COUNT(*) FROM fills WHERE portfolio_id = p.id) AS fills,
+          (SELECT COUNT(*) FROM fills WHERE portfolio_id = p.id AND reason = 'stop') AS stops,
+          (SELECT COUNT(*) FROM fills WHERE portfolio_id = p.id AND reason = 'liquidation')
+            AS liquidations,
+          (SELECT COUNT(*) FROM token_events WHERE portfolio_id = p.id AND kind = 'rebalance')
+            AS rebalances
+        FROM portfolios p ORDER BY p.experiment, p.id
+        """
+        return [dict(row) for row in self.db.query(sql)]
+
+    def last_candle_at(self, symbol: str, timeframe: str) -> datetime | None:
+        """Open time of the latest recorded candle of a series, if any."""
+        rows = list(
+            self.db.query(
+                "SELECT MAX(at) AS at FROM candles WHERE symbol = ? AND timeframe = ?",
+                [symbol, timeframe],
+            )
+        )
+        return None if rows[0]["at"] is None else parse_time(rows[0]["at"])
+
     def funding_rates(
         self, symbol: str, start: datetime | None = None, end: datetime | None = None
     ) -> list[FundingRate]:
@@ -437,7 +469,9 @@ def _open(path: Path) -> Database:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         new = not path.exists()
-        db = Database(path)
+        # The daemon's poll job runs in a scheduler worker thread (one at a time:
+        # max_instances=1), so the connection may be used by a thread other than its creator.
+        db = Database(sqlite3.connect(path, check_same_thread=False))
         if new:
             os.chmod(path, 0o600)  # the ledger is private to its owner
         db.execute("PRAGMA journal_mode=WAL")

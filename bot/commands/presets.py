@@ -6,9 +6,9 @@ import dataclasses
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from bot.commands.common import console
 from bot.domain.token_presets import preset_doc, preset_names, token_spec
 from bot.domain.token_spec import FIXED_FIELDS, TokenSpec
 from bot.domain.values import Side
@@ -20,17 +20,17 @@ def presets_command(
     ] = None,
 ) -> None:
     """List the token presets (config: vehicle "token:<preset>", overrides by parameter name)."""
-    console = Console()
+    out = console()
     if name is None:
-        console.print(_overview())
+        out.print(_overview())
         return
     try:
         specs = [token_spec(name, side) for side in (Side.LONG, Side.SHORT)]
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    console.print(_detail(name, specs))
-    console.print(preset_doc(name), markup=False, highlight=False)
+    out.print(_detail(name, specs))
+    out.print(preset_doc(name), markup=False, highlight=False)
 
 
 def _overview() -> Table:

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from bot.adapters.sqlite_store import Store, StoreError
 from bot.clock import SystemClock
+from bot.commands.common import console
 from bot.reports.job import previous_day, run_report
 from bot.reports.render_html import render_html
 from bot.reports.render_markdown import render_markdown
@@ -112,9 +112,9 @@ def report_command(
             raise _fail(f"{out}: cannot write: {exc.strerror}") from None
         typer.echo(f"report {result.report.period.label} written to {out}", err=True)
     elif format is ReportFormat.TEXT:
-        console = Console()
+        term = console()
         # A pipe gets wide lines rather than Rich's 80-column default.
-        print_report(result.report, console if console.is_terminal else Console(width=200))
+        print_report(result.report, term)
     else:
         render = render_markdown if format is ReportFormat.MD else render_html
         typer.echo(render(result.report), nl=False)

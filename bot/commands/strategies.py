@@ -6,9 +6,9 @@ from typing import Any
 
 import typer
 from pydantic.fields import FieldInfo
-from rich.console import Console
 from rich.table import Table
 
+from bot.commands.common import console
 from bot.strategy_loader import StrategyLoadError, discover
 
 
@@ -27,7 +27,7 @@ def strategies_command() -> None:
     for name, cls in found.items():
         params = "\n".join(_describe(key, field) for key, field in cls.Params.model_fields.items())
         table.add_row(name, f"{cls.__module__}:{cls.__name__}", cls.timeframe, params or "-")
-    Console().print(table)
+    console().print(table)
 
 
 def _describe(key: str, field: FieldInfo) -> str:
