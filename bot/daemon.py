@@ -35,12 +35,15 @@ LIVE_KEY = "live"
 @dataclass(frozen=True, slots=True)
 class DaemonOptions:
     """How to run: `mode` for the runs table, extra candle timeframes to fetch for price
-    paths, and an optional `finished` check that ends the run (the demo's data end)."""
+    paths, an optional `finished` check that ends the run (the demo's data end), and
+    `exchange_clock`: take each step's time from the exchange (`GET time`) instead of our
+    clock, for sim exchanges whose clock is not the wall clock (tests, crash drills)."""
 
     mode: str = "live"
     extra_timeframes: tuple[str, ...] = ()
     finished: Callable[[datetime], bool] | None = None
     report: bool = True
+    exchange_clock: bool = False
 
 
 def run_daemon(settings: Settings, clock: Clock, options: DaemonOptions | None = None) -> str:
@@ -48,6 +51,8 @@ def run_daemon(settings: Settings, clock: Clock, options: DaemonOptions | None =
     options = options or DaemonOptions()
     with DatabaseLock(settings.store.path), open_store(settings) as store:
         feed = _connect_feed(settings, clock, options)
+        if options.exchange_clock:
+            clock = _ExchangeClock(feed, clock)
         try:
             engine = build_engine(settings, markets=feed.exchange.markets)
             session = Session(store, engine, LIVE_KEY)
@@ -96,6 +101,9 @@ def _poller(
 ) -> Callable[[], bool]:
     def poll() -> bool:
         at = clock.now()
+        last = session.engine.last_at
+        if last is not None and at <= last:
+            return False  # no time has passed on this clock: nothing can be new
         started = time.perf_counter()
         try:
             update = feed.poll(at)
@@ -113,6 +121,20 @@ def _poller(
         return options.finished is not None and options.finished(at)
 
     return poll
+
+
+class _ExchangeClock:
+    """Step times from the exchange's clock; sleeping is the base clock's."""
+
+    def __init__(self, feed: CcxtFeed, base: Clock) -> None:
+        self.feed = feed
+        self.base = base
+
+    def now(self) -> datetime:
+        return self.feed.server_time()
+
+    def sleep(self, seconds: float) -> None:
+        self.base.sleep(seconds)
 
 
 def _reporter(settings: Settings, clock: Clock) -> Callable[[], None]:

@@ -17,7 +17,7 @@ import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import ccxt
@@ -392,6 +392,11 @@ class CcxtFeed:
         return build_funding(symbol, list(rows or []))
 
     # -- bookkeeping ---------------------------------------------------------------------
+
+    def server_time(self) -> datetime:
+        """The exchange's own clock (`GET time`), retried like any request."""
+        ms = self._call(self.exchange.fetch_time, "fetch_time")
+        return datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
 
     @property
     def stats(self) -> FeedStats:

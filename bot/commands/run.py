@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,11 +28,22 @@ DEMO_CONFIG = Path(__file__).resolve().parents[1] / "data" / "config.example.tom
 USER_ERRORS = (LockError, StoreError, StrategyLoadError, ConfigError)
 
 
+class ClockChoice(StrEnum):
+    """Where `ltbot run` takes each step's time from."""
+
+    SYSTEM = "system"
+    EXCHANGE = "exchange"
+
+
 def run_command(
     ctx: typer.Context,
     config: Annotated[
         Path | None, typer.Option("--config", help="Config file (default: config.toml).")
     ] = None,
+    clock: Annotated[
+        ClockChoice,
+        typer.Option(help="Step times from our clock, or from the exchange's (sim exchanges)."),
+    ] = ClockChoice.SYSTEM,
 ) -> None:
     """Run the paper-trading daemon on live public data until SIGINT/SIGTERM."""
     settings = load(config)
@@ -39,7 +51,8 @@ def run_command(
         raise fail("no [[experiments]] configured (copy config.example.toml to config.toml)")
     setup_logging(ctx, settings)
     try:
-        line = run_daemon(settings, SystemClock())
+        options = DaemonOptions(exchange_clock=clock is ClockChoice.EXCHANGE)
+        line = run_daemon(settings, SystemClock(), options)
     except USER_ERRORS as exc:
         raise fail(str(exc)) from None
     except ValueError as exc:  # e.g. a configured symbol the exchange does not list

@@ -1,0 +1,171 @@
+"""Drive the real daemon (`ltbot run` in a subprocess, real ccxt, real scheduler, real SQLite)
+against an in-process sim exchange whose clock the test moves step by step.
+
+The daemon takes its step times from the exchange (`--clock exchange`); the harness moves the
+sim clock to the next time only after the daemon has committed the step for the current one,
+so an interrupted and an uninterrupted run see exactly the same sequence of step times.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bot.adapters.sim_exchange import SimExchange
+
+LEDGER_QUERIES = {
+    "fills": "SELECT portfolio_id, at, instrument, side, qty, price, fee, reason FROM fills "
+    "ORDER BY id",
+    "fees": "SELECT portfolio_id, at, kind, amount, fill_id FROM fees ORDER BY id",
+    "nav": "SELECT * FROM nav ORDER BY portfolio_id, at",
+    "positions": "SELECT * FROM positions ORDER BY id",
+    "token_events": "SELECT portfolio_id, at, kind, leverage_before, leverage_after, "
+    "nav_per_unit, notional_traded FROM token_events ORDER BY id",
+}
+
+CONFIG = """
+[exchange]
+symbols = ["BTC/USDT:USDT"]
+poll_seconds = 0.05
+api_url = "{url}"
+timeout_ms = 3000
+max_retries = 3
+backoff_base_seconds = 0.05
+backoff_max_seconds = 0.2
+stale_after_seconds = 86400
+
+[store]
+path = "{db}"
+
+[log]
+level = "WARNING"
+
+[[experiments]]
+name = "btc-sma"
+symbol = "BTC/USDT:USDT"
+strategy = "sma_cross"
+params = {{ fast = 3, slow = 8, atr_period = 3 }}
+capital = 10000
+vehicles = ["token:binance_blvt", "token:ftx", "token:bybit", "perp:risk_pct=0.02",
+            "perp:risk_pct=0.05", "perp_static:leverage=3", "spot"]
+"""
+
+
+def write_config(directory: Path, url: str) -> Path:
+    """A config for one BTC experiment with every default vehicle, polling the sim fast."""
+    path = directory / "config.toml"
+    path.write_text(CONFIG.format(url=url, db=directory / "ledger.db"), encoding="utf-8")
+    return path
+
+
+def committed_at(db: Path) -> datetime | None:
+    """Time of the daemon's last committed step (None before the first)."""
+    if not db.exists():
+        return None
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            row = conn.execute("SELECT at FROM engine_state WHERE key = 'live'").fetchone()
+    except sqlite3.OperationalError:
+        return None  # not migrated yet
+    return None if row is None else datetime.fromisoformat(row[0].replace("Z", "+00:00"))
+
+
+def ledger(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every ledger table that must match between runs, in a stable order."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return {name: conn.execute(sql).fetchall() for name, sql in LEDGER_QUERIES.items()}
+
+
+@dataclass
+class Daemon:
+    """`ltbot run --clock exchange` as a child process."""
+
+    config: Path
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+    kills: int = 0
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bot",
+                    "run",
+                    "--config",
+                    str(self.config),
+                    "--clock",
+                    "exchange",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+            )
+        self.starts += 1
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.kills += 1
+
+    def stop(self) -> int:
+        """SIGTERM, then the exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=30)
+
+
+def drive(
+    sim: SimExchange,
+    daemon: Daemon,
+    db: Path,
+    times: list[datetime],
+    kill_after: set[int] | None = None,
+    kill_delay: float = 0.0,
+    timeout: float = 30.0,
+) -> None:
+    """Move the sim clock through `times`, waiting for each step to be committed.
+
+    For each index in `kill_after`, the daemon is SIGKILLed `kill_delay` seconds after the
+    clock moved (so possibly in the middle of that step) and started again.
+    """
+    for index, at in enumerate(times):
+        sim.set_time(at)
+        if kill_after and index in kill_after:
+            time.sleep(kill_delay)
+            daemon.kill()
+            daemon.start()
+        _wait_for(db, at, daemon, timeout)
+
+
+def _wait_for(db: Path, at: datetime, daemon: Daemon, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = committed_at(db)
+        if done is not None and done >= at:
+            return
+        if not daemon.alive():
+            raise RuntimeError(f"daemon exited early; log:\n{daemon.log.read_text()[-3000:]}")
+        time.sleep(0.01)
+    raise TimeoutError(
+        f"step at {at} not committed in {timeout}s; log:\n{daemon.log.read_text()[-3000:]}"
+    )
+
+
+def step_times(start: datetime, steps: int, every: timedelta) -> list[datetime]:
+    """`steps` step times from `start`, `every` apart."""
+    return [start + every * i for i in range(steps)]
