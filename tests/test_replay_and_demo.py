@@ -1,0 +1,129 @@
+"""`ltbot replay` and `ltbot demo` as a user runs them (subprocesses, real files)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.lock import DatabaseLock
+from tests.e2e.harness import ledger
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "bot" / "data" / "sample"
+
+
+def ltbot(*args: str, cwd: Path = REPO, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_packaged_demo_config_is_the_example_config() -> None:
+    packaged = REPO / "bot" / "data" / "config.example.toml"
+    assert packaged.read_bytes() == (REPO / "config.example.toml").read_bytes()
+
+
+def test_replay_is_deterministic_and_prints_a_comparison(tmp_path: Path) -> None:
+    args = [
+        "replay",
+        "--data",
+        str(SAMPLE),
+        "--config",
+        str(REPO / "config.example.toml"),
+        "--from",
+        "2024-03-01",
+        "--to",
+        "2024-03-04",
+    ]
+    first = ltbot(*args, "--db", str(tmp_path / "a.db"))
+    second = ltbot(*args, "--db", str(tmp_path / "b.db"))
+    assert first.returncode == 0, first.stderr
+    assert "btc-sma" in first.stdout and "token:ftx" in first.stdout
+    a, b = ledger(tmp_path / "a.db"), ledger(tmp_path / "b.db")
+    assert a["fills"] and a["nav"]
+    assert a == b
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--data", "/no/such/dir"], "no such data directory or database"),
+        (["--data", str(SAMPLE), "--from", "2024-13-01"], "--from: expected YYYY-MM-DD"),
+        (["--data", str(SAMPLE), "--from", "2024-03-05", "--to", "2024-03-01"], "is before --from"),
+        (["--data", str(SAMPLE), "--from", "2030-01-01"], "no futures candles for BTC"),
+    ],
+)
+def test_replay_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = ltbot(
+        "replay",
+        "--config",
+        str(REPO / "config.example.toml"),
+        "--db",
+        str(tmp_path / "r.db"),
+        *args,
+    )
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_replay_refuses_to_overwrite_a_live_ledger(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from bot.adapters.sqlite_store import Store
+
+    db = tmp_path / "live.db"
+    with Store(db) as store:
+        store.start_run(datetime(2024, 1, 1, tzinfo=UTC), "live", "binanceusdm", {}, "0")
+    before = db.read_bytes()
+    result = ltbot(
+        "replay",
+        "--config",
+        str(REPO / "config.example.toml"),
+        "--data",
+        str(SAMPLE),
+        "--db",
+        str(db),
+    )
+    assert result.returncode == 2 and "holds live runs" in result.stderr
+    assert db.read_bytes() == before
+
+
+def test_run_refuses_a_database_in_use(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    config.write_text(
+        text.replace('path = "data/ltbot.db"', f'path = "{tmp_path / "l.db"}"'), encoding="utf-8"
+    )
+    with DatabaseLock(tmp_path / "l.db"):
+        result = ltbot("run", "--config", str(config), timeout=60)
+    assert result.returncode == 2
+    assert "in use by another ltbot process" in result.stderr
+
+
+@pytest.mark.slow
+def test_demo_runs_offline_and_reports(tmp_path: Path) -> None:
+    result = ltbot(
+        "--log-level",
+        "WARNING",
+        "demo",
+        "--days",
+        "3",
+        "--seconds",
+        "8",
+        "--out",
+        str(tmp_path / "reports"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "btc-hold" in result.stdout and "Who won" in result.stdout
+    assert sorted(p.suffix for p in (tmp_path / "reports").iterdir()) == [".html", ".md"]
