@@ -45,7 +45,7 @@ def test_replay_is_deterministic_and_prints_a_comparison(tmp_path: Path) -> None
     ]
     first = ltbot(*args, "--db", str(tmp_path / "a.db"))
     second = ltbot(*args, "--db", str(tmp_path / "b.db"))
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
     assert "btc-sma" in first.stdout and "token:ftx" in first.stdout
     a, b = ledger(tmp_path / "a.db"), ledger(tmp_path / "b.db")
     assert a["fills"] and a["nav"]
