@@ -158,6 +158,9 @@ def rebuild_histories(store: Store, engine: Engine) -> None:
 
 
 def _resume_cursors(store: Store, engine: Engine, feed: CcxtFeed) -> None:
+    for symbol, quote in engine.last_quotes.items():
+        if quote.next_funding_at is not None:
+            feed.resume_funding(symbol, quote.next_funding_at)
     for symbol in feed.symbols:
         for tf in feed.timeframes:
             last = store.last_candle_at(symbol, tf)

@@ -372,8 +372,14 @@ class CcxtFeed:
             out.extend(self._guarded(fetch, "funding history"))
         return sorted(out, key=lambda r: (r.at, r.symbol))
 
+    def resume_funding(self, symbol: str, next_funding_at: datetime) -> None:
+        """Continue from the next funding time known before a restart, so the first poll also
+        fetches the rates of settlements that passed while the daemon was down."""
+        self._settlements.resume(symbol, next_funding_at)
+
     def _settled(self, symbol: str, earliest: datetime, ref: datetime) -> list[FundingRate]:
-        rates = self._fetch_funding_history(symbol, earliest - timedelta(minutes=1), 10)
+        # 100 rows cover 33 days of 8-hourly settlements after the earliest pending one.
+        rates = self._fetch_funding_history(symbol, earliest - timedelta(minutes=1), 100)
         return self._settlements.resolve(symbol, rates, ref)
 
     def fetch_funding_history(self, symbol: str, since: datetime, limit: int) -> list[FundingRate]:

@@ -367,3 +367,31 @@ def test_a_long_retry_after_pauses_requests_without_blocking(sim: SimExchange) -
     assert feed.clock.sleeps == []  # and the daemon was never blocked for it
     feed.clock.advance(timedelta(seconds=31))
     assert len(feed.poll(sim.now()).quotes) == 2
+
+
+def test_a_long_gap_settles_every_funding_time_in_it() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.adapters.ccxt_funding import SettlementTracker
+    from bot.domain.values import FundingRate, Quote
+
+    t8 = datetime(2024, 3, 2, 8, tzinfo=UTC)
+    tracker = SettlementTracker()
+    tracker.resume("BTC/USDT:USDT", t8)  # the last quote before a restart
+    tracker.observe(
+        [
+            Quote(
+                "BTC/USDT:USDT",
+                t8 + timedelta(hours=21),
+                1.0,
+                next_funding_at=t8 + timedelta(hours=24),
+            )
+        ]
+    )
+    assert tracker.waiting() == {"BTC/USDT:USDT": t8}
+    history = [
+        FundingRate("BTC/USDT:USDT", t8 + timedelta(hours=h), 0.0001 * h) for h in (-8, 0, 8)
+    ]
+    found = tracker.resolve("BTC/USDT:USDT", history, t8 + timedelta(hours=21))
+    assert [r.at for r in found] == [t8, t8 + timedelta(hours=8)]
+    assert tracker.waiting() == {}

@@ -83,3 +83,50 @@ def test_recorded_live_session_replays_to_the_same_ledger(sim: SimExchange, tmp_
     live, replayed = ledger(live_db), ledger(tmp_path / "replay.db")
     assert live["fills"]
     assert replayed == live
+
+
+@pytest.mark.slow
+def test_events_missed_while_down_are_caught_up_once(sim: SimExchange, tmp_path: Path) -> None:
+    # Arrange: a session that trades, then the daemon dies and 26 hours pass: from about
+    # 2024-03-02 03:40 to 03-03 05:40, so three funding settlements (08:00, 16:00, 00:00) and the
+    # daily management fees (00:00 Binance and FTX, 01:00 Bybit) fall into the gap
+    directory = tmp_path / "gap"
+    directory.mkdir()
+    config = write_config(directory, sim.url)
+    db = directory / "ledger.db"
+    daemon = Daemon(config, directory / "daemon.log")
+    times = step_times(sim.data_start + timedelta(hours=1), 40, EVERY)
+    sim.set_time(times[0])
+    daemon.start()
+    drive(sim, daemon, db, times)
+    daemon.kill()
+    before = ledger(db)
+    down_at = times[-1]
+    back_at = down_at + timedelta(hours=26)
+
+    # Act: restart after the gap; one poll catches up
+    sim.set_time(back_at)
+    daemon.start()
+    drive(sim, daemon, db, [back_at])
+    assert daemon.stop() == 0
+
+    # Assert: each settlement in the gap is booked once per open position, each fee once
+    after = ledger(db)
+    settlements = [
+        t
+        for t in (
+            down_at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=h)
+            for h in range(1, 28)
+        )
+        if t.hour % 8 == 0 and down_at < t <= back_at
+    ]
+    assert len(settlements) == 3
+    new_fees = after["fees"][len(before["fees"]) :]
+    funding = [(pid, at) for pid, at, kind, _, _ in new_fees if kind == "funding"]
+    assert len(funding) == len(set(funding)), "a settlement was booked twice"
+    stamps = {at for _, at in funding}
+    expected = {t.strftime("%Y-%m-%dT%H:%M:%S.000Z") for t in settlements}
+    assert expected <= stamps
+    management = [(pid, at) for pid, at, kind, _, _ in new_fees if kind == "management"]
+    assert management and len(management) == len(set(management))
+    assert after["fills"][: len(before["fills"])] == before["fills"]  # history untouched
