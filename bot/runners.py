@@ -7,9 +7,10 @@ side of the price, for example) are logged and cost that signal, never the daemo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from loguru import logger
@@ -18,18 +19,20 @@ from bot.domain import leveraged_token as lt
 from bot.domain import perp_account as pa
 from bot.domain.ledger import NavRecord
 from bot.domain.liquidation import Tier
-from bot.domain.perp import PerpParams, StaticPerpParams
+from bot.domain.perp import PerpParams, PerpPosition, StaticPerpParams, quiet_band
 from bot.domain.perp_vehicle import apply_perp_signal, apply_static_signal
 from bot.domain.sizing import MarketRules
 from bot.domain.spot import SpotParams, apply_spot_signal, new_spot_account
 from bot.domain.token_records import TokenRecords
 from bot.domain.token_schedule import TokenTimedEvent, apply_timed_event, due_events
-from bot.domain.token_spec import TokenSpec
+from bot.domain.token_spec import QuietZone, TokenSpec, quiet_zone
 from bot.domain.values import Side
 from bot.runner import Records, TimedEvent
 from bot.strategy import Direction, Signal
 
 _TARGETS = {Direction.LONG: Side.LONG, Direction.SHORT: Side.SHORT, Direction.FLAT: None}
+_INF = math.inf
+_TWO_DAYS = timedelta(days=2)
 
 
 class _Base:
@@ -72,6 +75,8 @@ class AccountRunner(_Base):
         self.account = (
             new_spot_account(symbol, capital) if spot else pa.PerpAccount(symbol, capital)
         )
+        self._band: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+        self._band_of: PerpPosition | None = None  # the position `_band` belongs to
 
     def due_events(self, after: datetime, until: datetime) -> list[TimedEvent]:
         return []  # funding is the engine's; an account has no other timed events
@@ -84,6 +89,15 @@ class AccountRunner(_Base):
         self._book(bookings)
 
     def on_price(self, at: datetime, last: float, mark: float, gap: bool, bar_close: bool) -> None:
+        pos = self.account.position
+        if pos is None:
+            return  # nothing can trigger (pa.on_price returns the account as it is)
+        if pos is not self._band_of:
+            self._band, self._band_of = quiet_band(pos), pos
+        lo, hi, mark_lo, mark_hi = self._band
+        price = mark if pos.stop_trigger == "mark" else last
+        if lo < price < hi and mark_lo < mark < mark_hi and last > 0.0:
+            return  # inside the quiet band: no trigger and the position does not move
         self.account, bookings = pa.on_price(self.account, at, last, mark, gap=gap)
         self._book(bookings)
 
@@ -138,6 +152,33 @@ class AccountRunner(_Base):
         self.account = state["account"]
 
 
+class _Drift:
+    """A fund's price-only moves since its last `TokenState` (the token runner's fast path).
+
+    Between two transitions that do more than re-price (a rebalance, a fee, a request, a
+    split), `lt.on_price` only sets `at`, `price` and `nav = nav + qty·(price − previous)`.
+    The runner keeps those three numbers here and builds the `TokenState` only when someone
+    needs it, with the very same float arithmetic, so the result is bit-identical.
+    """
+
+    __slots__ = ("base", "at", "price", "nav", "qty", "rebalance_price", "quiet", "nav_floor")
+
+    def __init__(self, base: lt.TokenState, zone: QuietZone | None, spec: TokenSpec | None) -> None:
+        self.base = base
+        self.at, self.price, self.nav = base.at, base.price, base.nav
+        self.qty, self.rebalance_price = base.qty, base.rebalance_price
+        # Only a live fund with nothing deferred can take the fast path (zone None: never).
+        self.quiet = zone if not base.wiped_out and not base.pending else None
+        # Below it a reverse split is due (and NAV <= 0 is a wipe-out): the slow path decides.
+        self.nav_floor = (spec.split_threshold_nav if spec else None) or 0.0
+
+    def state(self) -> lt.TokenState:
+        base = self.base
+        if self.at is not base.at or self.price != base.price or self.nav != base.nav:
+            base = self.base = replace(base, at=self.at, price=self.price, nav=self.nav)
+        return base
+
+
 class TokenRunner(_Base):
     """`token:<preset>`: holds the long token on a long signal, the short one on a short signal.
 
@@ -156,15 +197,51 @@ class TokenRunner(_Base):
     ) -> None:
         super().__init__(portfolio_id, experiment, symbol)
         self.specs = specs
-        self.funds: dict[Side, lt.TokenState] = {}
         self.cash = capital
+        self._drifts: dict[Side, _Drift] = {}
+        self._zones = {side: quiet_zone(spec) for side, spec in specs.items()}
+        self._checked_at: datetime | None = None
+        # Per side: the next scheduled event after `_schedule_after` (None: no schedule).
+        self._schedule: dict[Side, tuple[datetime, datetime | None]] = {}
+
+    @property
+    def funds(self) -> dict[Side, lt.TokenState]:
+        """The current state of each launched fund."""
+        return {side: d.state() for side, d in self._drifts.items()}
+
+    @funds.setter
+    def funds(self, funds: dict[Side, lt.TokenState]) -> None:
+        self._drifts = {}
+        for side, fund in funds.items():
+            self._set(side, fund)
+
+    def _set(self, side: Side, fund: lt.TokenState) -> None:
+        drift = self._drifts.get(side)
+        if drift is None or fund is not drift.base:
+            self._drifts[side] = _Drift(fund, self._zones.get(side), self.specs.get(side))
+
+    def _fund(self, side: Side) -> lt.TokenState | None:
+        drift = self._drifts.get(side)
+        return None if drift is None else drift.state()
 
     def due_events(self, after: datetime, until: datetime) -> list[TimedEvent]:
         events: list[TimedEvent] = []
-        for side, fund in self.funds.items():
+        for side, drift in self._drifts.items():
+            fund = drift.base  # the schedule and deferred requests never drift
+            if not fund.pending and not self._may_be_due(side, after, until):
+                continue
             for event in due_events(self.specs[side], fund, after, until):
                 events.append(TimedEvent(event.at, event.kind, (side, event)))
         return events
+
+    def _may_be_due(self, side: Side, after: datetime, until: datetime) -> bool:
+        # The preset's events are daily: none is due before the first one after `after`,
+        # which stays valid while `after` moves forward but not past it.
+        cached = self._schedule.get(side)
+        if cached is None or after < cached[0] or (cached[1] is not None and after >= cached[1]):
+            ahead = due_events(self.specs[side], None, after, after + _TWO_DAYS)
+            cached = self._schedule[side] = (after, ahead[0].at if ahead else None)
+        return cached[1] is not None and until >= cached[1]
 
     def apply_event(self, event: TimedEvent, price: float) -> None:
         side, token_event = event.payload
@@ -172,49 +249,72 @@ class TokenRunner(_Base):
         self._apply(side, lambda s, f: apply_timed_event(s, f, token_event, price))
 
     def apply_funding(self, at: datetime, rate: float, mark: float) -> None:
-        for side in list(self.funds):
+        for side in list(self._drifts):
             self._apply(side, lambda s, f: lt.apply_funding(s, f, at, rate, mark))
 
     def on_price(self, at: datetime, last: float, mark: float, gap: bool, bar_close: bool) -> None:
         # The fund's underlying is the perp it holds, so it marks and trades at the mark.
+        if at is not self._checked_at:
+            lt.check_time(at)
+            self._checked_at = at
         for side, spec in self.specs.items():
-            fund = self.funds.get(side)
+            drift = self._drifts.get(side)
+            if drift is not None:
+                zone = drift.quiet
+                # Fast path: the arithmetic of lt._move and the rule checks of lt.on_price,
+                # taken only when no rule, release, split or wipe-out can happen here.
+                if zone is not None and at >= drift.at and 0.0 < mark < _INF:
+                    nav = drift.nav + drift.qty * (mark - drift.price)
+                    if nav > 0.0 and nav >= drift.nav_floor:
+                        if not (spec.monitoring == "continuous" or bar_close):
+                            drift.at, drift.price, drift.nav = at, mark, nav
+                            continue
+                        lev = abs(drift.qty * mark / nav)
+                        move = mark / drift.rebalance_price - 1
+                        if (
+                            not zone.always
+                            and zone.lev_lo < lev < zone.lev_hi
+                            and zone.move_lo < move < zone.move_hi
+                        ):
+                            drift.at, drift.price, drift.nav = at, mark, nav
+                            continue
+            fund = None if drift is None else drift.state()
             if fund is None or fund.wiped_out and fund.units == 0 and not fund.pending:
                 # Launch (or relaunch after a wipe-out nobody holds) at NAV 1 (assumption).
-                self.funds[side] = lt.new_token(spec, at, mark)
+                self._set(side, lt.new_token(spec, at, mark))
                 continue
             self._apply(side, lambda s, f: lt.on_price(s, f, at, mark, bar_close=bar_close))
 
     def on_signal(self, at: datetime, signal: Signal, price: float) -> None:
         target = _TARGETS[signal.direction]
-        for side in self.funds:
+        for side in list(self._drifts):
             if side is not target and self._held_units(side) > 0:
                 units = self._held_units(side)
                 self._apply(side, lambda s, f, units=units: lt.redeem(s, f, at, units))
-        if target is None or target not in self.funds or self.cash <= 0:
+        fund = None if target is None else self._fund(target)
+        if target is None or fund is None or self.cash <= 0:
             return
-        if self._held_units(target) > 0 or any(
-            p.kind == lt.SUBSCRIBE for p in self.funds[target].pending
-        ):
+        if self._held_units(target) > 0 or any(p.kind == lt.SUBSCRIBE for p in fund.pending):
             return  # already in (or on the way in)
-        if self.funds[target].wiped_out:
+        if fund.wiped_out:
             return
         cash, self.cash = self.cash, 0.0
         self._apply(target, lambda s, f: lt.subscribe(s, f, at, cash))
 
     def _held_units(self, side: Side) -> float:
-        fund = self.funds.get(side)
-        if fund is None:
+        drift = self._drifts.get(side)
+        if drift is None:
             return 0.0
+        fund = drift.base  # units and requests never drift
         queued = sum(p.amount for p in fund.pending if p.kind == lt.REDEEM)
         return max(fund.units - queued, 0.0)
 
     def _apply(self, side: Side, transition: Any) -> None:
-        fund = self.funds.get(side)
+        fund = self._fund(side)
         if fund is None:
             return
         after, records = transition(self.specs[side], fund)
-        self.funds[side] = after
+        self._set(side, after)
         self._book(records)
 
     def _book(self, records: TokenRecords) -> None:
@@ -224,11 +324,10 @@ class TokenRunner(_Base):
         self._records.extend(records.fills, records.fees, records.events)
 
     def nav(self, at: datetime, last: float, mark: float) -> NavRecord:
-        value = sum(f.units * f.nav for f in self.funds.values())
-        committed = sum(
-            p.amount for f in self.funds.values() for p in f.pending if p.kind == lt.SUBSCRIBE
-        )
-        exposure = sum(f.units * f.qty * mark for f in self.funds.values())
+        funds = self.funds.values()
+        value = sum(f.units * f.nav for f in funds)
+        committed = sum(p.amount for f in funds for p in f.pending if p.kind == lt.SUBSCRIBE)
+        exposure = sum(f.units * f.qty * mark for f in funds)
         nav = self.cash + committed + value
         leverage = exposure / nav if nav > 0 else 0.0
         return NavRecord(at, nav, self.cash + committed, exposure, leverage, mark)

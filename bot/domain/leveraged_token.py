@@ -77,7 +77,7 @@ class TokenState:
 
 def new_token(spec: TokenSpec, at: datetime, price: float, nav: float = 1.0) -> TokenState:
     """Launch a fund at `nav` per unit, positioned at the target leverage at `price`."""
-    _check_time(at)
+    check_time(at)
     _check_price(price)
     if not nav > 0:
         raise ValueError(f"initial nav must be > 0, got {nav}")
@@ -150,7 +150,7 @@ def apply_funding(
     `rate` is the fraction per funding interval; no-op when the preset has no funding
     pass-through (Gate's all-in fee) or the fund is wiped out.
     """
-    _check_time(at, state.at)
+    check_time(at, state.at)
     _check_price(mark)
     if not spec.funding_pass_through or state.wiped_out or rate == 0:
         return replace(state, at=at), NO_RECORDS
@@ -167,7 +167,7 @@ def apply_management_fee(
     spec: TokenSpec, state: TokenState, at: datetime
 ) -> tuple[TokenState, TokenRecords]:
     """Take the daily management fee from NAV: N ← N·(1 − m). Only current holders pay."""
-    _check_time(at, state.at)
+    check_time(at, state.at)
     if spec.management_fee_pct == 0 or state.wiped_out:
         return replace(state, at=at), NO_RECORDS
     charged = state.nav * spec.management_fee_pct
@@ -182,7 +182,7 @@ def subscribe(
     spec: TokenSpec, state: TokenState, at: datetime, cash: float
 ) -> tuple[TokenState, TokenRecords]:
     """Buy units with `cash` USDT at NAV·(1 + fee); deferred (BLOCKED event) while rebalancing."""
-    _check_time(at, state.at)
+    check_time(at, state.at)
     if not cash > 0:
         raise ValueError(f"subscription cash must be > 0, got {cash}")
     if state.wiped_out:
@@ -196,7 +196,7 @@ def redeem(
     spec: TokenSpec, state: TokenState, at: datetime, units: float
 ) -> tuple[TokenState, TokenRecords]:
     """Sell `units` to the fund at NAV·(1 − fee); deferred (BLOCKED event) while rebalancing."""
-    _check_time(at, state.at)
+    check_time(at, state.at)
     queued = sum(p.amount for p in state.pending if p.kind == REDEEM)
     if not 0 < units <= state.units - queued + 1e-12 * max(state.units, 1.0):
         raise ValueError(f"cannot redeem {units} units: {state.units - queued} available")
@@ -209,7 +209,7 @@ def release_pending(
     spec: TokenSpec, state: TokenState, at: datetime
 ) -> tuple[TokenState, TokenRecords]:
     """Execute deferred requests, in the order asked, once the rebalance window has ended."""
-    _check_time(at, state.at)
+    check_time(at, state.at)
     if not state.pending or _blocked(state, at):
         return state, NO_RECORDS
     current, records = replace(state, at=at, pending=()), NO_RECORDS
@@ -261,7 +261,7 @@ def _blocked(state: TokenState, at: datetime) -> bool:
 
 
 def _move(state: TokenState, at: datetime, price: float) -> TokenState:
-    _check_time(at, state.at)
+    check_time(at, state.at)
     _check_price(price)
     if state.wiped_out:
         return replace(state, at=at, price=price)
@@ -375,7 +375,8 @@ def _carry_step(
     return StepAttribution(at, before.nav, 0.0, 0.0, 0.0, 0.0, fee, paid, change)
 
 
-def _check_time(at: datetime, previous: datetime | None = None) -> None:
+def check_time(at: datetime, previous: datetime | None = None) -> None:
+    """Raise ValueError unless `at` is UTC-aware and not before `previous`."""
     if at.tzinfo is None or at.utcoffset() != timedelta(0):
         raise ValueError(f"time must be timezone-aware UTC, got {at!r}")
     if previous is not None and at < previous:

@@ -226,6 +226,34 @@ def check_triggers(
     return _trail(pos, price), None
 
 
+def quiet_band(pos: PerpPosition) -> tuple[float, float, float, float]:
+    """Open bounds (lo, hi) for the trigger price and (lo, hi) for the mark inside which
+    `check_triggers` returns `pos` itself and no trigger (the replay hot path).
+
+    Each bound is one of `check_triggers`' comparisons, negated: stop, take-profit and the best
+    price so far (a new best moves `pos`) bound the trigger price, the liquidation price bounds
+    the mark, and both stay above 0 (a price <= 0 is an error there). A trailing stop that
+    would still tighten at the current best leaves no quiet band at all.
+    """
+    long = pos.side is Side.LONG
+    lo, hi, mark_lo, mark_hi = 0.0, math.inf, 0.0, math.inf
+    # The best price stays unless the price passes it (equal keeps it): an inclusive bound.
+    best = math.nextafter(pos.best, math.inf if long else -math.inf)
+    if long:
+        hi = best
+        lo = max(lo, pos.stop) if pos.stop is not None else lo
+        hi = min(hi, pos.take_profit) if pos.take_profit is not None else hi
+    else:
+        lo = max(lo, best)
+        hi = pos.stop if pos.stop is not None else hi
+        lo = max(lo, pos.take_profit) if pos.take_profit is not None else lo
+    if pos.liq_price is not None and pos.bankruptcy is not None:
+        mark_lo, mark_hi = (max(0.0, pos.liq_price), math.inf) if long else (0.0, pos.liq_price)
+    if pos.trailing_pct is not None and _trail(pos, pos.best) is not pos:
+        return (0.0, 0.0, 0.0, 0.0)
+    return (lo, hi, mark_lo, mark_hi)
+
+
 def _beyond(pos: PerpPosition, price: float, level: float | None) -> bool:
     # True when `price` is at or past `level` in the losing direction.
     return level is not None and (level - price) * float(pos.side) >= 0.0
@@ -271,4 +299,6 @@ def _trail(pos: PerpPosition, price: float) -> PerpPosition:
     trail = best * (1.0 - s * pos.trailing_pct)
     # A trailing stop only ever tightens: it never moves back towards a larger loss.
     stop = trail if pos.stop is None or (trail - pos.stop) * s > 0.0 else pos.stop
+    if best == pos.best and stop == pos.stop:
+        return pos
     return replace(pos, best=best, stop=stop)

@@ -285,6 +285,8 @@ def on_price(
     moved, trigger = check_triggers(pos, last, mark, gap=gap)
     if trigger is not None:
         return _triggered(account, at, trigger)
+    if moved is pos:
+        return account, NOTHING
     account = replace(account, position=moved)
     if moved.stop != pos.stop:
         return account, Bookings(positions=(position_record(moved, entry_fill(moved)),))

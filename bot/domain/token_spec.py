@@ -156,6 +156,42 @@ def intraday_rule(spec: TokenSpec) -> Rule:
     return AnyOf(tuple(rules))
 
 
+@dataclass(frozen=True, slots=True)
+class QuietZone:
+    """Where the intraday rules of a spec stay silent, as plain bounds (the replay hot path).
+
+    The rules do not fire iff `not always and lev_lo < |λ| < lev_hi and move_lo < move <
+    move_hi`. This is the same set of floats as `intraday_rule(spec).fires(...) is False`
+    (each bound is one of the rules' own comparisons, negated), so callers may test a price
+    against it with a few comparisons instead of building a RuleContext.
+    """
+
+    always: bool
+    lev_lo: float
+    lev_hi: float
+    move_lo: float
+    move_hi: float
+
+
+def quiet_zone(spec: TokenSpec) -> QuietZone:
+    """The bounds inside which `intraday_rule(spec)` never fires (see `QuietZone`)."""
+    # |λ| >= 0 always, so -1 stands for "no lower bound" (no band).
+    lev_lo, lev_hi = -1.0, math.inf
+    if spec.band_lo is not None or spec.band_hi is not None:
+        lev_lo, lev_hi = spec.band_lo or 0.0, spec.band_hi or math.inf  # Band: <= lo or >= hi
+    if spec.max_leverage is not None:
+        lev_hi = min(lev_hi, spec.max_leverage)  # LeverageAbove: >= bound
+    move_lo, move_hi = -math.inf, math.inf
+    threshold = spec.move_trigger_pct
+    if threshold is not None:
+        # MoveSinceRebalance: |move| >= t; adverse only: -move >= t (long), move >= t (short).
+        if not spec.move_adverse_only or spec.leverage > 0:
+            move_lo = -threshold
+        if not spec.move_adverse_only or spec.leverage < 0:
+            move_hi = threshold
+    return QuietZone(spec.always_rebalance, lev_lo, lev_hi, move_lo, move_hi)
+
+
 def daily_rule(spec: TokenSpec) -> DailyReset | DailyCheck | None:
     """Build the scheduled rule of `spec`, or None when it has no daily schedule."""
     if spec.daily_time is None:
