@@ -212,8 +212,11 @@ class CcxtFeed:
         if self.api_url is not None:
             return self.api_url
         api = self.exchange.urls.get("api")
-        first = next(iter(api.values()), "") if isinstance(api, dict) else api
-        return str(first) if first else self.exchange_id
+        if isinstance(api, dict):
+            # Prefer the public market-data endpoint the feed really calls (fapi on binanceusdm).
+            keys = [k for k in ("fapiPublic", "public") if k in api] or list(api)
+            api = api[keys[0]] if keys else ""
+        return str(api) if api else self.exchange_id
 
     # -- polling -------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import tempfile
 import time
 from datetime import datetime, timedelta
@@ -50,14 +51,23 @@ def run_command(
     if not settings.experiments:
         raise fail("no [[experiments]] configured (copy config.example.toml to config.toml)")
     setup_logging(ctx, settings)
+    # Until the scheduler takes over signals, SIGTERM stops start-up like Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         options = DaemonOptions(exchange_clock=clock is ClockChoice.EXCHANGE)
         line = run_daemon(settings, SystemClock(), options)
+    except KeyboardInterrupt:
+        typer.echo("interrupted while starting up: no step was run", err=True)
+        return
     except USER_ERRORS as exc:
         raise fail(str(exc)) from None
     except ValueError as exc:  # e.g. a configured symbol the exchange does not list
         raise fail(str(exc)) from None
     typer.echo(line)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 class SimClock:
