@@ -68,6 +68,17 @@ class Session:
                     fill.price,
                     fill.instrument,
                 )
+            for event in records.token_events:
+                logger.debug(
+                    "{} token {}: leverage {:.3f} -> {:.3f}, NAV/unit {:.6g}",
+                    portfolio_id,
+                    event.kind.value,
+                    event.leverage_before,
+                    event.leverage_after,
+                    event.nav_per_unit,
+                )
+        for symbol, reason in output.rejected:
+            logger.info("{} quote rejected at {}: {}", symbol, output.at.isoformat(), reason)
         return output
 
     def flush(self) -> None:
