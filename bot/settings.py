@@ -161,6 +161,7 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"experiments[{i}].symbol: {experiment.symbol!r} is not in exchange.symbols"
                 )
+            _check_strategy(i, experiment)
             for j, vehicle in enumerate(experiment.vehicles):
                 if vehicle.kind == "token" and vehicle.preset is not None:
                     merged = {**self.presets.get(vehicle.preset, {}), **vehicle.params}
@@ -169,6 +170,20 @@ class Settings(BaseSettings):
                     except ValueError as exc:
                         raise ValueError(f"experiments[{i}].vehicles[{j}]: {exc}") from None
         return self
+
+
+def _check_strategy(index: int, experiment: ExperimentSettings) -> None:
+    # Resolve the strategy and validate its params now, so `config check` and every command
+    # reject an unknown strategy or parameter before the first poll (DESIGN.md: "unknown keys
+    # rejected at startup"). Imported here: the loader imports strategy modules.
+    from bot.strategy_loader import StrategyLoadError, build
+
+    try:
+        build(experiment.strategy, experiment.params)
+    except StrategyLoadError as exc:
+        text = str(exc)
+        key = "" if text.startswith("strategy ") else ".strategy"
+        raise ValueError(f"experiments[{index}]{key}: {text}") from None
 
 
 def load_settings(path: Path | None = None) -> Settings:

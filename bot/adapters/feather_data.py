@@ -110,7 +110,10 @@ def normalise(frame: pd.DataFrame, what: str = "frame") -> pd.DataFrame:
             parsed = pd.to_datetime(dates, utc=True)
     except (ValueError, TypeError) as exc:
         raise DataFormatError(f"{what}: unparsable dates ({exc})") from None
-    out = frame.astype({c: "float64" for c in COLUMNS[1:]}).copy()
+    try:
+        out = frame.astype({c: "float64" for c in COLUMNS[1:]}).copy()
+    except (ValueError, TypeError) as exc:
+        raise DataFormatError(f"{what}: non-numeric prices or volumes ({exc})") from None
     out["date"] = parsed.astype("datetime64[ms, UTC]")
     out = out.drop_duplicates("date", keep="last").sort_values("date", kind="stable")
     return out.reset_index(drop=True)

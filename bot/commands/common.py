@@ -37,12 +37,18 @@ def setup_logging(ctx: typer.Context, settings: Settings, file: bool = True) -> 
     """Configure loguru for a command that uses the database: stderr plus the rotating file
     beside it, at `--log-level` if given, else the config's `log.level`."""
     cli_level = ((ctx.find_root().obj or {}) if ctx is not None else {}).get("log_level")
-    configure_logging(
-        (cli_level or settings.log.level).upper(),
-        log_file_for(settings.store.path) if file else None,
-        settings.log.rotation,
-        settings.log.retention,
-    )
+    log_file = log_file_for(settings.store.path) if file else None
+    try:
+        configure_logging(
+            (cli_level or settings.log.level).upper(),
+            log_file,
+            settings.log.rotation,
+            settings.log.retention,
+        )
+    except OSError as exc:  # e.g. the database's parent is a file, or is read-only
+        raise fail(f"{log_file}: cannot create the log file: {exc.strerror}") from None
+    except ValueError as exc:  # loguru rejects the rotation text
+        raise fail(f"log.rotation: {exc}") from None
 
 
 def console() -> Console:
