@@ -238,13 +238,15 @@ class Engine:
         self, at: datetime, update: Update, quotes: list[Quote], rejected: list[tuple[str, str]]
     ) -> StepOutput:
         portfolios: dict[str, tuple[Records, list[NavRecord]]] = {}
+        # _hour(at) > _hour(last) exactly when last < _hour(at), which lies on the hour.
+        hour = _hour(at)
         for runner in self.runners:
             records = runner.drain()
             navs = []
             quote = self.last_quotes.get(runner.symbol)
             last_nav = self.last_nav_at.get(runner.id)
             # NAV at every event and at least hourly (DESIGN.md step 6).
-            hourly = last_nav is None or _hour(at) > _hour(last_nav)
+            hourly = last_nav is None or last_nav < hour
             if quote is not None and (records or hourly):
                 navs.append(runner.nav(at, quote.last, quote.mark or quote.last))
                 self.last_nav_at[runner.id] = at

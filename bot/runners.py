@@ -32,6 +32,8 @@ from bot.strategy import Direction, Signal
 
 _TARGETS = {Direction.LONG: Side.LONG, Direction.SHORT: Side.SHORT, Direction.FLAT: None}
 _INF = math.inf
+# What `drain` returns for a step without records: shared, so read-only by contract.
+_NO_RECORDS = Records()
 _TWO_DAYS = timedelta(days=2)
 
 
@@ -44,7 +46,10 @@ class _Base:
         self.refused_signals = 0
 
     def drain(self) -> Records:
-        records, self._records = self._records, Records()
+        records = self._records
+        if not (records.fills or records.fees or records.token_events or records.positions):
+            return _NO_RECORDS  # most steps: no new Records object per portfolio
+        self._records = Records()
         return records
 
     def _refused(self, at: datetime, signal: Signal, exc: ValueError) -> None:
@@ -257,27 +262,31 @@ class TokenRunner(_Base):
         if at is not self._checked_at:
             lt.check_time(at)
             self._checked_at = at
+        drifts = self._drifts
         for side, spec in self.specs.items():
-            drift = self._drifts.get(side)
-            if drift is not None:
-                zone = drift.quiet
-                # Fast path: the arithmetic of lt._move and the rule checks of lt.on_price,
-                # taken only when no rule, release, split or wipe-out can happen here.
-                if zone is not None and at >= drift.at and 0.0 < mark < _INF:
-                    nav = drift.nav + drift.qty * (mark - drift.price)
-                    if nav > 0.0 and nav >= drift.nav_floor:
-                        if not (spec.monitoring == "continuous" or bar_close):
-                            drift.at, drift.price, drift.nav = at, mark, nav
-                            continue
-                        lev = abs(drift.qty * mark / nav)
-                        move = mark / drift.rebalance_price - 1
-                        if (
-                            not zone.always
-                            and zone.lev_lo < lev < zone.lev_hi
-                            and zone.move_lo < move < zone.move_hi
-                        ):
-                            drift.at, drift.price, drift.nav = at, mark, nav
-                            continue
+            drift = drifts.get(side)
+            # Fast path: the arithmetic of lt._move and the rule checks of lt.on_price, taken
+            # only when no rule, release, split or wipe-out can happen at this price.
+            if (
+                drift is not None
+                and (zone := drift.quiet) is not None
+                and at >= drift.at
+                and 0.0 < mark < _INF
+            ):
+                nav = drift.nav + drift.qty * (mark - drift.price)
+                if (
+                    nav > 0.0
+                    and nav >= drift.nav_floor
+                    and (
+                        not (bar_close or zone.continuous)
+                        or (
+                            zone.lev_lo < abs(drift.qty * mark / nav) < zone.lev_hi
+                            and zone.move_lo < mark / drift.rebalance_price - 1 < zone.move_hi
+                        )
+                    )
+                ):
+                    drift.at, drift.price, drift.nav = at, mark, nav
+                    continue
             fund = None if drift is None else drift.state()
             if fund is None or fund.wiped_out and fund.units == 0 and not fund.pending:
                 # Launch (or relaunch after a wipe-out nobody holds) at NAV 1 (assumption).

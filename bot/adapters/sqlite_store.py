@@ -165,19 +165,38 @@ class Store:
 
     def write_steps(self, batches: Sequence[StepBatch]) -> None:
         """Write several steps in one transaction (replay groups steps for speed)."""
+        # Rows of the append-only tables are gathered for one executemany per table; each
+        # table still receives its rows in step order, so row ids are the same as one step
+        # at a time. Fills go one by one (fees need their ids).
+        ticks: list[tuple[Any, ...]] = []
+        candles: list[tuple[Any, ...]] = []
+        funding: list[tuple[Any, ...]] = []
+        navs: list[tuple[Any, ...]] = []
+        times = _TimeText()
         with self.db.atomic():
             for batch in batches:
-                self._write_batch(batch)
-
-    def _write_batch(self, batch: StepBatch) -> None:
-        self._insert_market(batch)
-        for step in batch.portfolios:
-            self._insert_portfolio_step(step)
-        if batch.state is not None:
-            self.db.execute(
-                "INSERT OR REPLACE INTO engine_state (key, at, state) VALUES (?, ?, ?)",
-                [batch.state.key, format_time(batch.state.at), batch.state.text],
-            )
+                ticks += [_quote_row(q, times) for q in batch.quotes]
+                candles += [_candle_row(c, times) for c in batch.candles]
+                funding += [(f.symbol, times(f.at), f.rate) for f in batch.funding_rates]
+                for step in batch.portfolios:
+                    self._insert_portfolio_step(step)
+                    pid = step.portfolio_id
+                    navs += [
+                        (pid, times(n.at), n.nav, n.cash, n.exposure, n.leverage, n.price)
+                        for n in step.nav
+                    ]
+                if batch.state is not None:
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO engine_state (key, at, state) VALUES (?, ?, ?)",
+                        [batch.state.key, format_time(batch.state.at), batch.state.text],
+                    )
+            self._insert_market(ticks, candles, funding)
+            if navs:
+                self.db.conn.executemany(
+                    "INSERT OR REPLACE INTO nav (portfolio_id, at, nav, cash, exposure, leverage, "
+                    "price) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    navs,
+                )
 
     def load_state(self, key: str) -> EngineState | None:
         """The engine state saved under `key` by the last committed step, if any."""
@@ -186,23 +205,28 @@ class Store:
             return None
         return EngineState(key, parse_time(rows[0]["at"]), rows[0]["state"])
 
-    def _insert_market(self, batch: StepBatch) -> None:
-        if batch.quotes:
+    def _insert_market(
+        self,
+        ticks: list[tuple[Any, ...]],
+        candles: list[tuple[Any, ...]],
+        funding: list[tuple[Any, ...]],
+    ) -> None:
+        if ticks:
             self.db.conn.executemany(
                 "INSERT OR IGNORE INTO ticks (at, symbol, last, mark, index_price, bid, ask, "
                 "funding_rate, next_funding_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [_quote_row(q) for q in batch.quotes],
+                ticks,
             )
-        if batch.candles:
+        if candles:
             self.db.conn.executemany(
                 "INSERT OR IGNORE INTO candles (symbol, timeframe, at, open, high, low, close, "
                 "volume) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [_candle_row(c) for c in batch.candles],
+                candles,
             )
-        if batch.funding_rates:
+        if funding:
             self.db.conn.executemany(
                 "INSERT OR IGNORE INTO funding_rates (symbol, at, rate) VALUES (?, ?, ?)",
-                [(f.symbol, format_time(f.at), f.rate) for f in batch.funding_rates],
+                funding,
             )
 
     def _insert_portfolio_step(self, step: PortfolioStep) -> None:
@@ -230,20 +254,6 @@ class Store:
             )
         for position in step.positions:
             self._upsert_position(pid, position)
-        for snap in step.nav:
-            self.db.execute(
-                "INSERT OR REPLACE INTO nav (portfolio_id, at, nav, cash, exposure, leverage, "
-                "price) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    pid,
-                    format_time(snap.at),
-                    snap.nav,
-                    snap.cash,
-                    snap.exposure,
-                    snap.leverage,
-                    snap.price,
-                ],
-            )
 
     def _insert_fill(self, portfolio_id: str, fill: FillRecord) -> int:
         cursor = self.db.execute(
@@ -492,9 +502,22 @@ def _opt_time(at: datetime | None) -> str | None:
     return None if at is None else format_time(at)
 
 
-def _quote_row(q: Quote) -> tuple[Any, ...]:
+class _TimeText:
+    """`format_time` with a memo: one write formats the same few step times many times."""
+
+    def __init__(self) -> None:
+        self._memo: dict[datetime, str] = {}
+
+    def __call__(self, at: datetime) -> str:
+        text = self._memo.get(at)
+        if text is None:
+            text = self._memo[at] = format_time(at)
+        return text
+
+
+def _quote_row(q: Quote, times: Any = format_time) -> tuple[Any, ...]:
     return (
-        format_time(q.at),
+        times(q.at),
         q.symbol,
         q.last,
         q.mark,
@@ -521,8 +544,8 @@ def _quote_from_row(row: Mapping[str, Any]) -> Quote:
     )
 
 
-def _candle_row(c: Candle) -> tuple[Any, ...]:
-    return (c.symbol, c.timeframe, format_time(c.at), c.open, c.high, c.low, c.close, c.volume)
+def _candle_row(c: Candle, times: Any = format_time) -> tuple[Any, ...]:
+    return (c.symbol, c.timeframe, times(c.at), c.open, c.high, c.low, c.close, c.volume)
 
 
 def _position_row(portfolio_id: str, p: PositionRecord) -> dict[str, Any]:

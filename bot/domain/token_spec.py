@@ -160,13 +160,14 @@ def intraday_rule(spec: TokenSpec) -> Rule:
 class QuietZone:
     """Where the intraday rules of a spec stay silent, as plain bounds (the replay hot path).
 
-    The rules do not fire iff `not always and lev_lo < |λ| < lev_hi and move_lo < move <
-    move_hi`. This is the same set of floats as `intraday_rule(spec).fires(...) is False`
-    (each bound is one of the rules' own comparisons, negated), so callers may test a price
-    against it with a few comparisons instead of building a RuleContext.
+    At a price where rules are checked (`continuous` monitoring, or a bar close) they do not
+    fire iff `lev_lo < |λ| < lev_hi and move_lo < move < move_hi`. Each bound is one of the
+    rules' own comparisons, negated, so this is exactly `not intraday_rule(spec).fires(...)`
+    and callers may test a price with a few comparisons instead of building a RuleContext.
+    `always_rebalance` gives an empty zone.
     """
 
-    always: bool
+    continuous: bool
     lev_lo: float
     lev_hi: float
     move_lo: float
@@ -175,6 +176,9 @@ class QuietZone:
 
 def quiet_zone(spec: TokenSpec) -> QuietZone:
     """The bounds inside which `intraday_rule(spec)` never fires (see `QuietZone`)."""
+    continuous = spec.monitoring == "continuous"
+    if spec.always_rebalance:
+        return QuietZone(continuous, math.inf, -math.inf, math.inf, -math.inf)
     # |λ| >= 0 always, so -1 stands for "no lower bound" (no band).
     lev_lo, lev_hi = -1.0, math.inf
     if spec.band_lo is not None or spec.band_hi is not None:
@@ -189,7 +193,7 @@ def quiet_zone(spec: TokenSpec) -> QuietZone:
             move_lo = -threshold
         if not spec.move_adverse_only or spec.leverage < 0:
             move_hi = threshold
-    return QuietZone(spec.always_rebalance, lev_lo, lev_hi, move_lo, move_hi)
+    return QuietZone(continuous, lev_lo, lev_hi, move_lo, move_hi)
 
 
 def daily_rule(spec: TokenSpec) -> DailyReset | DailyCheck | None:
