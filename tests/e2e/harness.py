@@ -169,3 +169,107 @@ def _wait_for(db: Path, at: datetime, daemon: Daemon, timeout: float) -> None:
 def step_times(start: datetime, steps: int, every: timedelta) -> list[datetime]:
     """`steps` step times from `start`, `every` apart."""
     return [start + every * i for i in range(steps)]
+
+
+def wait_for_commit(db: Path, at: datetime, daemon: Daemon, timeout: float = 30.0) -> None:
+    """Wait until the daemon has committed the step at `at` (or later)."""
+    _wait_for(db, at, daemon, timeout)
+
+
+# -- the accounting invariant, per vehicle, from the ledger alone ---------------------------
+
+TOKEN_HOLDER_FEES = ("subscription", "redemption")
+
+
+def accounting_errors(db: Path, cents: float = 0.01) -> dict[str, float]:
+    """Portfolios whose latest NAV the ledger does not explain to the cent: {id: difference}.
+
+    perp, perp_static, spot: capital + realised and unrealised PnL - sum(fees) = latest NAV,
+        where the PnL is taken at the quoted (pre-slippage) prices: the fills' cash flow
+        (sell qty x price - buy qty x price, at the executed price) plus the slippage fee rows
+        (the executed price already holds the slippage), plus the open quantity (net of the
+        fills) marked at the NAV row's price; the fees are every `fees` row (trading,
+        slippage, funding; funding received is negative).
+    token:<preset>: the fund's trading, slippage, management and funding fee rows are an
+        attribution of costs already inside its NAV per unit, so they are not subtracted.
+        The holder's cash is explained by the ledger: capital - subscriptions + redemptions -
+        subscription and redemption fees = the NAV row's cash, and the latest NAV = that cash
+        + the value of the units held (>= 0; exactly the cash when no units are held). So:
+        capital - holder fees + value change (redemptions - subscriptions + units value) = NAV.
+    """
+    errors: dict[str, float] = {}
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        portfolios = conn.execute("SELECT id, vehicle, capital FROM portfolios").fetchall()
+        for pid, vehicle, capital in portfolios:
+            nav_row = conn.execute(
+                "SELECT nav, cash, price FROM nav WHERE portfolio_id = ? ORDER BY at DESC LIMIT 1",
+                [pid],
+            ).fetchone()
+            if nav_row is None:
+                continue
+            nav, cash, price = nav_row
+            flow, held = conn.execute(
+                "SELECT COALESCE(SUM(CASE side WHEN 'sell' THEN qty * price ELSE -qty * price "
+                "END), 0), COALESCE(SUM(CASE side WHEN 'buy' THEN qty ELSE -qty END), 0) "
+                "FROM fills WHERE portfolio_id = ?",
+                [pid],
+            ).fetchone()
+            if vehicle.startswith("token:"):
+                fees = conn.execute(
+                    "SELECT COALESCE(SUM(amount), 0) FROM fees WHERE portfolio_id = ? "
+                    "AND kind IN (?, ?)",
+                    [pid, *TOKEN_HOLDER_FEES],
+                ).fetchone()[0]
+                cash_gap = capital + flow - fees - cash
+                if abs(cash_gap) > cents:
+                    errors[pid] = cash_gap
+                elif nav < cash - cents or (abs(held) < 1e-9 and abs(nav - cash) > cents):
+                    errors[pid] = nav - cash
+                continue
+            fees, slippage = conn.execute(
+                "SELECT COALESCE(SUM(amount), 0), COALESCE(SUM(CASE kind WHEN 'slippage' "
+                "THEN amount ELSE 0 END), 0) FROM fees WHERE portfolio_id = ?",
+                [pid],
+            ).fetchone()
+            # Fills carry the executed price, slippage included: the PnL at the quoted price
+            # is the fills' cash flow plus the slippage, and every fee is then subtracted.
+            realised_and_unrealised = flow + slippage + held * price
+            gap = capital + realised_and_unrealised - fees - nav
+            if abs(gap) > cents:
+                errors[pid] = gap
+    return errors
+
+
+def drive_with_kills(
+    sim: SimExchange,
+    daemon: Daemon,
+    db: Path,
+    times: list[datetime],
+    kills: dict[int, tuple[str, float]],
+    timeout: float = 30.0,
+) -> None:
+    """Move the sim clock through `times` like `drive`, SIGKILLing the daemon at given steps.
+
+    `kills[index] = (where, seconds)`: "step" kills `seconds` after the clock moved to that
+    step (possibly in the middle of its poll, engine step or commit); "idle" kills after the
+    step was committed; "startup" kills after the step was committed, restarts, and kills
+    again `seconds` into the new process's start-up (imports, connect, resume): two SIGKILLs.
+    Every kill is followed by a restart.
+    """
+    for index, at in enumerate(times):
+        sim.set_time(at)
+        where, seconds = kills.get(index, ("", 0.0))
+        if where == "step":
+            time.sleep(seconds)
+            daemon.kill()
+            daemon.start()
+        _wait_for(db, at, daemon, timeout)
+        if where == "idle":
+            daemon.kill()
+            daemon.start()
+        elif where == "startup":
+            daemon.kill()
+            daemon.start()
+            time.sleep(seconds)
+            daemon.kill()
+            daemon.start()
