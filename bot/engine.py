@@ -20,15 +20,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any, Protocol
 
 from loguru import logger
 
-from bot.bars import BarAggregator, timeframe_seconds
+from bot.bars import BarAggregator
+from bot.bars import timeframe_seconds as _parse_timeframe
 from bot.domain.ledger import NavRecord
 from bot.domain.price_path import bar_path
 from bot.domain.values import Candle, FundingRate, Quote
-from bot.runner import PortfolioRunner, Records
+from bot.runner import PortfolioRunner, PricePoint, Records
 from bot.strategy import History, Strategy
 from bot.strategy_loader import StrategyHealth, safe_signal
 
@@ -73,13 +76,28 @@ Validator = Callable[[Sequence[Quote], datetime], tuple[list[Quote], list[tuple[
 _FUNDING, _VEHICLE_EVENT, _PRICE = 0, 1, 2
 
 
-@dataclass(frozen=True, slots=True)
-class _Point:
-    at: datetime
-    last: float
-    mark: float
-    gap: bool = True
-    bar_close: bool = True
+_ORDER = itemgetter(0, 1)
+# Parsed once per timeframe text: every step asks for the same few.
+timeframe_seconds = lru_cache(maxsize=64)(_parse_timeframe)
+
+
+def _merge_paths(
+    entries: list[tuple[datetime, int, str, Any]],
+) -> list[tuple[datetime, int, str, Any]]:
+    # A symbol's price points move only its own portfolios, so consecutive points of a symbol
+    # with no timed event between them form one path, handed to each runner in one call.
+    merged: list[tuple[datetime, int, str, Any]] = []
+    open_paths: dict[str, list[PricePoint]] = {}
+    for entry in entries:
+        if entry[1] != _PRICE:
+            open_paths.clear()
+            merged.append(entry)
+        elif (path := open_paths.get(entry[2])) is not None:
+            path.extend(entry[3])
+        else:
+            open_paths[entry[2]] = entry[3]
+            merged.append(entry)
+    return merged
 
 
 class Engine:
@@ -89,8 +107,10 @@ class Engine:
         self.experiments = list(experiments)
         self.runners = [r for e in self.experiments for r in e.runners]
         self._by_symbol: dict[str, list[PortfolioRunner]] = {}
+        self._paths: dict[str, list[Callable[[Sequence[PricePoint]], None]]] = {}
         for runner in self.runners:
             self._by_symbol.setdefault(runner.symbol, []).append(runner)
+            self._paths.setdefault(runner.symbol, []).append(_path_handler(runner))
         self.validate = validate
         self.last_at: datetime | None = None
         self.last_quotes: dict[str, Quote] = {}
@@ -129,27 +149,26 @@ class Engine:
             ]
         for candle in self._unseen_candles(update.candles, after):
             path = bar_path(candle.open, candle.high, candle.low, candle.close)
-            for i, price in enumerate(path):
-                point = _Point(candle.at, price, price, gap=i == 0, bar_close=i == len(path) - 1)
-                entries.append((candle.at, _PRICE, candle.symbol, point))
+            last = len(path) - 1
+            points = [(candle.at, price, price, i == 0, i == last) for i, price in enumerate(path)]
+            entries.append((candle.at, _PRICE, candle.symbol, points))
         for symbol, quote in fresh.items():
-            point = _Point(quote.at, quote.last, quote.mark or quote.last)
-            entries.append((quote.at, _PRICE, symbol, point))
+            point = (quote.at, quote.last, quote.mark or quote.last, True, True)
+            entries.append((quote.at, _PRICE, symbol, [point]))
         # A stable sort keeps each bar's path in order.
-        entries.sort(key=lambda e: (e[0], e[1]))
-        return entries
+        entries.sort(key=_ORDER)
+        return _merge_paths(entries)
 
     def _run_timeline(self, entries: list[tuple[datetime, int, str, Any]]) -> None:
-        known: dict[str, _Point] = {
-            s: _Point(q.at, q.last, q.mark or q.last) for s, q in self.last_quotes.items()
+        known: dict[str, PricePoint] = {
+            s: (q.at, q.last, q.mark or q.last, True, True) for s, q in self.last_quotes.items()
         }
         for at, kind, key, payload in entries:
             if kind == _PRICE:
-                point: _Point = payload
-                for runner in self._by_symbol.get(key, ()):
-                    runner.on_price(at, point.last, point.mark, point.gap, point.bar_close)
+                for on_path in self._paths.get(key, ()):
+                    on_path(payload)
                 # a bar's close is known at its close time; until then its open stands
-                known[key] = point
+                known[key] = payload[-1]
             elif kind == _FUNDING:
                 self._settle_funding(key, at, payload, known.get(key))
             else:
@@ -158,7 +177,7 @@ class Engine:
                 if price is None:
                     logger.warning("{} {} at {} skipped: no price yet", runner.id, event.kind, at)
                     continue
-                runner.apply_event(event, price.last)
+                runner.apply_event(event, price[1])
 
     def _funding_due(
         self, after: datetime, at: datetime, settled: Sequence[FundingRate]
@@ -180,12 +199,14 @@ class Engine:
             ]
         return due
 
-    def _settle_funding(self, symbol: str, at: datetime, rate: float, point: _Point | None) -> None:
+    def _settle_funding(
+        self, symbol: str, at: datetime, rate: float, point: PricePoint | None
+    ) -> None:
         if point is None:
             logger.warning("funding {} at {} skipped: no price at or before it", symbol, at)
             return
         for runner in self._by_symbol.get(symbol, ()):
-            runner.apply_funding(at, rate, point.mark)
+            runner.apply_funding(at, rate, point[2])
         self.applied_funding[symbol] = at
 
     @staticmethod
@@ -255,6 +276,19 @@ class Engine:
         return StepOutput(
             at, quotes, list(update.candles), list(update.funding), portfolios, rejected
         )
+
+
+def _path_handler(runner: PortfolioRunner) -> Callable[[Sequence[PricePoint]], None]:
+    # Runners may take a whole path at once (`on_path`, the fast way); otherwise point by point.
+    on_path: Callable[[Sequence[PricePoint]], None] | None = getattr(runner, "on_path", None)
+    if on_path is not None:
+        return on_path
+
+    def each(points: Sequence[PricePoint]) -> None:
+        for at, last, mark, gap, bar_close in points:
+            runner.on_price(at, last, mark, gap, bar_close)
+
+    return each
 
 
 def _hour(at: datetime) -> datetime:

@@ -13,6 +13,9 @@ from typing import Any, Protocol
 from bot.domain.ledger import FeeRecord, FillRecord, NavRecord, PositionRecord, TokenEventRecord
 from bot.strategy import Signal
 
+PricePoint = tuple[datetime, float, float, bool, bool]
+"""One point of a price path: (at, last, mark, gap, bar_close); see `on_price`."""
+
 
 @dataclass(frozen=True, slots=True)
 class TimedEvent:

@@ -27,7 +27,7 @@ from bot.domain.token_records import TokenRecords
 from bot.domain.token_schedule import TokenTimedEvent, apply_timed_event, due_events
 from bot.domain.token_spec import QuietZone, TokenSpec, quiet_zone
 from bot.domain.values import Side
-from bot.runner import Records, TimedEvent
+from bot.runner import PricePoint, Records, TimedEvent
 from bot.strategy import Direction, Signal
 
 _TARGETS = {Direction.LONG: Side.LONG, Direction.SHORT: Side.SHORT, Direction.FLAT: None}
@@ -105,6 +105,21 @@ class AccountRunner(_Base):
             return  # inside the quiet band: no trigger and the position does not move
         self.account, bookings = pa.on_price(self.account, at, last, mark, gap=gap)
         self._book(bookings)
+
+    def on_path(self, points: Sequence[PricePoint]) -> None:
+        """`on_price` for each point in order (the engine's fast way in)."""
+        for at, last, mark, gap, _ in points:
+            pos = self.account.position
+            if pos is None:
+                continue
+            if pos is not self._band_of:
+                self._band, self._band_of = quiet_band(pos), pos
+            lo, hi, mark_lo, mark_hi = self._band
+            price = mark if pos.stop_trigger == "mark" else last
+            if lo < price < hi and mark_lo < mark < mark_hi and last > 0.0:
+                continue
+            self.account, bookings = pa.on_price(self.account, at, last, mark, gap=gap)
+            self._book(bookings)
 
     def on_signal(self, at: datetime, signal: Signal, price: float) -> None:
         target = _TARGETS[signal.direction]
@@ -184,6 +199,41 @@ class _Drift:
         return base
 
 
+_checked: list[datetime] = []
+
+
+def _check_time(at: datetime) -> None:
+    # lt.check_time, once per datetime object: a step hands the same few to every fund.
+    if not _checked or at is not _checked[0]:
+        lt.check_time(at)
+        _checked[:] = [at]
+
+
+def _quiet_run(
+    drift: _Drift | None, points: Sequence[PricePoint], start: int, end: int
+) -> tuple[int, float]:
+    # The first point in [start, end) where the fund may act, and its NAV just before it: the
+    # fast path of `TokenRunner.on_price` over a path, with the fund's numbers in locals.
+    if drift is None or (zone := drift.quiet) is None:
+        return start, 0.0
+    when, price, nav, qty = drift.at, drift.price, drift.nav, drift.qty
+    floor, reference, continuous = drift.nav_floor, drift.rebalance_price, zone.continuous
+    lev_lo, lev_hi, move_lo, move_hi = zone.lev_lo, zone.lev_hi, zone.move_lo, zone.move_hi
+    for i in range(start, end):
+        at, _, mark, _, bar_close = points[i]
+        if not (at >= when and 0.0 < mark < _INF):
+            return i, nav
+        moved = nav + qty * (mark - price)
+        if not (moved > 0.0 and moved >= floor):
+            return i, nav
+        if (bar_close or continuous) and not (
+            lev_lo < abs(qty * mark / moved) < lev_hi and move_lo < mark / reference - 1 < move_hi
+        ):
+            return i, nav
+        when, price, nav = at, mark, moved
+    return end, nav
+
+
 class TokenRunner(_Base):
     """`token:<preset>`: holds the long token on a long signal, the short one on a short signal.
 
@@ -205,7 +255,6 @@ class TokenRunner(_Base):
         self.cash = capital
         self._drifts: dict[Side, _Drift] = {}
         self._zones = {side: quiet_zone(spec) for side, spec in specs.items()}
-        self._checked_at: datetime | None = None
         # Per side: the next scheduled event after `_schedule_after` (None: no schedule).
         self._schedule: dict[Side, tuple[datetime, datetime | None]] = {}
 
@@ -259,9 +308,7 @@ class TokenRunner(_Base):
 
     def on_price(self, at: datetime, last: float, mark: float, gap: bool, bar_close: bool) -> None:
         # The fund's underlying is the perp it holds, so it marks and trades at the mark.
-        if at is not self._checked_at:
-            lt.check_time(at)
-            self._checked_at = at
+        _check_time(at)
         drifts = self._drifts
         for side, spec in self.specs.items():
             drift = drifts.get(side)
@@ -293,6 +340,32 @@ class TokenRunner(_Base):
                 self._set(side, lt.new_token(spec, at, mark))
                 continue
             self._apply(side, lambda s, f: lt.on_price(s, f, at, mark, bar_close=bar_close))
+
+    def on_path(self, points: Sequence[PricePoint]) -> None:
+        """`on_price` for each point in order (the engine's fast way in).
+
+        Runs of points where every fund stays quiet are applied fund by fund (nothing is
+        recorded there, so the order does not matter); a point where any fund may act goes
+        through `on_price`, so records keep the point-by-point order.
+        """
+        for point in points:
+            _check_time(point[0])
+        start, end = 0, len(points)
+        drifts = [self._drifts.get(side) for side in self.specs]
+        while start < end:
+            runs = [_quiet_run(d, points, start, end) for d in drifts]
+            stop = min(q for q, _ in runs)
+            for drift, (quiet, nav) in zip(drifts, runs, strict=True):
+                if stop == start or drift is None:
+                    continue
+                if quiet > stop:
+                    nav = _quiet_run(drift, points, start, stop)[1]
+                drift.at, drift.price, drift.nav = points[stop - 1][0], points[stop - 1][2], nav
+            if stop == end:
+                return
+            self.on_price(*points[stop])
+            drifts = [self._drifts.get(side) for side in self.specs]
+            start = stop + 1
 
     def on_signal(self, at: datetime, signal: Signal, price: float) -> None:
         target = _TARGETS[signal.direction]
@@ -333,10 +406,11 @@ class TokenRunner(_Base):
         self._records.extend(records.fills, records.fees, records.events)
 
     def nav(self, at: datetime, last: float, mark: float) -> NavRecord:
-        funds = self.funds.values()
-        value = sum(f.units * f.nav for f in funds)
-        committed = sum(p.amount for f in funds for p in f.pending if p.kind == lt.SUBSCRIBE)
-        exposure = sum(f.units * f.qty * mark for f in funds)
+        # Units, quantity and requests never drift, so no TokenState is built for a snapshot.
+        drifts = self._drifts.values()
+        value = sum(d.base.units * d.nav for d in drifts)
+        committed = sum(p.amount for d in drifts for p in d.base.pending if p.kind == lt.SUBSCRIBE)
+        exposure = sum(d.base.units * d.qty * mark for d in drifts)
         nav = self.cash + committed + value
         leverage = exposure / nav if nav > 0 else 0.0
         return NavRecord(at, nav, self.cash + committed, exposure, leverage, mark)
