@@ -100,7 +100,11 @@ def _poller(
     session: Session, feed: CcxtFeed, clock: Clock, options: DaemonOptions
 ) -> Callable[[], bool]:
     def poll() -> bool:
-        at = clock.now()
+        try:
+            at = clock.now()  # the exchange's clock may fail like any request
+        except FeedError as exc:
+            logger.debug("poll skipped: {}", exc)  # the feed logs one line per failure streak
+            return False
         last = session.engine.last_at
         if last is not None and at <= last:
             return False  # no time has passed on this clock: nothing can be new

@@ -39,6 +39,7 @@ class Session:
         self.group = group
         self.stats = SessionStats()
         self._pending: list[StepBatch] = []
+        self._rejecting: dict[str, int] = {}  # symbol -> quotes rejected in the current streak
 
     def resume(self) -> bool:
         """Restore the engine from the last committed step; False when starting fresh."""
@@ -77,9 +78,31 @@ class Session:
                     event.leverage_after,
                     event.nav_per_unit,
                 )
-        for symbol, reason in output.rejected:
-            logger.info("{} quote rejected at {}: {}", symbol, output.at.isoformat(), reason)
+        self._log_rejections(output)
         return output
+
+    def _log_rejections(self, output: StepOutput) -> None:
+        # One WARNING when a symbol's quotes start being rejected, one INFO when one is
+        # accepted again: a glitch lasting an hour is two lines, not one per poll.
+        for symbol, reason in output.rejected:
+            if symbol not in self._rejecting:
+                logger.warning(
+                    "{} quotes rejected from {} ({}); nothing downstream sees them "
+                    "(logged once per streak)",
+                    symbol,
+                    output.at.isoformat(),
+                    reason,
+                )
+            self._rejecting[symbol] = self._rejecting.get(symbol, 0) + 1
+        for quote in output.quotes:
+            count = self._rejecting.pop(quote.symbol, None)
+            if count is not None:
+                logger.info(
+                    "{} quotes accepted again at {} after {} rejected",
+                    quote.symbol,
+                    output.at.isoformat(),
+                    count,
+                )
 
     def flush(self) -> None:
         """Commit the steps not yet written, with the engine's current state."""

@@ -145,6 +145,17 @@ class CcxtFeed:
             self.clock.now,
             lambda: self.exchange.last_response_headers,
         )
+        # The exchange clock (`--clock exchange`) has its own failure streaks: its success at
+        # the start of each poll must not end a streak of the market-data requests.
+        self._time_retrier = Retrier(
+            f"{exchange_id} clock",
+            TRANSIENT,
+            max_retries,
+            Backoff(backoff_base_seconds, backoff_max_seconds, rng or random.Random()),
+            self.clock.sleep,
+            self.clock.now,
+            lambda: self.exchange.last_response_headers,
+        )
         self._connected = False
         self._polls = 0
         self._cursor: dict[tuple[str, str], datetime] = {}  # next candle open time wanted
@@ -403,9 +414,23 @@ class CcxtFeed:
     # -- bookkeeping ---------------------------------------------------------------------
 
     def server_time(self) -> datetime:
-        """The exchange's own clock (`GET time`), retried like any request."""
-        ms = self._call(self.exchange.fetch_time, "fetch_time")
-        return datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
+        """The exchange's own clock (`GET time`), retried like any request.
+
+        Raises FeedError when it cannot be had (after retries): the poll is skipped."""
+
+        def fetch() -> datetime:
+            ms = self.exchange.fetch_time()
+            if getattr(self.exchange, "last_json_response", None) is None:
+                raise ccxt.BadResponse(f"{self.exchange_id} fetch_time: response is not JSON")
+            return datetime.fromtimestamp(int(ms) / 1000, tz=UTC)  # TypeError when missing
+
+        try:
+            return self._time_retrier.call(fetch, "fetch_time")
+        except POLL_ERRORS as exc:
+            if not isinstance(exc, QUIET):
+                self._time_retrier.failed("fetch_time", exc)  # one log line per streak
+            self._time_retrier.poll_skipped()
+            raise FeedError(f"{self.exchange_id}: no server time ({exc})") from exc
 
     @property
     def stats(self) -> FeedStats:
