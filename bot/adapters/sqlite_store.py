@@ -165,38 +165,24 @@ class Store:
 
     def write_steps(self, batches: Sequence[StepBatch]) -> None:
         """Write several steps in one transaction (replay groups steps for speed)."""
-        # Rows of the append-only tables are gathered for one executemany per table; each
-        # table still receives its rows in step order, so row ids are the same as one step
-        # at a time. Fills go one by one (fees need their ids).
-        ticks: list[tuple[Any, ...]] = []
-        candles: list[tuple[Any, ...]] = []
-        funding: list[tuple[Any, ...]] = []
-        navs: list[tuple[Any, ...]] = []
+        # Rows are gathered for one executemany per table; each table still receives its rows
+        # in step order, so row ids are the same as one step at a time. Fills go one by one
+        # (fees need their ids).
+        rows = _Rows()
         times = _TimeText()
         with self.db.atomic():
             for batch in batches:
-                ticks += [_quote_row(q, times) for q in batch.quotes]
-                candles += [_candle_row(c, times) for c in batch.candles]
-                funding += [(f.symbol, times(f.at), f.rate) for f in batch.funding_rates]
+                rows.ticks += [_quote_row(q, times) for q in batch.quotes]
+                rows.candles += [_candle_row(c, times) for c in batch.candles]
+                rows.funding += [(f.symbol, times(f.at), f.rate) for f in batch.funding_rates]
                 for step in batch.portfolios:
-                    self._insert_portfolio_step(step)
-                    pid = step.portfolio_id
-                    navs += [
-                        (pid, times(n.at), n.nav, n.cash, n.exposure, n.leverage, n.price)
-                        for n in step.nav
-                    ]
+                    self._gather_portfolio_step(step, rows, times)
                 if batch.state is not None:
                     self.db.execute(
                         "INSERT OR REPLACE INTO engine_state (key, at, state) VALUES (?, ?, ?)",
                         [batch.state.key, format_time(batch.state.at), batch.state.text],
                     )
-            self._insert_market(ticks, candles, funding)
-            if navs:
-                self.db.conn.executemany(
-                    "INSERT OR REPLACE INTO nav (portfolio_id, at, nav, cash, exposure, leverage, "
-                    "price) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    navs,
-                )
+            self._insert_rows(rows)
 
     def load_state(self, key: str) -> EngineState | None:
         """The engine state saved under `key` by the last committed step, if any."""
@@ -205,55 +191,69 @@ class Store:
             return None
         return EngineState(key, parse_time(rows[0]["at"]), rows[0]["state"])
 
-    def _insert_market(
-        self,
-        ticks: list[tuple[Any, ...]],
-        candles: list[tuple[Any, ...]],
-        funding: list[tuple[Any, ...]],
-    ) -> None:
-        if ticks:
-            self.db.conn.executemany(
+    def _insert_rows(self, rows: _Rows) -> None:
+        many = self.db.conn.executemany
+        if rows.ticks:
+            many(
                 "INSERT OR IGNORE INTO ticks (at, symbol, last, mark, index_price, bid, ask, "
                 "funding_rate, next_funding_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                ticks,
+                rows.ticks,
             )
-        if candles:
-            self.db.conn.executemany(
+        if rows.candles:
+            many(
                 "INSERT OR IGNORE INTO candles (symbol, timeframe, at, open, high, low, close, "
                 "volume) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                candles,
+                rows.candles,
             )
-        if funding:
-            self.db.conn.executemany(
+        if rows.funding:
+            many(
                 "INSERT OR IGNORE INTO funding_rates (symbol, at, rate) VALUES (?, ?, ?)",
-                funding,
+                rows.funding,
+            )
+        if rows.fees:
+            many(
+                "INSERT INTO fees (portfolio_id, at, kind, amount, fill_id) VALUES (?, ?, ?, ?, ?)",
+                rows.fees,
+            )
+        if rows.events:
+            many(
+                "INSERT INTO token_events (portfolio_id, at, kind, leverage_before, "
+                "leverage_after, nav_per_unit, notional_traded) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows.events,
+            )
+        if rows.positions:
+            many(_UPSERT_POSITION, rows.positions)
+        if rows.navs:
+            many(
+                "INSERT OR REPLACE INTO nav (portfolio_id, at, nav, cash, exposure, leverage, "
+                "price) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows.navs,
             )
 
-    def _insert_portfolio_step(self, step: PortfolioStep) -> None:
+    def _gather_portfolio_step(self, step: PortfolioStep, rows: _Rows, times: _TimeText) -> None:
         pid = step.portfolio_id
         fill_ids = [self._insert_fill(pid, fill) for fill in step.fills]
         for fee in step.fees:
             fill_id = fill_ids[fee.fill_index] if fee.fill_index is not None else None
-            self.db.execute(
-                "INSERT INTO fees (portfolio_id, at, kind, amount, fill_id) VALUES (?, ?, ?, ?, ?)",
-                [pid, format_time(fee.at), fee.kind.value, fee.amount, fill_id],
+            rows.fees.append((pid, times(fee.at), fee.kind.value, fee.amount, fill_id))
+        rows.events += [
+            (
+                pid,
+                times(e.at),
+                e.kind.value,
+                e.leverage_before,
+                e.leverage_after,
+                e.nav_per_unit,
+                e.notional_traded,
             )
-        for event in step.token_events:
-            self.db.execute(
-                "INSERT INTO token_events (portfolio_id, at, kind, leverage_before, "
-                "leverage_after, nav_per_unit, notional_traded) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    pid,
-                    format_time(event.at),
-                    event.kind.value,
-                    event.leverage_before,
-                    event.leverage_after,
-                    event.nav_per_unit,
-                    event.notional_traded,
-                ],
-            )
+            for e in step.token_events
+        ]
         for position in step.positions:
-            self._upsert_position(pid, position)
+            row = _position_row(pid, position)
+            rows.positions.append(tuple(row[c] for c in _POSITION_COLUMNS))
+        rows.navs += [
+            (pid, times(n.at), n.nav, n.cash, n.exposure, n.leverage, n.price) for n in step.nav
+        ]
 
     def _insert_fill(self, portfolio_id: str, fill: FillRecord) -> int:
         cursor = self.db.execute(
@@ -271,17 +271,6 @@ class Store:
             ],
         )
         return int(cursor.lastrowid or 0)
-
-    def _upsert_position(self, portfolio_id: str, p: PositionRecord) -> None:
-        row = _position_row(portfolio_id, p)
-        columns = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in row if c != "id")
-        self.db.execute(
-            f"INSERT INTO positions ({columns}) VALUES ({marks}) "  # noqa: S608 (fixed names)
-            f"ON CONFLICT (id) DO UPDATE SET {updates}",
-            list(row.values()),
-        )
 
     # -- reading -------------------------------------------------------------------------
 
@@ -500,6 +489,46 @@ def _dumps(value: Mapping[str, Any]) -> str:
 
 def _opt_time(at: datetime | None) -> str | None:
     return None if at is None else format_time(at)
+
+
+@dataclass(slots=True)
+class _Rows:
+    """Rows of one `write_steps` call, per table, in step order."""
+
+    ticks: list[tuple[Any, ...]] = field(default_factory=list)
+    candles: list[tuple[Any, ...]] = field(default_factory=list)
+    funding: list[tuple[Any, ...]] = field(default_factory=list)
+    fees: list[tuple[Any, ...]] = field(default_factory=list)
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    positions: list[tuple[Any, ...]] = field(default_factory=list)
+    navs: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+_POSITION_COLUMNS = (
+    "id",
+    "portfolio_id",
+    "symbol",
+    "side",
+    "opened_at",
+    "entry",
+    "qty",
+    "stop",
+    "take_profit",
+    "risk_pct",
+    "leverage",
+    "liq_price",
+    "closed_at",
+    "exit_price",
+    "pnl",
+    "exit_reason",
+    "intended_risk",
+    "effective_risk",
+)
+_UPSERT_POSITION = (
+    f"INSERT INTO positions ({', '.join(_POSITION_COLUMNS)}) "  # noqa: S608 (fixed names)
+    f"VALUES ({', '.join('?' for _ in _POSITION_COLUMNS)}) ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _POSITION_COLUMNS if c != "id")
+)
 
 
 class _TimeText:
