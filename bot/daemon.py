@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from loguru import logger
 
@@ -20,14 +20,16 @@ from bot import __version__
 from bot.adapters.ccxt_feed import CcxtFeed
 from bot.adapters.sqlite_store import Store
 from bot.app import build_engine, open_store
+from bot.bars import timeframe_seconds
 from bot.engine import Engine
 from bot.lock import DatabaseLock
-from bot.ports import Clock, FeedError
+from bot.ports import Clock, FeedError, MarketUpdate
 from bot.reports.job import daily_report_job
 from bot.scheduler import run_jobs
 from bot.session import Session, summary_line
 from bot.settings import Settings
 from bot.strategy_loader import StrategyHealth, resolve, safe_signal
+from bot.validation import implausible_candles
 
 LIVE_KEY = "live"
 
@@ -67,7 +69,7 @@ def run_daemon(settings: Settings, clock: Clock, options: DaemonOptions | None =
                 __version__,
             )
             run_jobs(
-                _poller(session, feed, clock, options),
+                _poller(session, feed, clock, options, settings.exchange.max_jump_pct),
                 settings.exchange.poll_seconds,
                 _reporter(settings, clock) if options.report else None,
                 settings.report.time,
@@ -97,8 +99,10 @@ def _connect_feed(settings: Settings, clock: Clock, options: DaemonOptions) -> C
 
 
 def _poller(
-    session: Session, feed: CcxtFeed, clock: Clock, options: DaemonOptions
+    session: Session, feed: CcxtFeed, clock: Clock, options: DaemonOptions, max_jump_pct: float
 ) -> Callable[[], bool]:
+    screen = CandleScreen(max_jump_pct)
+
     def poll() -> bool:
         try:
             at = clock.now()  # the exchange's clock may fail like any request
@@ -115,6 +119,7 @@ def _poller(
             logger.debug("poll skipped: {}", exc)  # the feed logs one line per failure streak
             return False
         polled = time.perf_counter()
+        update = screen.screen(update, session.engine, feed)
         session.process(update)
         logger.debug(
             "step {}: poll {:.3f}s, engine and ledger {:.3f}s",
@@ -125,6 +130,65 @@ def _poller(
         return options.finished is not None and options.finished(at)
 
     return poll
+
+
+class CandleScreen:
+    """Hold back live candles whose prices are absurd next to the accepted quotes.
+
+    For each series with an implausible candle, that candle and every later one of the series
+    are dropped from the update and the feed's cursor is moved back to it, so the next poll
+    fetches them again: nothing is lost, nothing absurd reaches the strategy or the ledger.
+    The rest of the update (quotes, other series, funding) goes on. One WARNING per streak,
+    one INFO when candles pass again. After `max_held` polls in a row they pass anyway, with
+    a WARNING, so a real move the quotes have not confirmed yet cannot stall the strategies.
+    """
+
+    def __init__(self, max_jump_pct: float, max_held: int = 20) -> None:
+        self.max_jump_pct = max_jump_pct
+        self.max_held = max_held
+        self.held = 0
+
+    def screen(self, update: MarketUpdate, engine: Engine, feed: CcxtFeed) -> MarketUpdate:
+        """The update without implausible candles (and the later candles of their series)."""
+        bad = implausible_candles(
+            update.candles, engine.last_quotes, update.quotes, self.max_jump_pct
+        )
+        if not bad:
+            if self.held:
+                logger.info("candles plausible again after {} polls held back", self.held)
+            self.held = 0
+            return update
+        if self.held >= self.max_held:
+            logger.warning(
+                "{} candles accepted after {} polls held back: the move persists",
+                len(bad),
+                self.held,
+            )
+            self.held = 0
+            return update
+        if self.held == 0:
+            first = bad[0]
+            logger.warning(
+                "{} {} candle at {} implausible (close {:g}); held back and fetched again "
+                "(logged once per streak)",
+                first.symbol,
+                first.timeframe,
+                first.at.isoformat(),
+                first.close,
+            )
+        self.held += 1
+        cut: dict[tuple[str, str], datetime] = {}
+        for c in bad:
+            key = (c.symbol, c.timeframe)
+            cut[key] = min(cut.get(key, c.at), c.at)
+        for (symbol, tf), at in cut.items():
+            feed.resume_candles(symbol, tf, at - timedelta(seconds=timeframe_seconds(tf)))
+        kept = tuple(
+            c
+            for c in update.candles
+            if (c.symbol, c.timeframe) not in cut or c.at < cut[c.symbol, c.timeframe]
+        )
+        return replace(update, candles=kept)
 
 
 class _ExchangeClock:

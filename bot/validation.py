@@ -9,17 +9,20 @@ A quote is rejected, with one reason, when a price is
   "jump"          `last` or `mark` moved more than `max_jump_pct` from the last accepted one.
 Checks run in that order and the first failure is the reason. Rejected quotes change no state,
 so nothing downstream sees them; counts per reason accumulate for the run summary.
+
+Live candles are checked too (`implausible_candles`): the daemon skips a poll whose candles
+are absurd next to the accepted prices and fetches them again on the next poll.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.domain.values import Quote
+from bot.domain.values import Candle, Quote
 
 REASONS = ("missing", "nan", "non_positive", "stale", "out_of_order", "jump")
 _PRICE_FIELDS = ("last", "mark", "index_price", "bid", "ask")
@@ -154,3 +157,39 @@ class SnapshotValidator:
     def summary(self) -> str:
         """Rejections per reason, e.g. "jump 2, stale 1" ("none" when there were none)."""
         return ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()) if v) or "none"
+
+
+def implausible_candles(
+    candles: Sequence[Candle],
+    last_accepted: Mapping[str, Quote],
+    fresh: Sequence[Quote],
+    max_jump_pct: float,
+) -> list[Candle]:
+    """Candles with a price that is not a number, not > 0, or farther than `max_jump_pct`
+    from every reference price of its symbol (live polls only; recorded data is trusted).
+
+    References: the last accepted quote's last price and, when it lies within `max_jump_pct`
+    of that one, the fresh quote's (so a spiked quote cannot vouch for a spiked candle). A
+    symbol without an accepted quote yet has no reference and its candles pass.
+    """
+    refs: dict[str, list[float]] = {}
+    for symbol, quote in last_accepted.items():
+        refs[symbol] = [quote.last]
+    for quote in fresh:
+        base = refs.get(quote.symbol)
+        if base and _finite(quote.last) and abs(quote.last / base[0] - 1) <= max_jump_pct:
+            base.append(quote.last)
+    bad = []
+    for candle in candles:
+        prices = (candle.open, candle.high, candle.low, candle.close)
+        if not all(_finite(p) and p > 0 for p in prices):
+            bad.append(candle)
+            continue
+        near = refs.get(candle.symbol)
+        if near and any(all(abs(p / r - 1) > max_jump_pct for r in near) for p in prices):
+            bad.append(candle)
+    return bad
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)

@@ -15,7 +15,7 @@ import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,8 @@ STRETCHES = [
     Stretch("stale", QUOTES, {"seconds": 3600}, rejected=True),
     # One poll: a spike confirmed by the next poll is a real move by design (validation.py).
     Stretch("spike", QUOTES, {"factor": 10}, steps=1, rejected=True),
+    # Spiked candles are held back and fetched again once the exchange answers sanely.
+    Stretch("spike", ("klines",), {"factor": 10}, steps=3, streak_line="implausible"),
 ]
 
 
@@ -117,7 +119,7 @@ def test_daemon_survives_every_fault_mode_and_keeps_a_clean_ledger(
             for _ in range(stretch.steps):
                 at += EVERY
                 sim.set_time(at)
-                faulty.setdefault(stretch.fault, []).append(at)
+                faulty.setdefault(f"{stretch.fault}:{stretch.endpoints[0]}", []).append(at)
                 time.sleep(stretch.hold)
                 assert daemon.alive(), daemon.log.read_text()[-3000:]
             sim.clear_faults()
@@ -130,6 +132,10 @@ def test_daemon_survives_every_fault_mode_and_keeps_a_clean_ledger(
             assert len(new) == expected, (stretch.fault, new)
             if stretch.streak_line is not None:
                 assert stretch.streak_line in new[0], (stretch.fault, new)
+        # the held-back candles were fetched again: the strategy's 1h series has no gap
+        at += EVERY * 3
+        sim.set_time(at)
+        wait_for_commit(db, at, daemon)
         assert daemon.alive()
         assert daemon.stop() == 0
     finally:
@@ -142,10 +148,17 @@ def test_daemon_survives_every_fault_mode_and_keeps_a_clean_ledger(
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     stamped = {datetime.fromisoformat(t[0].replace("Z", "+00:00")) for t in ticks}
     for fault, times in faulty.items():
-        if fault != "delay":
+        if fault.split(":")[0] != "delay" and fault != "spike:klines":
             assert not stamped & set(times), f"{fault}: a tick was recorded during the fault"
+    with sqlite3.connect(db) as conn:
+        candles = conn.execute(
+            "SELECT at, open, high, low, close FROM candles WHERE timeframe = '1h' ORDER BY at"
+        ).fetchall()
     prices = [p for _, last, mark in ticks for p in (last, mark)]
+    prices += [p for row in candles for p in row[1:]]
     assert max(prices) < 1.3 * min(prices), "a spiked price reached the ledger"
+    opens = [datetime.fromisoformat(row[0].replace("Z", "+00:00")) for row in candles]
+    assert all(b - a == timedelta(hours=1) for a, b in zip(opens, opens[1:], strict=False))
     # Assert: the accounting invariant, for every portfolio, to the cent
     assert not accounting_errors(db)
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
@@ -155,3 +168,22 @@ def test_daemon_survives_every_fault_mode_and_keeps_a_clean_ledger(
     log = daemon.log.read_text()
     assert len(re.findall(r"recovered after", log)) >= 4
     assert committed_at(db) == at
+
+
+def test_implausible_candles_are_judged_against_accepted_prices_only() -> None:
+    from bot.domain.values import Candle, Quote
+    from bot.validation import implausible_candles
+
+    t = datetime(2024, 3, 1, tzinfo=UTC)
+    last = {"X": Quote("X", t, 100.0, mark=100.0)}
+
+    def candle(close: float, high: float | None = None) -> Candle:
+        return Candle("X", "1h", t, 100.0, high or max(100.0, close), min(100.0, close), close, 1)
+
+    fine, spiked, nan = candle(110.0), candle(1000.0), candle(float("nan"))
+    # the fresh quote vouches for a move within the bound of the last accepted one ...
+    assert implausible_candles([candle(130.0)], last, [Quote("X", t, 120.0)], 0.25) == []
+    # ... but a spiked fresh quote cannot vouch for a spiked candle
+    assert implausible_candles([spiked], last, [Quote("X", t, 1000.0)], 0.25) == [spiked]
+    assert implausible_candles([fine, nan], last, [], 0.25) == [nan]
+    assert implausible_candles([spiked], {}, [], 0.25) == []  # no reference yet
