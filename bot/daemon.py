@@ -76,7 +76,7 @@ def run_daemon(settings: Settings, clock: Clock, options: DaemonOptions | None =
                 settings.report.timezone,
             )
             store.end_run(run_id, clock.now())
-            line = summary_line(session.stats, [feed.summary()])
+            line = summary_line(session.stats, [feed.summary(), strategy_summary(engine)])
             logger.info("run summary: {}", line)
             return line
         finally:
@@ -210,6 +210,23 @@ def _reporter(settings: Settings, clock: Clock) -> Callable[[], None]:
         daily_report_job(settings, clock.now())
 
     return report
+
+
+def strategy_summary(engine: Engine) -> str:
+    """Strategy faults of the run, e.g. "strategies: x 3 errors, y disabled (too slow)"."""
+    parts = []
+    for slot in engine.experiments:
+        h = slot.health
+        faults = [
+            f"{n} {label}"
+            for n, label in ((h.errors, "errors"), (h.bad_signals, "bad signals"))
+            if n
+        ]
+        faults += [f"{h.slow_calls} slow calls"] if h.slow_calls else []
+        faults += ["disabled (too slow)"] if h.disabled else []
+        if faults:
+            parts.append(f"{slot.name} {', '.join(faults)}")
+    return "strategies: " + ("; ".join(parts) or "no faults")
 
 
 def rebuild_histories(store: Store, engine: Engine) -> None:

@@ -225,6 +225,12 @@ CASES = [
         "--date",
         _existing_ledger,
     ),
+    Case("sim-exchange-no-data", ["sim-exchange", "--data", "absent"], "absent"),
+    Case(
+        "download-bad-timeframe",
+        ["download", "--symbols", "BTC/USDT:USDT", "--timeframe", "7x", "--since", "2024-01-01"],
+        "'7x'",
+    ),
     # -- data directories and files --------------------------------------------------------
     Case("empty-data-dir", REPLAY_DATA, "data", _with(_cfg(), _data_dir({}))),
     Case(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -160,10 +160,10 @@ SQL_CALLS = {
 # code (column names of a constant row layout, WHERE clauses made of fixed "col op ?" pieces
 # joined by _where/_time_filter); every value is still a bound parameter.
 ALLOWED: set[tuple[str, str]] = {
-    ("bot/adapters/sqlite_store.py", "_upsert_position"),  # columns of _position_row
-    ("bot/adapters/sqlite_store.py", "iter_ticks"),  # "symbol IN (?, ?, ...)" + time filter
+    ("bot/adapters/sqlite_store.py", "_UPSERT_POSITION"),  # columns of _POSITION_COLUMNS
+    ("bot/adapters/sqlite_store.py", "iter_ticks.sql"),  # "symbol IN (?, ...)" + time filter
     ("bot/adapters/sqlite_store.py", "iter_candles"),  # fixed "symbol = ?" + time filter
-    ("bot/adapters/sqlite_store.py", "funding_rates"),  # fixed "symbol = ?" + time filter
+    ("bot/adapters/sqlite_store.py", "funding_rates.sql"),  # "symbol = ?" + time filter
 }
 
 
@@ -179,34 +179,59 @@ def _formatted(node: ast.expr) -> bool:
     )
 
 
+def _formatted_names(nodes: Iterable[ast.AST]) -> set[str]:
+    return {
+        t.id
+        for node in nodes
+        if isinstance(node, ast.Assign) and _formatted(node.value)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
+
+
 def sql_formatting_sites(root: Path) -> list[tuple[str, str, int]]:
-    """(module, function, line) of every SQL call whose statement is built by formatting,
-    directly or through a local variable assigned from a formatted string."""
+    """(module, where, line) of every SQL call whose statement is built by formatting: `where`
+    is the function, `function.variable` for a local variable assigned from a formatted
+    string, or the name of such a module-level constant. Calls through a local alias of an
+    SQL method (`many = conn.executemany`) count too."""
     sites = []
     for path in sorted(root.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         module = path.relative_to(root.parent).as_posix()
+        # module-level constants built by formatting, e.g. a statement from column names
+        constants = _formatted_names(tree.body)
         for func in ast.walk(tree):
             if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
-            formatted_names = {
-                t.id
+            local = _formatted_names(ast.walk(func))
+            # local aliases of SQL methods, e.g. `many = self.db.conn.executemany`
+            aliases = {
+                t.id: node.value.attr
                 for node in ast.walk(func)
-                if isinstance(node, ast.Assign) and _formatted(node.value)
+                if isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Attribute)
+                and node.value.attr in SQL_CALLS
                 for t in node.targets
                 if isinstance(t, ast.Name)
             }
             for node in ast.walk(func):
-                if not (
-                    isinstance(node, ast.Call)
-                    and isinstance(node.func, ast.Attribute)
-                    and node.func.attr in SQL_CALLS
-                    and len(node.args) > SQL_CALLS[node.func.attr]
-                ):
+                if not isinstance(node, ast.Call):
                     continue
-                sql = node.args[SQL_CALLS[node.func.attr]]
-                if _formatted(sql) or (isinstance(sql, ast.Name) and sql.id in formatted_names):
+                if isinstance(node.func, ast.Attribute):
+                    method = node.func.attr
+                elif isinstance(node.func, ast.Name):
+                    method = aliases.get(node.func.id, "")
+                else:
+                    continue
+                if method not in SQL_CALLS or len(node.args) <= SQL_CALLS[method]:
+                    continue
+                sql = node.args[SQL_CALLS[method]]
+                if _formatted(sql):
                     sites.append((module, func.name, node.lineno))
+                elif isinstance(sql, ast.Name) and sql.id in local:
+                    sites.append((module, f"{func.name}.{sql.id}", node.lineno))
+                elif isinstance(sql, ast.Name) and sql.id in constants:
+                    sites.append((module, sql.id, node.lineno))  # reviewed by its name
     return sites
 
 
@@ -223,7 +248,9 @@ def test_the_sql_scan_finds_formatted_statements(tmp_path: Path) -> None:
         "def a(db, name):\n    db.execute(f'SELECT * FROM t WHERE n = {name}')\n"
         "def b(db, name):\n    sql = 'SELECT %s' % name\n    db.query(sql)\n"
         "def c(db, name):\n    db.execute('SELECT * FROM t WHERE n = ?', [name])\n"
-        "def d(store, name):\n    store.rows('fills', f'reason = {name}')\n",
+        "def d(store, name):\n    store.rows('fills', f'reason = {name}')\n"
+        "SQL = f'DELETE FROM {TABLE}'\n"
+        "def e(db):\n    many = db.executemany\n    many(SQL, [])\n",
         encoding="utf-8",
     )
-    assert [s[1] for s in sql_formatting_sites(package)] == ["a", "b", "d"]
+    assert [s[1] for s in sql_formatting_sites(package)] == ["a", "b.sql", "d", "SQL"]

@@ -19,6 +19,7 @@ from loguru import logger
 
 from bot.adapters.replay_feed import ReplayFeed
 from bot.app import build_engine
+from bot.daemon import strategy_summary
 from bot.engine import Engine
 from bot.settings import Settings
 from bot.strategy import Direction, HistoryView, Signal, Strategy, StrategyParams
@@ -165,6 +166,12 @@ def test_faulty_strategies_are_isolated_and_the_others_trade_as_if_alone(
     assert any("strategy garbage returned" in line for line in log_lines)
     disabled = [line for line in log_lines if "disabled" in line]
     assert len(disabled) == 1 and disabled[0].startswith("ERROR strategy slow on slow disabled")
+    # and summed up in the run summary line
+    summary = strategy_summary(crowded)
+    assert (
+        "raising " in summary and "garbage " in summary and "slow 3 slow calls, disabled" in summary
+    )
+    assert "sma" not in summary and strategy_summary(alone) == "strategies: no faults"
 
 
 @pytest.mark.parametrize(
