@@ -71,6 +71,19 @@ def run_session(
     return directory / "ledger.db", daemon
 
 
+MARKET_QUERIES = {
+    "ticks": "SELECT * FROM ticks ORDER BY at, symbol",
+    "candles": "SELECT * FROM candles ORDER BY symbol, timeframe, at",
+    "funding_rates": "SELECT * FROM funding_rates ORDER BY symbol, at",
+}
+
+
+def market_data(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    """The recorded market data (what a replay of the session reads)."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return {name: conn.execute(sql).fetchall() for name, sql in MARKET_QUERIES.items()}
+
+
 def integrity(db: Path) -> str:
     with sqlite3.connect(db) as conn:
         return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
@@ -91,6 +104,7 @@ def test_twenty_sigkills_leave_the_uninterrupted_ledger(sim: SimExchange, tmp_pa
     clean, killed = ledger(clean_db), ledger(killed_db)
     assert clean["fills"] and any(row[2] == "funding" for row in clean["fees"])
     assert killed == clean
+    assert market_data(killed_db) == market_data(clean_db)  # recorded once, nothing lost
     assert integrity(killed_db) == integrity(clean_db) == "ok"
     assert not accounting_errors(killed_db)
     assert not [r for r in sim.requests if r.signed]
