@@ -144,9 +144,9 @@ class Engine:
         for symbol, times in self._funding_due(after, at, update.funding).items():
             entries += [(t, _FUNDING, symbol, rate) for t, rate in times]
         for runner in self.runners:
-            entries += [
-                (e.at, _VEHICLE_EVENT, runner.id, (runner, e)) for e in runner.due_events(after, at)
-            ]
+            due = runner.due_events(after, at)
+            if due:
+                entries += [(e.at, _VEHICLE_EVENT, runner.id, (runner, e)) for e in due]
         for candle in self._unseen_candles(update.candles, after):
             path = bar_path(candle.open, candle.high, candle.low, candle.close)
             last = len(path) - 1
@@ -239,6 +239,15 @@ class Engine:
 
     @staticmethod
     def _closed_bars(slot: ExperimentSlot, candles: Sequence[Candle]) -> list[Candle]:
+        if len(candles) == 1:  # the usual step: one candle, the general rule below in short
+            c = candles[0]
+            if c.symbol != slot.symbol:
+                return []
+            if c.timeframe == slot.aggregator.timeframe:
+                return [c]
+            if timeframe_seconds(c.timeframe) < slot.aggregator.seconds:
+                return slot.aggregator.add(c)
+            return []
         mine = [c for c in candles if c.symbol == slot.symbol]
         exact = [c for c in mine if c.timeframe == slot.aggregator.timeframe]
         if exact:
@@ -268,10 +277,11 @@ class Engine:
             last_nav = self.last_nav_at.get(runner.id)
             # NAV at every event and at least hourly (DESIGN.md step 6).
             hourly = last_nav is None or last_nav < hour
-            if quote is not None and (records or hourly):
+            recorded = bool(records)
+            if quote is not None and (recorded or hourly):
                 navs.append(runner.nav(at, quote.last, quote.mark or quote.last))
                 self.last_nav_at[runner.id] = at
-            if records or navs:
+            if recorded or navs:
                 portfolios[runner.id] = (records, navs)
         return StepOutput(
             at, quotes, list(update.candles), list(update.funding), portfolios, rejected

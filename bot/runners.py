@@ -108,6 +108,8 @@ class AccountRunner(_Base):
 
     def on_path(self, points: Sequence[PricePoint]) -> None:
         """`on_price` for each point in order (the engine's fast way in)."""
+        if self.account.position is None:
+            return  # prices alone never open a position
         for at, last, mark, gap, _ in points:
             pos = self.account.position
             if pos is None:
@@ -199,14 +201,15 @@ class _Drift:
         return base
 
 
-_checked: list[datetime] = []
+_checked: list[datetime | None] = [None, None]
 
 
 def _check_time(at: datetime) -> None:
-    # lt.check_time, once per datetime object: a step hands the same few to every fund.
-    if not _checked or at is not _checked[0]:
+    # lt.check_time, once per datetime object: a step hands the same two (a bar's open time
+    # and the step time) to every fund.
+    if at is not _checked[0] and at is not _checked[1]:
         lt.check_time(at)
-        _checked[:] = [at]
+        _checked[1], _checked[0] = _checked[0], at
 
 
 def _quiet_run(
@@ -351,20 +354,23 @@ class TokenRunner(_Base):
         for point in points:
             _check_time(point[0])
         start, end = 0, len(points)
-        drifts = [self._drifts.get(side) for side in self.specs]
         while start < end:
-            runs = [_quiet_run(d, points, start, end) for d in drifts]
-            stop = min(q for q, _ in runs)
-            for drift, (quiet, nav) in zip(drifts, runs, strict=True):
-                if stop == start or drift is None:
-                    continue
-                if quiet > stop:
-                    nav = _quiet_run(drift, points, start, stop)[1]
-                drift.at, drift.price, drift.nav = points[stop - 1][0], points[stop - 1][2], nav
+            stop, runs = end, []
+            for side in self.specs:
+                drift = self._drifts.get(side)
+                quiet, nav = _quiet_run(drift, points, start, stop)
+                runs.append((drift, quiet, nav))
+                stop = min(stop, quiet)
+            if stop > start:
+                at, price = points[stop - 1][0], points[stop - 1][2]
+                for drift, quiet, nav in runs:
+                    assert drift is not None  # a missing fund stops the run at `start`
+                    if quiet > stop:  # ran past a point where another fund acts: redo
+                        nav = _quiet_run(drift, points, start, stop)[1]
+                    drift.at, drift.price, drift.nav = at, price, nav
             if stop == end:
                 return
             self.on_price(*points[stop])
-            drifts = [self._drifts.get(side) for side in self.specs]
             start = stop + 1
 
     def on_signal(self, at: datetime, signal: Signal, price: float) -> None:
@@ -373,9 +379,10 @@ class TokenRunner(_Base):
             if side is not target and self._held_units(side) > 0:
                 units = self._held_units(side)
                 self._apply(side, lambda s, f, units=units: lt.redeem(s, f, at, units))
-        fund = None if target is None else self._fund(target)
-        if target is None or fund is None or self.cash <= 0:
+        drift = None if target is None else self._drifts.get(target)
+        if target is None or drift is None or self.cash <= 0:
             return
+        fund = drift.base  # units, requests and wipe-out never drift
         if self._held_units(target) > 0 or any(p.kind == lt.SUBSCRIBE for p in fund.pending):
             return  # already in (or on the way in)
         if fund.wiped_out:

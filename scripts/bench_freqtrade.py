@@ -17,7 +17,7 @@ import re
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -187,11 +187,8 @@ def backtest(first: datetime, last: datetime, repeats: int = 3) -> dict[str, Any
 
 
 def main() -> None:
-    result = backtest(
-        datetime(2023, 1, 1),
-        datetime(2024, 5, 15),
-        repeats=int(sys.argv[1]) if len(sys.argv) > 1 else 1,
-    )
+    repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+    result = backtest(datetime(2023, 1, 1, tzinfo=UTC), datetime(2024, 5, 15, tzinfo=UTC), repeats)
     print(json.dumps(result, indent=1, default=str))
 
 
