@@ -7,6 +7,7 @@ groups for speed; the resume state is written with each group.
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -70,7 +71,13 @@ def run_replay(
     with open_store(settings) as store:
         engine = build_engine(settings, live=False)
         session = Session(store, engine, REPLAY_KEY, group=GROUP_STEPS)
-        first, last = _drive(session, feed, on_step)
+        # What exists now (loaded history, settings, modules) lives until the end: keep it out
+        # of the cyclic collector's full passes, which a long replay triggers again and again.
+        gc.freeze()
+        try:
+            first, last = _drive(session, feed, on_step)
+        finally:
+            gc.unfreeze()
         session.flush()
         if first is not None and last is not None:
             config = json.loads(settings.model_dump_json())

@@ -16,7 +16,7 @@ import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -176,8 +176,16 @@ def merge_frames(*frames: pd.DataFrame) -> pd.DataFrame:
     return normalise(pd.concat(parts, ignore_index=True))
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _datetimes(frame: pd.DataFrame) -> list[datetime]:
-    return [d.to_pydatetime().astimezone(UTC) for d in frame["date"]]
+    dates = frame["date"]
+    if isinstance(dates.dtype, pd.DatetimeTZDtype) and str(dates.dtype.tz) == "UTC":
+        # The same datetimes, built from integer microseconds (~3x faster for long series).
+        micros = dates.dt.as_unit("us").astype("int64").tolist()
+        return [_EPOCH + timedelta(microseconds=us) for us in micros]
+    return [d.to_pydatetime().astimezone(UTC) for d in dates]
 
 
 def frame_to_candles(frame: pd.DataFrame, symbol: str, timeframe: str) -> list[Candle]:
