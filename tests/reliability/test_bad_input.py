@@ -306,16 +306,20 @@ def snapshot(directory: Path) -> dict[Path, bytes]:
 def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Outcome]]:
     """Run every row once, four at a time (each is a separate Python process)."""
     with SimExchange(None, speed=0) as sim:
-
-        def run(case: Case) -> Outcome:
+        # Set-up in this thread (tmp_path_factory is not thread-safe), the commands in parallel.
+        prepared = []
+        for case in CASES:
             directory = tmp_path_factory.mktemp(case.id)
             if case.setup is not None:
                 case.setup(directory, sim.url)
-            before = snapshot(directory)
+            prepared.append((case, directory, snapshot(directory)))
+
+        def run(item: tuple[Case, Path, dict[Path, bytes]]) -> Outcome:
+            case, directory, before = item
             return Outcome(ltbot(*case.args, cwd=directory), directory, before)
 
         with ThreadPoolExecutor(max_workers=4) as pool:
-            yield dict(zip([c.id for c in CASES], pool.map(run, CASES), strict=True))
+            yield dict(zip([c.id for c in CASES], pool.map(run, prepared), strict=True))
 
 
 @dataclass(frozen=True)
