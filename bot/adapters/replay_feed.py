@@ -52,6 +52,10 @@ class _Series:
     funding: list[FundingRate]
     funding_at: list[datetime]
     pos: int = 0
+    # Where the last bisection of each list ended (replay times only grow).
+    basis_pos: int = 0
+    funding_pos: int = 0
+    settled_pos: int = 0
 
 
 class ReplayFeed:
@@ -217,7 +221,8 @@ def _data_dir_updates(series: list[_Series]) -> Iterator[MarketUpdate]:
                 s.pos += 1
                 candles.append(candle)
                 quotes.append(_quote(s, candle, t))
-            funding.extend(_settled(s, previous, t))
+            if previous is not None:
+                funding.extend(_settled(s, previous, t))
         previous = t
         yield MarketUpdate(t, tuple(quotes), tuple(candles), tuple(funding))
 
@@ -225,27 +230,29 @@ def _data_dir_updates(series: list[_Series]) -> Iterator[MarketUpdate]:
 def _quote(s: _Series, candle: Candle, t: datetime) -> Quote:
     # A mark candle closing at `t` gives the mark; between coarser mark closes, the last
     # price times the latest known mark/last basis (None before the first mark close).
+    # Times only grow, so the bisections below start from where the previous one ended.
     mark = s.marks.get(t)
     if mark is None:
-        i = bisect.bisect_right(s.basis_at, t) - 1
-        mark = candle.close * s.basis[i] if i >= 0 else None
-    j = bisect.bisect_right(s.funding_at, t)
+        i = s.basis_pos = bisect.bisect_right(s.basis_at, t, s.basis_pos)
+        mark = candle.close * s.basis[i - 1] if i > 0 else None
+    j = s.funding_pos = bisect.bisect_right(s.funding_at, t, s.funding_pos)
     upcoming = s.funding[j] if j < len(s.funding) else None
     return Quote(
-        symbol=s.symbol,
-        at=t,
-        last=candle.close,
-        mark=mark,
-        funding_rate=None if upcoming is None else upcoming.rate,
-        next_funding_at=None if upcoming is None else upcoming.at,
+        s.symbol,
+        t,
+        candle.close,
+        mark,
+        None,
+        None,
+        None,
+        None if upcoming is None else upcoming.rate,
+        None if upcoming is None else upcoming.at,
     )
 
 
-def _settled(s: _Series, previous: datetime | None, t: datetime) -> list[FundingRate]:
-    if previous is None:
-        return []
-    lo = bisect.bisect_right(s.funding_at, previous)
-    hi = bisect.bisect_right(s.funding_at, t)
+def _settled(s: _Series, previous: datetime, t: datetime) -> list[FundingRate]:
+    lo = bisect.bisect_right(s.funding_at, previous, s.settled_pos)
+    hi = s.settled_pos = bisect.bisect_right(s.funding_at, t, lo)
     return s.funding[lo:hi]
 
 
