@@ -6,12 +6,12 @@ Used by `ltbot run`, `replay` and `demo`, so all three drive the very same engin
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from bot.adapters.sqlite_store import PortfolioRow, Store
 from bot.bars import BarAggregator
 from bot.domain.liquidation import Tier
+from bot.domain.sizing import spot_symbol
 from bot.domain.token_presets import token_spec
 from bot.domain.token_spec import TokenSpec
 from bot.domain.values import Side
@@ -87,19 +87,12 @@ def build_validator(settings: Settings, live: bool = True) -> Validator:
     symbols may start at different dates and recorded data may lack the mark, so neither
     is required there.
     """
-    checker = SnapshotValidator(
+    return SnapshotValidator(
         settings.exchange.symbols if live else None,
         max_jump_pct=settings.exchange.max_jump_pct,
         stale_after_seconds=settings.exchange.stale_after_seconds,
         require_mark=live,
     )
-
-    def validate(quotes: Any, at: datetime) -> Any:
-        accepted, rejected = checker.validate(quotes, at)
-        return accepted, [(r.symbol, r.reason) for r in rejected]
-
-    validate.checker = checker  # type: ignore[attr-defined]  # for the run summary
-    return validate
 
 
 def build_runner(
@@ -119,7 +112,7 @@ def build_runner(
         )
     params = build_vehicle_params(vehicle.kind, vehicle.params)
     spot = vehicle.kind == "spot"
-    rules = rules_for(_spot_symbol(exp.symbol) if spot else exp.symbol, markets)
+    rules = rules_for(spot_symbol(exp.symbol) if spot else exp.symbol, markets)
     tiers = () if spot else tiers_for(exp.symbol, live_tiers)
     return AccountRunner(
         pid,
@@ -141,10 +134,6 @@ def token_specs(preset: str, overrides: Mapping[str, Any]) -> dict[Side, TokenSp
     if long.side is short.side:
         return {long.side: long}
     return {Side.LONG: long, Side.SHORT: short}
-
-
-def _spot_symbol(symbol: str) -> str:
-    return symbol.split(":", 1)[0]
 
 
 def open_store(settings: Settings) -> Store:

@@ -5,13 +5,13 @@ Exit codes: 0 success, 2 bad input (config, arguments, data), 1 unexpected failu
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bot import __version__
+from bot.commands.common import fail
 from bot.commands.download import download_command
 from bot.commands.presets import presets_command
 from bot.commands.replay import replay_command
@@ -40,16 +40,6 @@ app.command("presets")(presets_command)
 app.command("report")(report_command)
 app.command("download")(download_command)
 app.command("sim-exchange")(sim_exchange_command)
-
-
-class UserError(Exception):
-    """A mistake in the user's input: reported as one line on stderr with exit code 2."""
-
-
-def fail(message: str) -> typer.Exit:
-    """Print `error: message` on stderr and return the exit-2 exception to raise."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
 
 
 def _version(value: bool) -> None:
@@ -101,8 +91,4 @@ def config_check(
 
 def main() -> None:
     """Console-script entry point."""
-    try:
-        app()
-    except UserError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    app()

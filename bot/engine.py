@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any, Protocol
@@ -303,8 +303,3 @@ def _path_handler(runner: PortfolioRunner) -> Callable[[Sequence[PricePoint]], N
 
 def _hour(at: datetime) -> datetime:
     return at.replace(minute=0, second=0, microsecond=0)
-
-
-def bar_close_time(candle: Candle) -> datetime:
-    """When a candle closed: its open time plus its timeframe."""
-    return candle.at + timedelta(seconds=timeframe_seconds(candle.timeframe))

@@ -18,7 +18,6 @@ from bot import __version__
 from bot.adapters.replay_feed import ReplayFeed
 from bot.adapters.sqlite_store import Store, StoreError
 from bot.app import build_engine, open_store
-from bot.engine import Engine
 from bot.ports import MarketUpdate
 from bot.session import Session, SessionStats
 from bot.settings import Settings
@@ -99,8 +98,3 @@ def _drive(
         if on_step is not None:
             on_step(update)
     return first, last
-
-
-def engine_of(session: Session) -> Engine:
-    """The session's engine (for summaries)."""
-    return session.engine

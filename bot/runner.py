@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.domain.ledger import FeeRecord, FillRecord, NavRecord, PositionRecord, TokenEventRecord
+from bot.domain.ledger import (
+    FeeRecord,
+    FillRecord,
+    NavRecord,
+    PositionRecord,
+    TokenEventRecord,
+    rebase_fees,
+)
 from bot.strategy import Signal
 
 PricePoint = tuple[datetime, float, float, bool, bool]
@@ -49,13 +56,7 @@ class Records:
         """Append records; fee `fill_index` values are relative to `fills` and re-based here."""
         base = len(self.fills)
         self.fills.extend(fills)
-        for fee in fees:
-            if fee.fill_index is None:
-                self.fees.append(fee)
-            else:
-                self.fees.append(
-                    FeeRecord(fee.at, fee.kind, fee.amount, fill_index=base + fee.fill_index)
-                )
+        self.fees.extend(rebase_fees(fees, base))
         self.token_events.extend(token_events)
         self.positions.extend(positions)
 

@@ -79,9 +79,11 @@ class SnapshotValidator:
         # an exchange glitch does not repeat the same absurd level twice in a row).
         self._candidate: dict[str, dict[str, float]] = {}
 
-    def __call__(self, quotes: Sequence[Quote]) -> tuple[list[Quote], list[tuple[str, str]]]:
-        """Engine-facing form: (accepted quotes, [(symbol, reason), ...])."""
-        accepted, rejected = self.validate(quotes)
+    def __call__(
+        self, quotes: Sequence[Quote], at: datetime | None = None
+    ) -> tuple[list[Quote], list[tuple[str, str]]]:
+        """Engine-facing form: (accepted quotes, [(symbol, reason), ...]) at step time `at`."""
+        accepted, rejected = self.validate(quotes, at)
         return accepted, [(r.symbol, r.reason) for r in rejected]
 
     def validate(

@@ -39,6 +39,16 @@ class FeeRecord:
     fill_index: int | None = None
 
 
+def rebase_fees(fees: tuple[FeeRecord, ...] | list[FeeRecord], base: int) -> tuple[FeeRecord, ...]:
+    """Fees whose `fill_index` now points `base` fills further on (after concatenating fills)."""
+    if base == 0:
+        return tuple(fees)
+    return tuple(
+        f if f.fill_index is None else FeeRecord(f.at, f.kind, f.amount, base + f.fill_index)
+        for f in fees
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class TokenEventRecord:
     """A leveraged-token fund event: a rebalance, a reverse split, or a blocked request."""

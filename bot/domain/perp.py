@@ -25,6 +25,11 @@ STOP_TRIGGERS = ("last", "mark")
 def _number(name: str, value: Any, *, allow_none: bool = False) -> float | None:
     if value is None and allow_none:
         return None
+    return parse_number(name, value)
+
+
+def parse_number(name: str, value: Any) -> float:
+    """A finite number from a config value (number or text); ValueError naming `name`."""
     if isinstance(value, bool):
         raise ValueError(f"{name} must be a number, got {value!r}")
     try:

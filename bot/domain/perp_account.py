@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from bot.domain.ledger import FeeRecord, FillRecord, NavRecord, PositionRecord
+from bot.domain.ledger import FeeRecord, FillRecord, NavRecord, PositionRecord, rebase_fees
 from bot.domain.perp import (
     PerpPosition,
     Trigger,
@@ -44,10 +44,7 @@ class Bookings:
 
     def __add__(self, other: Bookings) -> Bookings:
         base = len(self.fills)
-        fees = tuple(
-            f if f.fill_index is None else replace(f, fill_index=base + f.fill_index)
-            for f in other.fees
-        )
+        fees = rebase_fees(other.fees, base)
         return Bookings(
             self.fills + other.fills,
             self.fees + fees,

@@ -8,11 +8,11 @@ shared with the perp vehicles.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.domain.perp import parse_number
 from bot.domain.perp_account import (
     NOTHING,
     Bookings,
@@ -33,13 +33,8 @@ from bot.domain.values import FillReason, Side
 
 
 def _fraction(name: str, value: Any, upper: float) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not (math.isfinite(number) and 0.0 <= number < upper):
+    number = parse_number(name, value)
+    if not 0.0 <= number < upper:
         raise ValueError(f"{name} must be in [0, {upper:g}), got {value!r}")
     return number
 

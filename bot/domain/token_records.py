@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain.ledger import FeeRecord, FillRecord, TokenEventRecord
+from bot.domain.ledger import FeeRecord, FillRecord, TokenEventRecord, rebase_fees
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +54,7 @@ class TokenRecords:
 
     def __add__(self, other: TokenRecords) -> TokenRecords:
         base = len(self.fills)
-        moved = tuple(
-            fee if fee.fill_index is None else FeeRecord(fee.at, fee.kind, fee.amount, base + i)
-            for fee, i in ((f, f.fill_index or 0) for f in other.fees)
-        )
+        moved = rebase_fees(other.fees, base)
         return TokenRecords(
             self.fills + other.fills,
             self.fees + moved,
