@@ -35,6 +35,7 @@ class _Partial:
     close: float
     volume: float
     end: datetime  # close time of the latest candle folded in
+    bucket_end: datetime  # close time of the bar being built (at + the bar's length)
 
 
 class BarAggregator:
@@ -49,6 +50,8 @@ class BarAggregator:
         self.symbol = symbol
         self.timeframe = timeframe
         self.seconds = timeframe_seconds(timeframe)
+        self._length = timedelta(seconds=self.seconds)
+        self._spans: dict[str, timedelta] = {}  # a finer timeframe -> its length
         self._partial: _Partial | None = None
 
     def add(self, candle: Candle) -> list[Candle]:
@@ -56,15 +59,29 @@ class BarAggregator:
         if candle.timeframe == self.timeframe:
             return [candle]
         closed: list[Candle] = []
-        start = bucket_start(candle.at, self.seconds)
-        end = candle.at + timedelta(seconds=timeframe_seconds(candle.timeframe))
+        at = candle.at
+        span = self._spans.get(candle.timeframe)
+        if span is None:
+            span = self._spans[candle.timeframe] = timedelta(
+                seconds=timeframe_seconds(candle.timeframe)
+            )
+        end = at + span
         part = self._partial
-        if part is not None and part.at != start:
+        # the bucket holding `at` is the partial bar's exactly when at lies in [its open, close)
+        if part is not None and not part.at <= at < part.bucket_end:
             closed.append(self._emit(part))
             part = None
         if part is None:
+            start = bucket_start(at, self.seconds)
             part = _Partial(
-                start, candle.open, candle.high, candle.low, candle.close, candle.volume, end
+                start,
+                candle.open,
+                candle.high,
+                candle.low,
+                candle.close,
+                candle.volume,
+                end,
+                start + self._length,
             )
         else:
             part.high = max(part.high, candle.high)
@@ -73,7 +90,7 @@ class BarAggregator:
             part.volume += candle.volume
             part.end = end
         self._partial = part
-        if end >= start + timedelta(seconds=self.seconds):
+        if end >= part.bucket_end:
             closed.append(self._emit(part))
             self._partial = None
         return closed

@@ -116,6 +116,7 @@ class Engine:
         self.last_quotes: dict[str, Quote] = {}
         self.last_nav_at: dict[str, datetime] = {}
         self.applied_funding: dict[str, datetime] = {}
+        self._nav_hour: datetime | None = None  # the hour every runner has a NAV of
 
     def step(self, update: Update) -> StepOutput:
         """Process one update; return everything to write for this step."""
@@ -270,19 +271,28 @@ class Engine:
         portfolios: dict[str, tuple[Records, list[NavRecord]]] = {}
         # _hour(at) > _hour(last) exactly when last < _hour(at), which lies on the hour.
         hour = _hour(at)
+        # Once every runner has its NAV of this hour, only runners with records need one.
+        hourly_due = self._nav_hour != hour
+        complete = True
         for runner in self.runners:
             records = runner.drain()
+            recorded = bool(records)
+            if not (recorded or hourly_due):
+                continue
             navs = []
             quote = self.last_quotes.get(runner.symbol)
             last_nav = self.last_nav_at.get(runner.id)
             # NAV at every event and at least hourly (DESIGN.md step 6).
             hourly = last_nav is None or last_nav < hour
-            recorded = bool(records)
             if quote is not None and (recorded or hourly):
                 navs.append(runner.nav(at, quote.last, quote.mark or quote.last))
                 self.last_nav_at[runner.id] = at
+            elif hourly:
+                complete = False  # no price yet: its hourly NAV is still to come
             if recorded or navs:
                 portfolios[runner.id] = (records, navs)
+        if hourly_due and complete:
+            self._nav_hour = hour
         return StepOutput(
             at, quotes, list(update.candles), list(update.funding), portfolios, rejected
         )

@@ -73,7 +73,8 @@ class SeriesView(Sequence[float]):
     def __getitem__(self, index: slice) -> Sequence[float]: ...
     def __getitem__(self, index: int | slice) -> float | Sequence[float]:
         if isinstance(index, slice):
-            return tuple(self._data[: self._length][index])
+            # resolved against the visible length, so no copy of the whole column is made
+            return tuple(self._data[slice(*index.indices(self._length))])
         if index < 0:
             index += self._length
         if not 0 <= index < self._length:

@@ -19,14 +19,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.values import Candle, Quote
 
 REASONS = ("missing", "nan", "non_positive", "stale", "out_of_order", "jump")
-_PRICE_FIELDS = ("last", "mark", "index_price", "bid", "ask")
-_JUMP_FIELDS = ("last", "mark")
+_INF = math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +39,8 @@ class Rejection:
 @dataclass(slots=True)
 class _Reference:
     at: datetime
-    prices: dict[str, float] = field(default_factory=dict)
+    last: float | None
+    mark: float | None
 
 
 class SnapshotValidator:
@@ -110,16 +110,13 @@ class SnapshotValidator:
         return accepted, rejected
 
     def _reason(self, quote: Quote, at: datetime | None) -> str | None:
-        prices = {name: getattr(quote, name) for name in _PRICE_FIELDS}
-        if self.require_mark and prices["mark"] is None:
+        prices = (quote.last, quote.mark, quote.index_price, quote.bid, quote.ask)
+        if self.require_mark and quote.mark is None:
             return "missing"
-        present = [v for v in prices.values() if v is not None]
-        if any(not isinstance(v, int | float) for v in present):
-            return "missing"  # not a number at all: treat as absent
-        if any(not math.isfinite(v) for v in present):
-            return "nan"
-        if any(v <= 0 for v in present):
-            return "non_positive"
+        for v in prices:
+            # the usual quote: every present price a finite number > 0 (NaN fails both sides)
+            if v is not None and not (isinstance(v, int | float) and 0.0 < v < _INF):
+                return _price_problem(prices)
         if at is not None and at - quote.at > self.stale_after:
             return "stale"
         ref = self._last.get(quote.symbol)
@@ -130,21 +127,25 @@ class SnapshotValidator:
         return self._jump(quote, ref)
 
     def _jump(self, quote: Quote, ref: _Reference) -> str | None:
-        moved: dict[str, float] = {}
-        for name in _JUMP_FIELDS:
-            value, before = getattr(quote, name), ref.prices.get(name)
-            if (
-                value is not None
-                and before is not None
-                and abs(value / before - 1.0) > self.max_jump_pct
-            ):
-                moved[name] = value
-        if not moved:
+        limit = self.max_jump_pct
+        last, mark = quote.last, quote.mark
+        last_moved = (
+            last is not None and ref.last is not None and abs(last / ref.last - 1.0) > limit
+        )
+        mark_moved = (
+            mark is not None and ref.mark is not None and abs(mark / ref.mark - 1.0) > limit
+        )
+        if not (last_moved or mark_moved):
             self._candidate.pop(quote.symbol, None)
             return None
+        moved: dict[str, float] = {}
+        if last_moved:
+            moved["last"] = last
+        if mark_moved:
+            moved["mark"] = mark
         candidate = self._candidate.get(quote.symbol)
         if candidate is not None and all(
-            name in candidate and abs(v / candidate[name] - 1.0) <= self.max_jump_pct
+            name in candidate and abs(v / candidate[name] - 1.0) <= limit
             for name, v in moved.items()
         ):
             self._candidate.pop(quote.symbol, None)
@@ -153,12 +154,23 @@ class SnapshotValidator:
         return "jump"
 
     def _accept(self, quote: Quote) -> None:
-        prices = {n: getattr(quote, n) for n in _JUMP_FIELDS if getattr(quote, n) is not None}
-        self._last[quote.symbol] = _Reference(quote.at, prices)
+        self._last[quote.symbol] = _Reference(quote.at, quote.last, quote.mark)
 
     def summary(self) -> str:
         """Rejections per reason, e.g. "jump 2, stale 1" ("none" when there were none)."""
         return ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()) if v) or "none"
+
+
+def _price_problem(prices: Sequence[object]) -> str:
+    """The reason for a quote whose prices are not all finite numbers > 0 (first failing check
+    over all fields: "missing" before "nan" before "non_positive")."""
+    present = [v for v in prices if v is not None]
+    if any(not isinstance(v, int | float) for v in present):
+        return "missing"  # not a number at all: treat as absent
+    numbers = [float(v) for v in present if isinstance(v, int | float)]
+    if any(not math.isfinite(v) for v in numbers):
+        return "nan"
+    return "non_positive"
 
 
 def implausible_candles(

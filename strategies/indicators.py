@@ -12,10 +12,24 @@ def sma(values: Sequence[float], period: int) -> float:
 
 
 def atr(high: Sequence[float], low: Sequence[float], close: Sequence[float], period: int) -> float:
-    """Average true range over the last `period` bars (simple mean of true ranges)."""
+    """Average true range over the last `period` bars (simple mean of true ranges).
+
+    The first bar of a history has no previous close: its true range is its own high - low.
+    """
     n = len(close)
-    ranges = []
-    for i in range(n - period, n):
-        prev_close = close[i - 1] if i > 0 else close[i]
-        ranges.append(max(high[i] - low[i], abs(high[i] - prev_close), abs(low[i] - prev_close)))
+    start = n - period
+    if start < 1:  # the window reaches the first bar (or the history is shorter than it)
+        ranges = []
+        for i in range(start, n):
+            prev_close = close[i - 1] if i > 0 else close[i]
+            ranges.append(
+                max(high[i] - low[i], abs(high[i] - prev_close), abs(low[i] - prev_close))
+            )
+        return sum(ranges) / period
+    # one slice per column instead of an index lookup per value; same values, same order
+    previous = close[start - 1 : n - 1]
+    ranges = [
+        max(h - lo, abs(h - c), abs(lo - c))
+        for h, lo, c in zip(high[start:n], low[start:n], previous, strict=True)
+    ]
     return sum(ranges) / period

@@ -12,6 +12,7 @@ from bot.strategy import Direction, History, HistoryView, Signal, Strategy, Stra
 from bot.strategy_loader import StrategyHealth, StrategyLoadError, build, discover, resolve
 from strategies.donchian_breakout import DonchianBreakout
 from strategies.hold import Hold
+from strategies.indicators import atr
 from strategies.sma_cross import SmaCross
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -83,6 +84,31 @@ def test_history_view_cannot_see_later_bars() -> None:
         view.close[3]
     assert view.close[-2:] == (2.0, 3.0)
     assert len(history.view()) == 4
+
+
+def test_history_view_slices_stop_at_the_visible_length() -> None:
+    history = history_of([1.0, 2.0, 3.0, 4.0])
+    view = history.view()
+    history.append(T0 + timedelta(hours=4), 5.0, 5.0, 5.0, 5.0, 1.0)
+    close = view.close
+    assert close[1:] == (2.0, 3.0, 4.0)
+    assert close[:] == (1.0, 2.0, 3.0, 4.0)
+    assert close[-10:] == (1.0, 2.0, 3.0, 4.0)
+    assert close[::-2] == (4.0, 2.0)
+    assert close[1:99] == (2.0, 3.0, 4.0)
+
+
+def test_atr_hand_worked() -> None:
+    high, low = [10.0, 12.0, 11.0, 15.0], [8.0, 9.0, 7.0, 12.0]
+    close = [9.0, 11.0, 8.0, 14.0]
+    # true ranges: bar 1 max(3, 3, 0) = 3; bar 2 max(4, 0, 4) = 4; bar 3 max(3, 7, 4) = 7
+    assert atr(high, low, close, 3) == (3.0 + 4.0 + 7.0) / 3
+    # the window reaches the first bar: its range is its own high - low (2)
+    assert atr(high, low, close, 4) == (2.0 + 3.0 + 4.0 + 7.0) / 4
+    view = history_of(close).view()
+    assert atr(view.high, view.low, view.close, 2) == atr(
+        list(view.high), list(view.low), list(view.close), 2
+    )
 
 
 def test_history_rejects_bars_out_of_order() -> None:
