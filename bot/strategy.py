@@ -73,8 +73,10 @@ class SeriesView(Sequence[float]):
     def __getitem__(self, index: slice) -> Sequence[float]: ...
     def __getitem__(self, index: int | slice) -> float | Sequence[float]:
         if isinstance(index, slice):
-            # resolved against the visible length, so no copy of the whole column is made
-            return tuple(self._data[slice(*index.indices(self._length))])
+            start, stop, step = index.indices(self._length)
+            if step > 0:  # the usual tail slice: no copy of the whole column
+                return tuple(self._data[start:stop:step])
+            return tuple(self._data[: self._length][index])
         if index < 0:
             index += self._length
         if not 0 <= index < self._length:
