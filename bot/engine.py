@@ -31,7 +31,7 @@ from bot.bars import timeframe_seconds as _parse_timeframe
 from bot.domain.ledger import NavRecord
 from bot.domain.price_path import bar_path
 from bot.domain.values import Candle, FundingRate, Quote
-from bot.runner import PortfolioRunner, PricePoint, Records
+from bot.runner import NO_RECORDS, PortfolioRunner, PricePoint, Records
 from bot.strategy import History, Strategy
 from bot.strategy_loader import StrategyHealth, safe_signal
 
@@ -106,6 +106,8 @@ class Engine:
     def __init__(self, experiments: Sequence[ExperimentSlot], validate: Validator) -> None:
         self.experiments = list(experiments)
         self.runners = [r for e in self.experiments for r in e.runners]
+        # Runners that may have timed events of their own (`has_timed_events`, default yes).
+        self._timed = [r for r in self.runners if getattr(r, "has_timed_events", True)]
         self._by_symbol: dict[str, list[PortfolioRunner]] = {}
         self._paths: dict[str, list[Callable[[Sequence[PricePoint]], None]]] = {}
         for runner in self.runners:
@@ -144,7 +146,7 @@ class Engine:
         entries: list[tuple[datetime, int, str, Any]] = []
         for symbol, times in self._funding_due(after, at, update.funding).items():
             entries += [(t, _FUNDING, symbol, rate) for t, rate in times]
-        for runner in self.runners:
+        for runner in self._timed:
             due = runner.due_events(after, at)
             if due:
                 entries += [(e.at, _VEHICLE_EVENT, runner.id, (runner, e)) for e in due]
@@ -214,6 +216,8 @@ class Engine:
     def _unseen_candles(candles: Sequence[Candle], after: datetime) -> list[Candle]:
         """The finest candles per symbol that open at or after the previous step: their
         prices were never seen as quotes."""
+        if len(candles) == 1:  # the usual step: the rule below for one candle
+            return [candles[0]] if candles[0].at >= after else []
         finest: dict[str, int] = {}
         for c in candles:
             seconds = timeframe_seconds(c.timeframe)
@@ -276,7 +280,7 @@ class Engine:
         complete = True
         for runner in self.runners:
             records = runner.drain()
-            recorded = bool(records)
+            recorded = records is not NO_RECORDS and bool(records)
             if not (recorded or hourly_due):
                 continue
             navs = []

@@ -61,8 +61,18 @@ class Records:
         self.positions.extend(positions)
 
 
+# What a runner's `drain` may return for a step without records: shared, so read-only by
+# contract (the engine tells it apart by identity before asking `bool`).
+NO_RECORDS = Records()
+
+
 class PortfolioRunner(Protocol):
-    """What the engine needs from one portfolio."""
+    """What the engine needs from one portfolio.
+
+    Optional: a class attribute `has_timed_events = False` tells the engine that
+    `due_events` is always empty, so it is not asked; `on_path(points)` takes a whole
+    price path at once instead of `on_price` per point.
+    """
 
     id: str
     experiment: str

@@ -27,13 +27,11 @@ from bot.domain.token_records import TokenRecords
 from bot.domain.token_schedule import TokenTimedEvent, apply_timed_event, due_events
 from bot.domain.token_spec import QuietZone, TokenSpec, quiet_zone
 from bot.domain.values import Side
-from bot.runner import PricePoint, Records, TimedEvent
+from bot.runner import NO_RECORDS, PricePoint, Records, TimedEvent
 from bot.strategy import Direction, Signal
 
 _TARGETS = {Direction.LONG: Side.LONG, Direction.SHORT: Side.SHORT, Direction.FLAT: None}
 _INF = math.inf
-# What `drain` returns for a step without records: shared, so read-only by contract.
-_NO_RECORDS = Records()
 _TWO_DAYS = timedelta(days=2)
 
 
@@ -48,7 +46,7 @@ class _Base:
     def drain(self) -> Records:
         records = self._records
         if not (records.fills or records.fees or records.token_events or records.positions):
-            return _NO_RECORDS  # most steps: no new Records object per portfolio
+            return NO_RECORDS  # most steps: no new Records object per portfolio
         self._records = Records()
         return records
 
@@ -83,8 +81,11 @@ class AccountRunner(_Base):
         self._band: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
         self._band_of: PerpPosition | None = None  # the position `_band` belongs to
 
+    # Funding is the engine's; an account has no other timed events (the engine skips it).
+    has_timed_events = False
+
     def due_events(self, after: datetime, until: datetime) -> list[TimedEvent]:
-        return []  # funding is the engine's; an account has no other timed events
+        return []
 
     def apply_event(self, event: TimedEvent, price: float) -> None:
         raise ValueError(f"{self.id}: unexpected timed event {event.kind!r}")
@@ -351,8 +352,11 @@ class TokenRunner(_Base):
         recorded there, so the order does not matter); a point where any fund may act goes
         through `on_price`, so records keep the point-by-point order.
         """
+        checked = None
         for point in points:
-            _check_time(point[0])
+            if point[0] is not checked:  # a path carries one or two datetime objects
+                checked = point[0]
+                _check_time(checked)
         start, end = 0, len(points)
         while start < end:
             stop, runs = end, []
