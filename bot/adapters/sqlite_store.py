@@ -95,6 +95,7 @@ class Store:
         self.path = Path(path)
         self.db = _open(self.path)
         migrations.apply(self.db)
+        self._times = _TimeText()
 
     def __enter__(self) -> Store:
         return self
@@ -105,6 +106,19 @@ class Store:
     def close(self) -> None:
         """Close the connection (the WAL is checkpointed by SQLite)."""
         self.db.close()
+
+    def use_scratch_mode(self) -> None:
+        """Trade durability for speed: only for a database rebuilt from scratch on every run.
+
+        `ltbot replay` empties its database before each run and can always write it again, so
+        it needs no crash safety: the rollback journal is kept in memory (a failing step still
+        rolls back, so each transaction stays all or nothing while the process lives) and
+        nothing is fsynced, instead of WAL pages written twice (WAL, then checkpoint). A crash
+        of the process or the machine during such a run can leave the file unusable: run the
+        replay again (into a fresh file). Never for a live ledger: its resume relies on WAL.
+        """
+        self.db.execute("PRAGMA journal_mode=MEMORY")
+        self.db.execute("PRAGMA synchronous=OFF")
 
     # -- runs and portfolios -------------------------------------------------------------
 
@@ -169,7 +183,7 @@ class Store:
         # in step order, so row ids are the same as one step at a time. Fills go one by one
         # (fees need their ids).
         rows = _Rows()
-        times = _TimeText()
+        times = self._times
         with self.db.atomic():
             for batch in batches:
                 rows.ticks += [_quote_row(q, times) for q in batch.quotes]
@@ -183,6 +197,22 @@ class Store:
                         [batch.state.key, format_time(batch.state.at), batch.state.text],
                     )
             self._insert_rows(rows)
+
+    def delete_ticks_before(self, before: datetime, limit: int) -> int:
+        """Delete at most `limit` of the oldest ticks recorded before `before`, in one short
+        transaction; return how many went (fewer than `limit`: none are left before `before`).
+
+        Only `ticks` shrinks: candles, funding rates and every ledger table stay, so reports
+        and resumes are unaffected; a recorded session replays exactly only where its ticks
+        remain. Called in batches by the retention job (bot/maintenance.py).
+        """
+        with self.db.atomic():
+            cursor = self.db.conn.execute(
+                "DELETE FROM ticks WHERE rowid IN "
+                "(SELECT rowid FROM ticks WHERE at < ? ORDER BY at LIMIT ?)",
+                [format_time(before), limit],
+            )
+        return int(cursor.rowcount)
 
     def load_state(self, key: str) -> EngineState | None:
         """The engine state saved under `key` by the last committed step, if any."""
@@ -532,25 +562,33 @@ _UPSERT_POSITION = (
 
 
 class _TimeText:
-    """`format_time`, faster for the common case (one write formats many step times)."""
+    """`format_time` with a bounded memo: one write formats the same instants many times.
 
-    def __init__(self) -> None:
-        self._at: datetime | None = None
-        self._text = ""
+    A replay step's candle opens at the previous step's quote time and `next_funding_at`
+    repeats for hours, so most lookups hit. Only UTC datetimes are memoised (two equal ones are
+    the same instant, hence the same text); the memo lives as long as its Store and is emptied
+    when it reaches `limit` entries.
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._texts: dict[datetime, str] = {}
+        self._limit = limit
 
     def __call__(self, at: datetime) -> str:
-        if at is self._at:
-            return self._text
-        if type(at) is datetime and at.tzinfo is UTC and at.year >= 1000:
+        if type(at) is not datetime or at.tzinfo is not UTC or at.year < 1000:
+            return format_time(at)
+        text = self._texts.get(at)
+        if text is None:
             # Same text as format_time: ISO 8601 truncated to milliseconds, "Z" for +00:00.
             text = at.isoformat(timespec="milliseconds")[:23] + "Z"
-        else:
-            text = format_time(at)
-        self._at, self._text = at, text
+            if len(self._texts) >= self._limit:
+                self._texts.clear()
+            self._texts[at] = text
         return text
 
 
 def _quote_row(q: Quote, times: Any = format_time) -> tuple[Any, ...]:
+    nxt = q.next_funding_at
     return (
         times(q.at),
         q.symbol,
@@ -560,7 +598,7 @@ def _quote_row(q: Quote, times: Any = format_time) -> tuple[Any, ...]:
         q.bid,
         q.ask,
         q.funding_rate,
-        _opt_time(q.next_funding_at),
+        None if nxt is None else times(nxt),
     )
 
 
