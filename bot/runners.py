@@ -261,6 +261,9 @@ class TokenRunner(_Base):
         self._zones = {side: quiet_zone(spec) for side, spec in specs.items()}
         # Per side: the next scheduled event after `_schedule_after` (None: no schedule).
         self._schedule: dict[Side, tuple[datetime, datetime | None]] = {}
+        # (from, until): no fund has a deferred request and no scheduled event is due for any
+        # `after` >= from with `until` < until. Dropped whenever a fund changes (`_set`).
+        self._idle: tuple[datetime, datetime | None] | None = None
 
     @property
     def funds(self) -> dict[Side, lt.TokenState]:
@@ -277,19 +280,31 @@ class TokenRunner(_Base):
         drift = self._drifts.get(side)
         if drift is None or fund is not drift.base:
             self._drifts[side] = _Drift(fund, self._zones.get(side), self.specs.get(side))
+            self._idle = None  # a new state may carry a deferred request
 
     def _fund(self, side: Side) -> lt.TokenState | None:
         drift = self._drifts.get(side)
         return None if drift is None else drift.state()
 
     def due_events(self, after: datetime, until: datetime) -> list[TimedEvent]:
+        idle = self._idle
+        if idle is not None and idle[0] <= after and (idle[1] is None or until < idle[1]):
+            return []  # nothing changed since a call that found nothing due until `idle[1]`
         events: list[TimedEvent] = []
+        quiet, next_due = True, None
         for side, drift in self._drifts.items():
             fund = drift.base  # the schedule and deferred requests never drift
             if not fund.pending and not self._may_be_due(side, after, until):
+                upcoming = self._schedule[side][1]
+                if upcoming is not None and (next_due is None or upcoming < next_due):
+                    next_due = upcoming
                 continue
+            quiet = False
             for event in due_events(self.specs[side], fund, after, until):
                 events.append(TimedEvent(event.at, event.kind, (side, event)))
+        # Each side's cached schedule holds for `after` in [its start, its next event), so the
+        # whole runner is idle while `until` stays before the earliest next event.
+        self._idle = (after, next_due) if quiet and self._drifts else None
         return events
 
     def _may_be_due(self, side: Side, after: datetime, until: datetime) -> bool:
