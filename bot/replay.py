@@ -68,6 +68,8 @@ def run_replay(
     path = settings.store.path
     prepare_database(path)
     with open_store(settings) as store:
+        # The replay database is emptied and rebuilt on every run: no fsync per group.
+        store.use_scratch_mode()
         engine = build_engine(settings, live=False)
         session = Session(store, engine, REPLAY_KEY, group=GROUP_STEPS)
         # What exists now (loaded history, settings, modules) lives until the end: keep it out
