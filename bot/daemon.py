@@ -23,6 +23,7 @@ from bot.app import build_engine, open_store
 from bot.bars import timeframe_seconds
 from bot.engine import Engine
 from bot.lock import DatabaseLock
+from bot.maintenance import retention_job
 from bot.ports import Clock, FeedError, MarketUpdate
 from bot.reports.job import daily_report_job
 from bot.scheduler import run_jobs
@@ -74,6 +75,7 @@ def run_daemon(settings: Settings, clock: Clock, options: DaemonOptions | None =
                 _reporter(settings, clock) if options.report else None,
                 settings.report.time,
                 settings.report.timezone,
+                maintenance=retention_job(settings),
             )
             store.end_run(run_id, clock.now())
             line = summary_line(session.stats, [feed.summary(), strategy_summary(engine)])

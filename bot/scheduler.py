@@ -1,6 +1,6 @@
-"""The only APScheduler importer: the poll job and the daily report job of `ltbot run`.
+"""The only APScheduler importer: the poll, daily report and maintenance jobs of `ltbot run`.
 
-Jobs are one-line calls. Both use coalesce, max_instances=1 and a bounded misfire grace time,
+Jobs are one-line calls. All use coalesce, max_instances=1 and a bounded misfire grace time,
 so a slow exchange never stacks polls. SIGINT/SIGTERM let the running step finish, then the
 scheduler stops and `run_jobs` returns. A poll that returns True (data exhausted in a demo)
 stops the scheduler too.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 from collections.abc import Callable
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -26,8 +26,11 @@ def run_jobs(
     report: Callable[[], None] | None = None,
     report_at: time = time(0, 5),
     report_timezone: str = "UTC",
+    maintenance: Callable[[], object] | None = None,
+    maintenance_every: timedelta = timedelta(days=1),
 ) -> None:
-    """Block running `poll` every `poll_seconds` and `report` daily until a stop signal."""
+    """Block running `poll` every `poll_seconds`, `report` daily and `maintenance` at start-up
+    and then every `maintenance_every`, until a stop signal."""
     # APScheduler logs through stdlib logging; "skipped: maximum number of running instances"
     # is the intended coalescing of a slow poll, not a problem, so only errors pass.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
@@ -61,6 +64,18 @@ def run_jobs(
             coalesce=True,
             max_instances=1,
             misfire_grace_time=3600,
+        )
+    if maintenance is not None:
+        # Tick retention: in its own worker thread beside the poll job; it deletes in short
+        # transactions, so a poll waits at most one batch for the write lock.
+        scheduler.add_job(
+            maintenance,
+            IntervalTrigger(seconds=maintenance_every.total_seconds(), timezone=UTC),
+            id="maintenance",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=3600,
+            next_run_time=datetime.now(UTC),  # once at start-up too
         )
     _install_signal_handlers(scheduler)
     logger.info("scheduler started: poll every {}s", poll_seconds)

@@ -67,6 +67,9 @@ class StoreSettings(_Section):
     """`[store]`: the SQLite ledger."""
 
     path: Path = Path("data/ltbot.db")
+    # Days of `ticks` the daemon keeps (0: all). Once a day older ticks are deleted; candles,
+    # funding and the ledger stay. See bot/maintenance.py.
+    tick_retention_days: int = Field(0, ge=0)
 
 
 class LogSettings(_Section):

@@ -392,6 +392,11 @@ class Store:
         )
         return None if rows[0]["at"] is None else parse_time(rows[0]["at"])
 
+    def newest_tick_at(self) -> datetime | None:
+        """Time of the newest recorded tick, if any (the `ticks_at` index: no scan)."""
+        row = self.db.conn.execute("SELECT MAX(at) FROM ticks").fetchone()
+        return None if row[0] is None else parse_time(row[0])
+
     def funding_rates(
         self, symbol: str, start: datetime | None = None, end: datetime | None = None
     ) -> list[FundingRate]:
