@@ -84,7 +84,7 @@ class SnapshotValidator:
     ) -> tuple[list[Quote], list[tuple[str, str]]]:
         """Engine-facing form: (accepted quotes, [(symbol, reason), ...]) at step time `at`."""
         accepted, rejected = self.validate(quotes, at)
-        return accepted, [(r.symbol, r.reason) for r in rejected]
+        return accepted, [(r.symbol, r.reason) for r in rejected] if rejected else []
 
     def validate(
         self, quotes: Sequence[Quote], at: datetime | None = None
@@ -94,19 +94,18 @@ class SnapshotValidator:
             at = self._now()
         accepted: list[Quote] = []
         rejected: list[Rejection] = []
-        seen: set[str] = set()
         for quote in quotes:
-            seen.add(quote.symbol)
             reason = self._reason(quote, at)
             if reason is None:
                 self._accept(quote)
                 accepted.append(quote)
             else:
                 rejected.append(Rejection(quote.symbol, reason))
-        for symbol in self.symbols or ():
-            if symbol not in seen:
-                rejected.append(Rejection(symbol, "missing"))
-        self.counts.update(r.reason for r in rejected)
+        if self.symbols:
+            seen = {quote.symbol for quote in quotes}
+            rejected += [Rejection(s, "missing") for s in self.symbols if s not in seen]
+        if rejected:
+            self.counts.update(r.reason for r in rejected)
         return accepted, rejected
 
     def _reason(self, quote: Quote, at: datetime | None) -> str | None:
