@@ -109,20 +109,25 @@ class AccountRunner(_Base):
 
     def on_path(self, points: Sequence[PricePoint]) -> None:
         """`on_price` for each point in order (the engine's fast way in)."""
-        if self.account.position is None:
-            return  # prices alone never open a position
-        for at, last, mark, gap, _ in points:
-            pos = self.account.position
-            if pos is None:
-                continue
+        pos = self.account.position
+        i, end = 0, len(points)
+        while pos is not None and i < end:  # prices alone never open a position
             if pos is not self._band_of:
                 self._band, self._band_of = quiet_band(pos), pos
             lo, hi, mark_lo, mark_hi = self._band
-            price = mark if pos.stop_trigger == "mark" else last
-            if lo < price < hi and mark_lo < mark < mark_hi and last > 0.0:
-                continue
+            by_mark = pos.stop_trigger == "mark"
+            while i < end:  # skip the points inside the quiet band
+                at, last, mark, gap, _ = points[i]
+                price = mark if by_mark else last
+                if not (lo < price < hi and mark_lo < mark < mark_hi and last > 0.0):
+                    break
+                i += 1
+            else:
+                return
             self.account, bookings = pa.on_price(self.account, at, last, mark, gap=gap)
             self._book(bookings)
+            pos = self.account.position
+            i += 1
 
     def on_signal(self, at: datetime, signal: Signal, price: float) -> None:
         target = _TARGETS[signal.direction]
