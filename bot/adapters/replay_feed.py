@@ -251,7 +251,10 @@ def _quote(s: _Series, candle: Candle, t: datetime) -> Quote:
 
 
 def _settled(s: _Series, previous: datetime, t: datetime) -> list[FundingRate]:
-    lo = bisect.bisect_right(s.funding_at, previous, s.settled_pos)
+    pos = s.settled_pos
+    if pos == len(s.funding_at) or s.funding_at[pos] > t:
+        return []  # the usual step: no settlement in (previous, t] (times only grow)
+    lo = bisect.bisect_right(s.funding_at, previous, pos)
     hi = s.settled_pos = bisect.bisect_right(s.funding_at, t, lo)
     return s.funding[lo:hi]
 
