@@ -8,10 +8,16 @@
 2. Ledger growth per day of live polling: one simulated day of 15 s polls (5,760 steps) of the
    example config's symbols and portfolios into a fresh database; bytes per day from the file
    size (after a checkpoint), and row counts per table.
+3. Tick retention: the same over several simulated days, with the daemon's retention job
+   (`bot.maintenance.tick_retention_job`) run after each day: the file size per day with
+   `[store] tick_retention_days` 0 (grows linearly) and 1 (levels off: freed pages are reused).
+
+    .venv/bin/python scripts/bench_memory.py --only retention --days 5
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sqlite3
 import tempfile
@@ -133,9 +139,17 @@ def accelerated_run(steps: int = 1_000_000, sample_every: int = 50_000) -> dict[
 
 def live_day(poll_seconds: int = 15) -> dict[str, Any]:
     """Ledger bytes written by one day of polls: example config (2 symbols, 28 portfolios)."""
+    return ledger_days(1, 0, poll_seconds)
+
+
+def ledger_days(days: int, retention_days: int, poll_seconds: int = 15) -> dict[str, Any]:
+    """`days` simulated days of polls (example config) into a fresh database, with the
+    daemon's tick retention job run at the end of every day as `ltbot run` runs it daily;
+    the file size after each day (WAL checkpointed), rows and free pages at the end."""
     from bot.app import build_engine, open_store
     from bot.domain.values import Quote
     from bot.logging import configure_logging
+    from bot.maintenance import tick_retention_job
     from bot.ports import MarketUpdate
     from bot.session import Session
     from bot.settings import load_settings
@@ -143,45 +157,84 @@ def live_day(poll_seconds: int = 15) -> dict[str, Any]:
     configure_logging("WARNING", None)
     example = load_settings(Path(__file__).resolve().parents[1] / "config.example.toml")
     polls = 86_400 // poll_seconds
+    sizes: list[int] = []
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "day.db"
-        settings = example.model_copy(
-            update={"store": example.store.model_copy(update={"path": db})}
+        store_settings = example.store.model_copy(
+            update={"path": db, "tick_retention_days": retention_days}
         )
+        settings = example.model_copy(update={"store": store_settings})
         start = datetime(2024, 3, 1, tzinfo=UTC)
         with open_store(settings) as store:
             engine = build_engine(settings)
             session = Session(store, engine, "live")
-            for i in range(polls + 1):
+            for i in range(days * polls + 1):
                 at = start + timedelta(seconds=poll_seconds * i)
                 quotes = tuple(
                     Quote(s, at, p, p * 1.0001, p, p - 0.1, p + 0.1, 0.0001, _next_settlement(at))
                     for s, p in zip(settings.exchange.symbols, (60_000.0, 3_000.0), strict=False)
                 )
                 session.process(MarketUpdate(at, quotes))
-            store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        size = db.stat().st_size
+                if i and i % polls == 0:
+                    tick_retention_job(settings)  # the daemon's daily job (a no-op for 0)
+                    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    sizes.append(db.stat().st_size)
         con = sqlite3.connect(db)
         counts = {
             t: con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]  # noqa: S608
             for t in ("ticks", "nav", "candles", "fills", "fees", "engine_state")
         }
         state_bytes = con.execute("SELECT LENGTH(state) FROM engine_state").fetchone()[0]
+        free_pages = con.execute("PRAGMA freelist_count").fetchone()[0]
         con.close()
     return {
         "poll_seconds": poll_seconds,
         "polls": polls,
+        "days": days,
+        "tick_retention_days": retention_days,
         "symbols": len(settings.exchange.symbols),
         "portfolios": sum(len(e.vehicles) for e in settings.experiments),
-        "db_bytes_per_day": size,
+        "db_bytes_per_day": sizes[0],
+        "db_bytes_after_day": sizes,
+        "free_pages_end": free_pages,
         "rows": counts,
         "engine_state_bytes": state_bytes,
     }
 
 
+def retention_table(days: int = 5, retentions: tuple[int, ...] = (0, 1)) -> str:
+    """Markdown: the ledger's file size after each simulated day, per tick retention."""
+    runs = [ledger_days(days, r) for r in retentions]
+    lines = [
+        "| tick_retention_days | "
+        + " | ".join(f"day {d}" for d in range(1, days + 1))
+        + " | ticks at the end |",
+        "|---" * (days + 2) + "|",
+    ]
+    for run in runs:
+        sizes = " | ".join(f"{b / 1e6:.2f} MB" for b in run["db_bytes_after_day"])
+        lines.append(f"| {run['tick_retention_days']} | {sizes} | {run['rows']['ticks']:,} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
-    print(json.dumps(live_day(), indent=1))
-    print(json.dumps(accelerated_run(), indent=1))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--only",
+        choices=["growth", "retention", "rss"],
+        action="append",
+        help="growth: one live day; retention: file size per day, retention 0 vs 1 day; "
+        "rss: the 1,000,000-step run (default: all three)",
+    )
+    parser.add_argument("--days", type=int, default=5, help="simulated days for --only retention")
+    args = parser.parse_args()
+    wanted = set(args.only or ["growth", "retention", "rss"])
+    if "growth" in wanted:
+        print(json.dumps(live_day(), indent=1))
+    if "retention" in wanted:
+        print(retention_table(args.days))
+    if "rss" in wanted:
+        print(json.dumps(accelerated_run(), indent=1))
 
 
 if __name__ == "__main__":
