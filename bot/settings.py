@@ -43,6 +43,10 @@ class ExchangeSettings(_Section):
     backoff_max_seconds: float = Field(60.0, gt=0)
     max_jump_pct: float = Field(0.25, gt=0)
     stale_after_seconds: float = Field(120.0, gt=0)
+    # Candle (klines) and funding-history requests one poll may make; the rest waits, oldest
+    # first (bot/adapters/ccxt_feed.py). Start-up warm-up and catch-up after downtime are not
+    # bounded by it.
+    history_requests_per_poll: int = Field(4, ge=1)
 
     @field_validator("symbols")
     @classmethod

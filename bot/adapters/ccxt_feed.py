@@ -5,7 +5,10 @@ loaded once (`connect`). Each `poll(at)` makes a constant number of batched requ
 exchange has batch endpoints (binanceusdm: premiumIndex, ticker/price, ticker/bookTicker for all
 symbols at once), fetches newly closed candles of the configured timeframes only when one can
 have closed, and, after the exchange rolls its next funding time, the settled rate from the
-funding history. Transient errors are retried with backoff (see `ccxt_retry`); a poll that
+funding history (binanceusdm: one request for all symbols). Candle and funding-history requests
+go through a per-poll budget (`history_budget`, see `_HistoryPlan`), so a poll makes at most
+3 + budget requests whatever the number of symbols; what does not fit waits for the next poll,
+in a deterministic order. Transient errors are retried with backoff (see `ccxt_retry`); a poll that
 still fails raises `FeedError` and the daemon skips it. Dicts become domain values in
 `ccxt_parse`; `Any` stays inside these adapter modules.
 """
@@ -24,7 +27,7 @@ import ccxt
 from loguru import logger
 
 from bot.adapters.ccxt_funding import SettlementTracker
-from bot.adapters.ccxt_parse import build_candles, build_funding, build_quote, to_ms
+from bot.adapters.ccxt_parse import build_candles, build_funding, build_quote, from_ms, to_ms
 from bot.adapters.ccxt_retry import Backoff, Retrier, RetryLater, RetryStats
 from bot.bars import bucket_start, timeframe_seconds
 from bot.clock import SystemClock
@@ -54,6 +57,9 @@ SUPPORTED = ("binanceusdm", "bybit", "okx")
 OHLCV_PAGE = 500  # candles per klines request
 MAX_PAGES_PER_POLL = 4  # a long outage is caught up over several polls, not in one burst
 FUNDING_GRACE = timedelta(hours=1)  # give up on a settled rate not published by then
+FUNDING_PAGE = 1000  # rows per multi-symbol funding-history request (Binance's maximum)
+# Exchanges whose funding history answers for every symbol at once when none is named.
+ALL_SYMBOL_FUNDING_HISTORY = ("binanceusdm",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +114,8 @@ class CcxtFeed:
     poll (0 = only candles closing after start-up; `resume_candles` continues from the store).
     clock: sleeps between retries and times failure streaks; rng seeds the backoff jitter.
     rate_limit: ccxt's client-side throttle (keep it on against real exchanges).
+    history_budget: at most this many candle and funding-history requests per poll (None: no
+    bound); see `_HistoryPlan` for the order and what is exempt.
     """
 
     def __init__(
@@ -126,6 +134,7 @@ class CcxtFeed:
         rate_limit: bool = True,
         warmup_bars: int = 0,
         exchange: Any = None,
+        history_budget: int | None = None,
     ) -> None:
         if not symbols:
             raise ValueError("at least one symbol is required")
@@ -135,6 +144,9 @@ class CcxtFeed:
         self.api_url = api_url
         self.clock: Clock = clock or SystemClock()
         self.warmup_bars = warmup_bars
+        if history_budget is not None and history_budget < 1:
+            raise ValueError("history_budget must be at least 1")
+        self.history_budget = history_budget
         self.exchange = exchange or build_exchange(exchange_id, api_url, timeout_ms, rate_limit)
         self.retrier = Retrier(
             exchange_id,
@@ -160,6 +172,7 @@ class CcxtFeed:
         self._polls = 0
         self._cursor: dict[tuple[str, str], datetime] = {}  # next candle open time wanted
         self._settlements = SettlementTracker(FUNDING_GRACE)
+        self._last_poll: datetime | None = None  # time of the previous poll that gave quotes
 
     @classmethod
     def from_settings(cls, settings: ExchangeSettings, **kwargs: Any) -> CcxtFeed:
@@ -172,6 +185,7 @@ class CcxtFeed:
             max_retries=settings.max_retries,
             backoff_base_seconds=settings.backoff_base_seconds,
             backoff_max_seconds=settings.backoff_max_seconds,
+            history_budget=settings.history_requests_per_poll,
             **kwargs,
         )
 
@@ -251,9 +265,11 @@ class CcxtFeed:
             raise FeedError(message) from exc
         # Candles count as closed only by the exchange's own time, when it is behind ours.
         ref = min([at, *(q.at for q in quotes)]) if quotes else at
-        candles = self._new_candles(ref)
         self._settlements.observe(quotes)
-        funding = self._settled_funding(ref)
+        plan = _HistoryPlan(self.history_budget)
+        funding = self._settled_funding(ref, plan)
+        candles = self._new_candles(at, ref, plan)
+        self._last_poll = at
         return MarketUpdate(at, tuple(quotes), tuple(candles), tuple(funding))
 
     def _guarded(self, fn: Callable[[], list[T]], what: str) -> list[T]:
@@ -321,20 +337,66 @@ class CcxtFeed:
         seconds = timeframe_seconds(timeframe)
         self._cursor[symbol, timeframe] = last_open + timedelta(seconds=seconds)
 
-    def _new_candles(self, ref: datetime) -> list[Candle]:
+    def start_candles(self, symbol: str, timeframe: str, first_poll: datetime) -> None:
+        """Start a series as a poll at `first_poll` would have (the daemon's first poll of a
+        series that has no stored candle yet), so a restart fetches a candle that was due but
+        still waiting in the queue when the daemon died, as the uninterrupted run would."""
+        self._cursor[symbol, timeframe] = self._first_cursor(first_poll, timeframe)
+
+    def resume_after(self, last_poll: datetime) -> None:
+        """The time of the last step before a restart: candles opening after it were never
+        seen as quotes, so they are fetched in the first poll (outside the budget)."""
+        self._last_poll = last_poll
+
+    def _first_cursor(self, at: datetime, timeframe: str) -> datetime:
+        seconds = timeframe_seconds(timeframe)
+        return bucket_start(at, seconds) - self.warmup_bars * timedelta(seconds=seconds)
+
+    def _new_candles(self, at: datetime, ref: datetime, plan: _HistoryPlan) -> list[Candle]:
+        """The closed candles this poll fetches: series with candles never seen as quotes
+        first (all of them, outside the budget), then the due series oldest first, then in
+        symbol and timeframe order, while the budget lasts."""
+        due: list[tuple[datetime, int, int, str, str]] = []
+        for i, symbol in enumerate(self.symbols):
+            for j, timeframe in enumerate(self.timeframes):
+                key = (symbol, timeframe)
+                if key not in self._cursor:
+                    self._cursor[key] = self._first_cursor(at, timeframe)
+                close = self._cursor[key] + timedelta(seconds=timeframe_seconds(timeframe))
+                if close <= ref:
+                    due.append((close, i, j, symbol, timeframe))
         out: list[Candle] = []
-        for symbol in self.symbols:
-            for timeframe in self.timeframes:
-                fetch = functools.partial(self._closed, symbol, timeframe, ref)
+        if not due:
+            return out
+        due.sort()
+        queued = []
+        for _, _, _, symbol, timeframe in due:
+            if self._unseen(timeframe, ref):
+                fetch = functools.partial(self._closed, symbol, timeframe, ref, None)
                 out.extend(self._guarded(fetch, "candles"))
+            else:
+                queued.append((symbol, timeframe))
+        for symbol, timeframe in queued:
+            if not plan.left():
+                break
+            fetch = functools.partial(self._closed, symbol, timeframe, ref, plan)
+            out.extend(self._guarded(fetch, "candles"))
         return out
 
-    def _closed(self, symbol: str, timeframe: str, ref: datetime) -> list[Candle]:
+    def _unseen(self, timeframe: str, ref: datetime) -> bool:
+        # The newest closed candle opened at or after the previous poll (or there is none):
+        # its prices were never seen as quotes, and the engine walks them in this step.
+        if self._last_poll is None:
+            return True
+        seconds = timeframe_seconds(timeframe)
+        newest_open = bucket_start(ref, seconds) - timedelta(seconds=seconds)
+        return newest_open >= self._last_poll
+
+    def _closed(
+        self, symbol: str, timeframe: str, ref: datetime, plan: _HistoryPlan | None
+    ) -> list[Candle]:
         step = timedelta(seconds=timeframe_seconds(timeframe))
         key = (symbol, timeframe)
-        if key not in self._cursor:
-            start = bucket_start(ref, int(step.total_seconds()))
-            self._cursor[key] = start - self.warmup_bars * step
         cursor = self._cursor[key]
         out: list[Candle] = []
         # A page may be shorter than asked (exchanges cap limits differently): go on while
@@ -342,6 +404,8 @@ class CcxtFeed:
         for _ in range(MAX_PAGES_PER_POLL):
             if cursor + step > ref:
                 break  # nothing can have closed since the last fetch: no request
+            if plan is not None and not plan.take():
+                break  # the budget is spent: the rest waits for the next poll
             rows = self._fetch_ohlcv(symbol, timeframe, cursor, OHLCV_PAGE)
             # The exchange also returns the candle still in progress: keep closed ones only.
             closed = [c for c in rows if c.at >= cursor and c.at + step <= ref]
@@ -379,11 +443,25 @@ class CcxtFeed:
 
     # -- funding -------------------------------------------------------------------------
 
-    def _settled_funding(self, ref: datetime) -> list[FundingRate]:
+    def _settled_funding(self, ref: datetime, plan: _HistoryPlan) -> list[FundingRate]:
+        """Settled rates of the settlements seen to pass, before any candle (a rate fetched
+        in the step of its settlement replaces the predicted one there; a later one only goes
+        to the ledger). binanceusdm: one request for every symbol; otherwise one request per
+        symbol, earliest settlement first, then symbol order, while the budget lasts."""
+        waiting = self._settlements.waiting()
+        if not waiting:
+            return []
         out: list[FundingRate] = []
-        for symbol, earliest in self._settlements.waiting().items():
-            fetch = functools.partial(self._settled, symbol, earliest, ref)
+        if self.exchange_id in ALL_SYMBOL_FUNDING_HISTORY:
+            fetch = functools.partial(self._settled_all, waiting, ref, plan)
             out.extend(self._guarded(fetch, "funding history"))
+        else:
+            order = {s: i for i, s in enumerate(self.symbols)}
+            for symbol, earliest in sorted(waiting.items(), key=lambda w: (w[1], order[w[0]])):
+                if not plan.take():
+                    break
+                fetch = functools.partial(self._settled, symbol, earliest, ref)
+                out.extend(self._guarded(fetch, "funding history"))
         return sorted(out, key=lambda r: (r.at, r.symbol))
 
     def resume_funding(self, symbol: str, next_funding_at: datetime) -> None:
@@ -395,6 +473,29 @@ class CcxtFeed:
         # 100 rows cover 33 days of 8-hourly settlements after the earliest pending one.
         rates = self._fetch_funding_history(symbol, earliest - timedelta(minutes=1), 100)
         return self._settlements.resolve(symbol, rates, ref)
+
+    def _settled_all(
+        self, waiting: Mapping[str, datetime], ref: datetime, plan: _HistoryPlan
+    ) -> list[FundingRate]:
+        # The history of every symbol from the earliest pending settlement on, ascending;
+        # a full page is continued from its last time (rows there may have been cut).
+        since = min(waiting.values()) - timedelta(minutes=1)
+        by_symbol: dict[str, dict[datetime, FundingRate]] = {s: {} for s in waiting}
+        history = self.exchange.fetch_funding_rate_history
+        while plan.take():
+            call = functools.partial(history, None, to_ms(since), FUNDING_PAGE)
+            rows = list(self._call(call, "fetch_funding_rate_history") or [])
+            for symbol, mine in _rows_by_symbol(rows, by_symbol).items():
+                by_symbol[symbol].update((r.at, r) for r in build_funding(symbol, mine))
+            stamps = [t for t in (_row_ms(r) for r in rows) if t is not None]
+            if len(rows) < FUNDING_PAGE or not stamps or from_ms(max(stamps)) <= since:
+                break
+            since = from_ms(max(stamps))
+        out: list[FundingRate] = []
+        for symbol in waiting:
+            rates = sorted(by_symbol[symbol].values(), key=lambda r: r.at)
+            out.extend(self._settlements.resolve(symbol, rates, ref))
+        return out
 
     def fetch_funding_history(self, symbol: str, since: datetime, limit: int) -> list[FundingRate]:
         """Settled funding rates at or after `since` (times rounded to the hour); FeedError
@@ -464,3 +565,38 @@ def _snake(name: str) -> str:
 def _has_mark(symbol: str, rates: Mapping[str, Any], tickers: list[dict[str, Any]]) -> bool:
     sources = [rates.get(symbol), *(t.get(symbol) for t in tickers)]
     return any(isinstance(s, Mapping) and s.get("markPrice") is not None for s in sources)
+
+
+class _HistoryPlan:
+    """The candle and funding-history requests one poll may still make (None: unbounded)."""
+
+    __slots__ = ("left_",)
+
+    def __init__(self, budget: int | None) -> None:
+        self.left_ = budget
+
+    def left(self) -> bool:
+        return self.left_ is None or self.left_ > 0
+
+    def take(self) -> bool:
+        """Use one request of the budget; False when none is left."""
+        if self.left_ is None:
+            return True
+        if self.left_ <= 0:
+            return False
+        self.left_ -= 1
+        return True
+
+
+def _row_ms(row: Any) -> int | None:
+    stamp = row.get("timestamp") if isinstance(row, Mapping) else None
+    return int(stamp) if isinstance(stamp, (int, float)) and not isinstance(stamp, bool) else None
+
+
+def _rows_by_symbol(rows: list[Any], wanted: Mapping[str, object]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for row in rows:
+        symbol = row.get("symbol") if isinstance(row, Mapping) else None
+        if symbol in wanted:
+            out.setdefault(str(symbol), []).append(row)
+    return out
