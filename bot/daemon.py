@@ -8,6 +8,7 @@ poll's candles and funding history, in order, never twice.
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Callable
@@ -62,6 +63,7 @@ def run_daemon(settings: Settings, clock: Clock, options: DaemonOptions | None =
             if session.resume():
                 rebuild_histories(store, engine)
                 _resume_cursors(store, engine, feed)
+            freeze_startup_objects()
             run_id = store.start_run(
                 clock.now(),
                 options.mode,
@@ -82,7 +84,17 @@ def run_daemon(settings: Settings, clock: Clock, options: DaemonOptions | None =
             logger.info("run summary: {}", line)
             return line
         finally:
+            gc.unfreeze()
             feed.close()
+
+
+def freeze_startup_objects() -> None:
+    """Move what start-up built (ccxt's markets, the engine, the strategy histories) out of
+    the cyclic GC's reach: they live as long as the run, and a full collection walking them
+    costs ~60 ms of CPU in the middle of a poll (20 symbols). Referenced objects are still
+    freed as usual; `gc.unfreeze()` at the end of the run gives them back."""
+    gc.collect()
+    gc.freeze()
 
 
 def _connect_feed(settings: Settings, clock: Clock, options: DaemonOptions) -> CcxtFeed:
@@ -245,11 +257,25 @@ def rebuild_histories(store: Store, engine: Engine) -> None:
 
 
 def _resume_cursors(store: Store, engine: Engine, feed: CcxtFeed) -> None:
+    """Continue the feed where the last committed step left it, so the polls after a restart
+    fetch what the uninterrupted run would have: the same candles (including those still
+    queued by the per-poll budget), in the same steps."""
+    if engine.last_at is not None:
+        feed.resume_after(engine.last_at)
     for symbol, quote in engine.last_quotes.items():
         if quote.next_funding_at is not None:
             feed.resume_funding(symbol, quote.next_funding_at)
     for symbol in feed.symbols:
+        first_tick: datetime | None = None
         for tf in feed.timeframes:
             last = store.last_candle_at(symbol, tf)
             if last is not None:
                 feed.resume_candles(symbol, tf, last)
+                continue
+            # No candle yet: the series started with the symbol's first recorded poll.
+            if first_tick is None:
+                first = next(iter(store.iter_ticks([symbol])), None)
+                if first is None:
+                    break  # never polled: the series starts with the next poll
+                first_tick = first.at
+            feed.start_candles(symbol, tf, first_tick)

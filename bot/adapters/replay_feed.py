@@ -10,8 +10,9 @@ Data directory (freqtrade feather or CSV layout, see `feather_data`): per symbol
            (the settled rate stands in for the prediction);
   funding  settled rates in (previous t, t] (times rounded to the hour).
 Recorded database: ticks in time order, grouped into one update per poll (a group ends when a
-symbol repeats); recorded candles join the first update at or after their close time, settled
-funding the first update at or after its settlement.
+symbol repeats); a recorded candle or settled rate joins the update of the step that received
+it live (`received_at`, the step time), or, when that is NULL (rows recorded before migration
+0004, copied data), the first update at or after the candle's close time or the settlement.
 Both are deterministic: the same input gives the same updates.
 """
 
@@ -39,6 +40,7 @@ from bot.bars import timeframe_seconds
 from bot.clock import ReplayClock
 from bot.domain.values import Candle, FundingRate, Quote
 from bot.ports import MarketUpdate
+from bot.timefmt import format_time, parse_time
 
 
 @dataclass(slots=True)
@@ -303,8 +305,25 @@ def _recorded_extras(
         if symbols is not None and row["symbol"] not in symbols:
             continue
         step = timedelta(seconds=timeframe_seconds(row["timeframe"]))
-        for c in store.iter_candles(row["symbol"], row["timeframe"], start, end):
-            out.append((c.at + step, c))
+        rows = store.rows(
+            "candles",
+            "symbol = ? AND timeframe = ? AND at >= ? AND at <= ?",
+            [row["symbol"], row["timeframe"], *_range(start, end)],
+            "at",
+        )
+        for r in rows:
+            c = Candle(
+                r["symbol"],
+                r["timeframe"],
+                parse_time(r["at"]),
+                r["open"],
+                r["high"],
+                r["low"],
+                r["close"],
+                r["volume"],
+            )
+            received = r["received_at"]
+            out.append((c.at + step if received is None else parse_time(received), c))
     if symbols is None:
         firsts = store.rows(
             "funding_rates", where="rowid IN (SELECT MIN(rowid) FROM funding_rates GROUP BY symbol)"
@@ -313,6 +332,16 @@ def _recorded_extras(
     else:
         names = set(symbols)
     for symbol in sorted(names):
-        out.extend((f.at, f) for f in store.funding_rates(symbol, start, end))
+        where = "symbol = ? AND at >= ? AND at <= ?"
+        for r in store.rows("funding_rates", where, [symbol, *_range(start, end)], "at"):
+            f = FundingRate(r["symbol"], parse_time(r["at"]), r["rate"])
+            received = r["received_at"]
+            out.append((f.at if received is None else parse_time(received), f))
     out.sort(key=lambda item: (item[0], isinstance(item[1], FundingRate), item[1].symbol))
     return out
+
+
+def _range(start: datetime | None, end: datetime | None) -> list[str]:
+    # Bounds of `at` for "at >= ? AND at <= ?" (both inclusive, as the store's time filter);
+    # "" and "~" sort before and after every fixed-width time text.
+    return ["" if start is None else format_time(start), "~" if end is None else format_time(end)]

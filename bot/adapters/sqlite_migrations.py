@@ -162,3 +162,15 @@ def m0002_report_metrics(db: Database) -> None:
         "timezone TEXT NOT NULL, portfolio_id TEXT NOT NULL REFERENCES portfolios (id), "
         "metric TEXT NOT NULL, value REAL, PRIMARY KEY (period, portfolio_id, metric))"
     )
+
+
+@migrations(name="0004_received_at")
+def m0004_received_at(db: Database) -> None:
+    """When a live step received each candle and settled funding rate (its step time).
+
+    A poll may fetch a closed candle or a settled rate several polls after it closed or
+    settled (`[exchange] history_requests_per_poll`); a replay of the database hands it to the
+    engine in that same step. NULL (rows recorded before, downloaded data): the first step
+    at or after the candle's close or the settlement."""
+    db.execute("ALTER TABLE candles ADD COLUMN received_at TEXT")
+    db.execute("ALTER TABLE funding_rates ADD COLUMN received_at TEXT")

@@ -77,6 +77,9 @@ class StepBatch:
     funding_rates: Sequence[FundingRate] = ()
     portfolios: Sequence[PortfolioStep] = ()
     state: EngineState | None = None
+    # The step's time, stored as the `received_at` of its candles and funding rates; when
+    # None, the engine state's time, else the ticks' (stamped with the step time).
+    at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +190,12 @@ class Store:
         with self.db.atomic():
             for batch in batches:
                 rows.ticks += [_quote_row(q, times) for q in batch.quotes]
-                rows.candles += [_candle_row(c, times) for c in batch.candles]
-                rows.funding += [(f.symbol, times(f.at), f.rate) for f in batch.funding_rates]
+                if batch.candles or batch.funding_rates:
+                    got = _received_at(batch, times)
+                    rows.candles += [(*_candle_row(c, times), got) for c in batch.candles]
+                    rows.funding += [
+                        (f.symbol, times(f.at), f.rate, got) for f in batch.funding_rates
+                    ]
                 for step in batch.portfolios:
                     self._gather_portfolio_step(step, rows, times)
                 if batch.state is not None:
@@ -232,12 +239,13 @@ class Store:
         if rows.candles:
             many(
                 "INSERT OR IGNORE INTO candles (symbol, timeframe, at, open, high, low, close, "
-                "volume) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "volume, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows.candles,
             )
         if rows.funding:
             many(
-                "INSERT OR IGNORE INTO funding_rates (symbol, at, rate) VALUES (?, ?, ?)",
+                "INSERT OR IGNORE INTO funding_rates (symbol, at, rate, received_at) "
+                "VALUES (?, ?, ?, ?)",
                 rows.funding,
             )
         if rows.fees:
@@ -620,6 +628,15 @@ def _quote_from_row(row: Mapping[str, Any]) -> Quote:
         funding_rate=row["funding_rate"],
         next_funding_at=None if nxt is None else parse_time(nxt),
     )
+
+
+def _received_at(batch: StepBatch, times: Any) -> str | None:
+    """The step time of a batch as text (the `received_at` of its candles and funding)."""
+    if batch.at is not None:
+        return str(times(batch.at))
+    if batch.state is not None:
+        return str(times(batch.state.at))
+    return str(times(batch.quotes[0].at)) if batch.quotes else None
 
 
 def _candle_row(c: Candle, times: Any = format_time) -> tuple[Any, ...]:
