@@ -233,7 +233,7 @@ def main() -> None:
     if "freqtrade" in wanted and have_data:
         _freqtrade(results, repeats)
     if "live" in wanted:
-        _live(results)
+        _live(results, repeats)
     if "memory" in wanted and have_data:
         _memory(results)
     if "store" in wanted:
@@ -268,18 +268,17 @@ def _freqtrade(results: dict[str, Any], repeats: int) -> None:
     print()
 
 
-def _live(results: dict[str, Any]) -> None:
+def _live(results: dict[str, Any], repeats: int) -> None:
     import bench_live
 
+    print(
+        "| live poll against the sim exchange | CPU per regular poll | CPU per bar-close poll "
+        "| wall, median | requests per poll |\n|---|---|---|---|---|"
+    )
     for count in (2, 20):
-        r = bench_live.run(count)
+        r = bench_live.run_median(count, repeats)
         results[f"live-{count}"] = r
-        print(
-            f"| live poll, {count} symbols x 7 ({r['portfolios']} portfolios) | CPU median "
-            f"{r['cpu_ms_median']:.1f} ms, p95 {r['cpu_ms_p95']:.1f} ms, max "
-            f"{r['cpu_ms_max']:.1f} ms | wall {r['wall_ms_median']:.1f} ms | requests/poll "
-            f"{r['requests_min']}..{r['requests_max']} (median {r['requests_median']:g}) |"
-        )
+        print(bench_live.line(r))
     print(f"requests by path (20 symbols): {results['live-20']['paths']}\n")
 
 

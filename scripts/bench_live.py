@@ -13,6 +13,7 @@ right for CPU and request counts, meaningless as markets.
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing as mp
 import statistics
@@ -85,11 +86,40 @@ def _serve(data_dir: str, conn: Any) -> None:
             return
 
 
-def run(symbols_count: int = 20, polls: int = 480, poll_seconds: int = 15) -> dict[str, Any]:
-    """Poll `polls` times; return CPU per poll (ms) and requests per poll."""
+def _stats(values: list[float]) -> dict[str, float]:
+    ms = sorted(1000 * v for v in values)
+    if not ms:
+        return {"n": 0, "median": float("nan"), "p95": float("nan"), "max": float("nan")}
+    return {
+        "n": len(ms),
+        "median": statistics.median(ms),
+        "p95": ms[min(len(ms) - 1, int(0.95 * len(ms)))],
+        "max": ms[-1],
+    }
+
+
+def run(
+    symbols_count: int = 20,
+    hours: int = 9,
+    window_polls: int = 40,
+    poll_seconds: int = 15,
+    budget: int | None = None,
+    profile: Any = None,
+) -> dict[str, Any]:
+    """Poll around `hours` hourly bar closes; CPU per poll (ms) and requests per poll, for
+    regular polls and for polls that close a bar separately.
+
+    Each hour is a window of `window_polls` polls `poll_seconds` apart, the bar close in its
+    middle; the clock then jumps to the next window (the daemon's state goes on as if it had
+    polled in between, only fewer regular polls are measured). The first window (warm-up
+    candles, strategies filling their history, first NAV rows) is not counted. `budget` sets
+    `[exchange] history_requests_per_poll` (default: the config default); `profile` (e.g. a
+    cProfile.Profile) is enabled around the counted bar-close polls.
+    """
     from bot.adapters.ccxt_feed import CcxtFeed
     from bot.app import build_engine, open_store
     from bot.clock import FakeClock
+    from bot.daemon import freeze_startup_objects
     from bot.logging import configure_logging
     from bot.session import Session
     from bot.settings import Settings
@@ -105,10 +135,19 @@ def run(symbols_count: int = 20, polls: int = 480, poll_seconds: int = 15) -> di
         server.start()
         try:
             url, start = parent.recv()
-            start = start.replace(minute=0, second=0, microsecond=0) + timedelta(days=3)
+            # 3 days in, so the warm-up candles exist; windows close 01:00 .. 09:00 (08:00 is
+            # a funding settlement).
+            start = start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=3)
+            exchange: dict[str, Any] = {
+                "symbols": symbols,
+                "api_url": url,
+                "poll_seconds": poll_seconds,
+            }
+            if budget is not None:
+                exchange["history_requests_per_poll"] = budget
             settings = Settings.model_validate(
                 {
-                    "exchange": {"symbols": symbols, "api_url": url, "poll_seconds": poll_seconds},
+                    "exchange": exchange,
                     "store": {"path": str(Path(tmp) / "live.db")},
                     "experiments": [
                         {
@@ -123,11 +162,12 @@ def run(symbols_count: int = 20, polls: int = 480, poll_seconds: int = 15) -> di
                     ],
                 }
             )
-            clock = FakeClock(start)
+            first = start + timedelta(hours=1) - window_polls // 2 * timedelta(seconds=poll_seconds)
+            clock = FakeClock(first)
             feed = CcxtFeed.from_settings(
                 settings.exchange, timeframes=["1h"], clock=clock, rate_limit=False, warmup_bars=60
             )
-            parent.send(("set", start))
+            parent.send(("set", first))
             parent.recv()
             feed.connect()
             store = open_store(settings)
@@ -136,53 +176,122 @@ def run(symbols_count: int = 20, polls: int = 480, poll_seconds: int = 15) -> di
             tiers = {s: btc for s in symbols}
             engine = build_engine(settings, markets=feed.exchange.markets, live_tiers=tiers)
             session = Session(store, engine, "live")
-            cpu: list[float] = []
+            freeze_startup_objects()  # as the daemon does after start-up
+            regular: list[float] = []
+            closing: list[float] = []
             wall: list[float] = []
-            requests: list[int] = []
-            at = start
-            before = 0
-            for _ in range(polls):
-                at = at + timedelta(seconds=poll_seconds)
-                clock.set(at)
-                parent.send(("set", at))
-                before = parent.recv()
-                c0, w0 = time.process_time(), time.perf_counter()
-                session.process(feed.poll(at))
-                cpu.append(time.process_time() - c0)
-                wall.append(time.perf_counter() - w0)
-                parent.send(("set", at))
-                after = parent.recv()
-                requests.append(after - before)
+            requests_regular: list[int] = []
+            requests_closing: list[int] = []
+            gc_before = sum(s["collections"] for s in gc.get_stats())
+            at = first
+            for hour in range(1, hours + 1):
+                close = start + timedelta(hours=hour)
+                window = close - window_polls // 2 * timedelta(seconds=poll_seconds)
+                for i in range(window_polls):
+                    at = window + i * timedelta(seconds=poll_seconds)
+                    clock.set(at)
+                    parent.send(("set", at))
+                    before = parent.recv()
+                    closes = at == close
+                    profiling = profile is not None and closes and hour > 1
+                    if profiling:
+                        profile.enable()
+                    c0, w0 = time.process_time(), time.perf_counter()
+                    session.process(feed.poll(at))
+                    cpu = time.process_time() - c0
+                    if profiling:
+                        profile.disable()
+                    parent.send(("set", at))
+                    count = parent.recv() - before
+                    if hour == 1:
+                        continue  # warm-up window
+                    wall.append(time.perf_counter() - w0)
+                    (closing if closes else regular).append(cpu)
+                    (requests_closing if closes else requests_regular).append(count)
+            gc_collections = sum(s["collections"] for s in gc.get_stats()) - gc_before
             parent.send(("paths", None))
             paths = parent.recv()
+            gc.unfreeze()
             store.close()
             feed.close()
         finally:
             parent.send(("stop", None))
             parent.recv()
             server.join(10)
-    warm = cpu[60:]  # the first polls fetch warm-up candles and fill the strategies' history
-    steady = [c for c, r in zip(cpu[60:], requests[60:], strict=True) if r == min(requests)]
+    every = regular + closing
     return {
         "symbols": symbols_count,
         "portfolios": symbols_count * len(VEHICLES),
-        "polls": polls,
-        "cpu_ms_median": 1000 * statistics.median(warm),
-        "cpu_ms_p95": 1000 * sorted(warm)[int(0.95 * len(warm))],
-        "cpu_ms_max": 1000 * max(warm),
-        "cpu_ms_steady_median": 1000 * statistics.median(steady) if steady else float("nan"),
-        "wall_ms_median": 1000 * statistics.median(wall[60:]),
-        "requests_min": min(requests[1:]),
-        "requests_max": max(requests[1:]),
-        "requests_median": statistics.median(requests[1:]),
+        "polls": len(every),
+        "budget": feed.history_budget,
+        "cpu_ms": _stats(every),
+        "cpu_ms_regular": _stats(regular),
+        "cpu_ms_bar_close": _stats(closing),
+        # back compatible keys (scripts/bench.py)
+        "cpu_ms_median": _stats(every)["median"],
+        "cpu_ms_p95": _stats(every)["p95"],
+        "cpu_ms_max": _stats(every)["max"],
+        "wall_ms_median": 1000 * statistics.median(wall),
+        "requests_regular": sorted(set(requests_regular)),
+        "requests_bar_close": sorted(set(requests_closing)),
+        "requests_min": min(requests_regular + requests_closing),
+        "requests_max": max(requests_regular + requests_closing),
+        "requests_median": statistics.median(requests_regular + requests_closing),
+        "gc_collections": gc_collections,
         "paths": dict(paths),
         "at_end": at.isoformat(),
     }
 
 
+def run_median(symbols_count: int, repeats: int = 3, **kwargs: Any) -> dict[str, Any]:
+    """`run` `repeats` times; each statistic is the median over the runs (runs kept)."""
+    runs = [run(symbols_count, **kwargs) for _ in range(repeats)]
+    out = dict(runs[-1])
+    for key in ("cpu_ms", "cpu_ms_regular", "cpu_ms_bar_close"):
+        out[key] = {k: statistics.median(r[key][k] for r in runs) for k in runs[0][key]}
+    for key in ("cpu_ms_median", "cpu_ms_p95", "cpu_ms_max", "wall_ms_median"):
+        out[key] = statistics.median(r[key] for r in runs)
+    for key in ("requests_regular", "requests_bar_close"):
+        out[key] = sorted({n for r in runs for n in r[key]})
+    out["runs"] = [
+        {k: r[k] for k in ("cpu_ms_regular", "cpu_ms_bar_close", "wall_ms_median")} for r in runs
+    ]
+    return out
+
+
+def line(r: dict[str, Any]) -> str:
+    """One Markdown table row of a `run`/`run_median` result."""
+    reg, close = r["cpu_ms_regular"], r["cpu_ms_bar_close"]
+    return (
+        f"| {r['symbols']} symbols x 7 vehicles ({r['portfolios']} portfolios), budget "
+        f"{r['budget']} | regular: median {reg['median']:.1f} ms, p95 {reg['p95']:.1f}, max "
+        f"{reg['max']:.1f} | bar close: median {close['median']:.1f} ms, p95 {close['p95']:.1f},"
+        f" max {close['max']:.1f} | {r['wall_ms_median']:.1f} ms | regular "
+        f"{'/'.join(map(str, r['requests_regular']))}, bar close "
+        f"{'/'.join(map(str, r['requests_bar_close']))} |"
+    )
+
+
 def main() -> None:
-    for count in (2, 20):
-        print(json.dumps(run(count), indent=1, default=str))
+    import argparse
+    import cProfile
+    import pstats
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--symbols", type=int, action="append", help="default: 2 and 20")
+    parser.add_argument("--hours", type=int, default=9)
+    parser.add_argument("--budget", type=int, default=None)
+    parser.add_argument("--profile", action="store_true", help="cProfile the bar-close polls")
+    parser.add_argument("--repeats", type=int, default=1, help="median of this many runs")
+    parser.add_argument("--json", action="store_true", help="the whole result as JSON")
+    args = parser.parse_args()
+    for count in args.symbols or [2, 20]:
+        profile = cProfile.Profile(time.process_time) if args.profile else None
+        kwargs: dict[str, Any] = {"hours": args.hours, "budget": args.budget, "profile": profile}
+        result = run_median(count, args.repeats, **kwargs)
+        print(json.dumps(result, indent=1) if args.json else line(result))
+        if profile is not None:
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(45)
 
 
 if __name__ == "__main__":
