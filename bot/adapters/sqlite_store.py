@@ -187,12 +187,43 @@ class Store:
         # (fees need their ids).
         rows = _Rows()
         times = self._times
+        # Tick and candle rows are built inline (this loop runs once per replayed bar), and
+        # `known.get(at) or times(at)` is `times(at)` without a call when the text is memoised.
+        known = times.texts
+        ticks, candles = rows.ticks, rows.candles
         with self.db.atomic():
             for batch in batches:
-                rows.ticks += [_quote_row(q, times) for q in batch.quotes]
+                for q in batch.quotes:
+                    nxt = q.next_funding_at
+                    ticks.append(
+                        (
+                            known.get(q.at) or times(q.at),
+                            q.symbol,
+                            q.last,
+                            q.mark,
+                            q.index_price,
+                            q.bid,
+                            q.ask,
+                            q.funding_rate,
+                            None if nxt is None else known.get(nxt) or times(nxt),
+                        )
+                    )
                 if batch.candles or batch.funding_rates:
                     got = _received_at(batch, times)
-                    rows.candles += [(*_candle_row(c, times), got) for c in batch.candles]
+                    for c in batch.candles:
+                        candles.append(
+                            (
+                                c.symbol,
+                                c.timeframe,
+                                known.get(c.at) or times(c.at),
+                                c.open,
+                                c.high,
+                                c.low,
+                                c.close,
+                                c.volume,
+                                got,
+                            )
+                        )
                     rows.funding += [
                         (f.symbol, times(f.at), f.rate, got) for f in batch.funding_rates
                     ]
@@ -289,8 +320,10 @@ class Store:
         for position in step.positions:
             row = _position_row(pid, position)
             rows.positions.append(tuple(row[c] for c in _POSITION_COLUMNS))
+        known = times.texts
         rows.navs += [
-            (pid, times(n.at), n.nav, n.cash, n.exposure, n.leverage, n.price) for n in step.nav
+            (pid, known.get(n.at) or times(n.at), n.nav, n.cash, n.exposure, n.leverage, n.price)
+            for n in step.nav
         ]
 
     def _insert_fill(self, portfolio_id: str, fill: FillRecord) -> int:
@@ -584,35 +617,23 @@ class _TimeText:
     """
 
     def __init__(self, limit: int = 4096) -> None:
-        self._texts: dict[datetime, str] = {}
+        # Text by datetime; `texts.get(at)` is the text of any datetime equal to `at` (the
+        # same instant: an aware datetime never equals a naive one, nor one in a repeated
+        # local hour of another zone), else None.
+        self.texts: dict[datetime, str] = {}
         self._limit = limit
 
     def __call__(self, at: datetime) -> str:
         if type(at) is not datetime or at.tzinfo is not UTC or at.year < 1000:
             return format_time(at)
-        text = self._texts.get(at)
+        text = self.texts.get(at)
         if text is None:
             # Same text as format_time: ISO 8601 truncated to milliseconds, "Z" for +00:00.
             text = at.isoformat(timespec="milliseconds")[:23] + "Z"
-            if len(self._texts) >= self._limit:
-                self._texts.clear()
-            self._texts[at] = text
+            if len(self.texts) >= self._limit:
+                self.texts.clear()
+            self.texts[at] = text
         return text
-
-
-def _quote_row(q: Quote, times: Any = format_time) -> tuple[Any, ...]:
-    nxt = q.next_funding_at
-    return (
-        times(q.at),
-        q.symbol,
-        q.last,
-        q.mark,
-        q.index_price,
-        q.bid,
-        q.ask,
-        q.funding_rate,
-        None if nxt is None else times(nxt),
-    )
 
 
 def _quote_from_row(row: Mapping[str, Any]) -> Quote:
@@ -637,10 +658,6 @@ def _received_at(batch: StepBatch, times: Any) -> str | None:
     if batch.state is not None:
         return str(times(batch.state.at))
     return str(times(batch.quotes[0].at)) if batch.quotes else None
-
-
-def _candle_row(c: Candle, times: Any = format_time) -> tuple[Any, ...]:
-    return (c.symbol, c.timeframe, times(c.at), c.open, c.high, c.low, c.close, c.volume)
 
 
 def _position_row(portfolio_id: str, p: PositionRecord) -> dict[str, Any]:

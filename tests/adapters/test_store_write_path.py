@@ -96,3 +96,12 @@ def test_scratch_mode_keeps_a_failing_step_all_or_nothing(tmp_path: Path) -> Non
         with pytest.raises(sqlite3.IntegrityError):  # foreign key: unknown portfolio
             store.write_steps([*good, StepBatch(portfolios=[bad])])
         assert (store.count("ticks"), store.count("candles"), store.count("nav")) == (0, 0, 0)
+
+
+def test_tick_times_in_any_zone_are_stored_as_utc_text_and_naive_ones_fail(store: Store) -> None:
+    berlin = T0.astimezone(ZoneInfo("Europe/Berlin"))  # the same instant as T0, memoised in UTC
+    store.record_market([Quote(BTC, T0, 1.0), Quote("ETH/USDT:USDT", berlin, 2.0)])
+    assert [r["at"] for r in store.rows("ticks")] == ["2024-01-01T08:00:00.000Z"] * 2
+    with pytest.raises(ValueError, match="naive datetime"):
+        store.record_market([Quote(BTC, T0.replace(tzinfo=None), 1.0)])
+    assert store.count("ticks") == 2
