@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -50,6 +53,41 @@ def test_replay_is_deterministic_and_prints_a_comparison(tmp_path: Path) -> None
     a, b = ledger(tmp_path / "a.db"), ledger(tmp_path / "b.db")
     assert a["fills"] and a["nav"]
     assert a == b
+
+
+def test_a_killed_replay_leaves_a_database_the_next_replay_rebuilds(tmp_path: Path) -> None:
+    # The replay writes without fsync (scratch mode) but keeps the WAL journal, so a killed
+    # process leaves a consistent file, which the next replay wipes and rebuilds.
+    db = tmp_path / "replay.db"
+    args = ["replay", "--data", str(SAMPLE), "--config", str(REPO / "config.example.toml")]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", *args, "--db", str(db)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=REPO,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not _has_steps(db) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the replay ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    with sqlite3.connect(db) as con:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0  # never finished
+    again = ltbot(*args, "--db", str(db), "--from", "2024-03-01", "--to", "2024-03-03")
+    assert again.returncode == 0, again.stderr
+    assert ledger(db)["nav"]
+
+
+def _has_steps(db: Path) -> bool:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+            return bool(con.execute("SELECT count(*) FROM ticks").fetchone()[0])
+    except sqlite3.Error:
+        return False
 
 
 @pytest.mark.parametrize(

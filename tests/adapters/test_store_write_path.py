@@ -88,7 +88,7 @@ def test_grouped_scratch_writes_equal_one_step_at_a_time(tmp_path: Path) -> None
 def test_scratch_mode_keeps_a_failing_step_all_or_nothing(tmp_path: Path) -> None:
     with Store(tmp_path / "replay.db") as store:
         store.use_scratch_mode()
-        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "memory"
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 0
         store.upsert_portfolios([PortfolioRow("p", "e", "spot", "hold", BTC, 1e4)])
         good = _replay_like_batches(2)
