@@ -149,9 +149,10 @@ def _poller(
 class CandleScreen:
     """Hold back live candles whose prices are absurd next to the accepted quotes.
 
-    For each series with an implausible candle, that candle and every later one of the series
-    are dropped from the update and the feed's cursor is moved back to it, so the next poll
-    fetches them again: nothing is lost, nothing absurd reaches the strategy or the ledger.
+    For each symbol with an implausible candle, that candle and every candle of the symbol
+    closing after it opened (its later ones, and those of its other timeframes) are dropped
+    from the update and the feed's cursors are moved back to them, so the next poll fetches
+    them again: nothing is lost, nothing absurd reaches the strategy or the ledger.
     The rest of the update (quotes, other series, funding) goes on. One WARNING per streak,
     one INFO when candles pass again. After `max_held` polls in a row they pass anyway, with
     a WARNING, so a real move the quotes have not confirmed yet cannot stall the strategies.
@@ -191,18 +192,27 @@ class CandleScreen:
                 first.close,
             )
         self.held += 1
-        cut: dict[tuple[str, str], datetime] = {}
+        # A symbol's series stay in step: from the first implausible candle on, every candle
+        # of its symbol that closes after it opened is held back too (a coarser strategy bar
+        # must not arrive without the finer candles it may be built from, or the reverse).
+        since: dict[str, datetime] = {}
         for c in bad:
-            key = (c.symbol, c.timeframe)
-            cut[key] = min(cut.get(key, c.at), c.at)
+            since[c.symbol] = min(since.get(c.symbol, c.at), c.at)
+        cut: dict[tuple[str, str], datetime] = {}
+        kept = []
+        for c in update.candles:
+            start = since.get(c.symbol)
+            if (
+                start is not None
+                and c.at + timedelta(seconds=timeframe_seconds(c.timeframe)) > start
+            ):
+                key = (c.symbol, c.timeframe)
+                cut[key] = min(cut.get(key, c.at), c.at)
+            else:
+                kept.append(c)
         for (symbol, tf), at in cut.items():
             feed.resume_candles(symbol, tf, at - timedelta(seconds=timeframe_seconds(tf)))
-        kept = tuple(
-            c
-            for c in update.candles
-            if (c.symbol, c.timeframe) not in cut or c.at < cut[c.symbol, c.timeframe]
-        )
-        return replace(update, candles=kept)
+        return replace(update, candles=tuple(kept))
 
 
 class _ExchangeClock:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import ccxt
 import pytest
 
 from bot.adapters.ccxt_feed import CcxtFeed
@@ -49,9 +50,9 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimExchange]:
         yield server
 
 
-def make_feed(sim: SimExchange, budget: int | None) -> CcxtFeed:
+def make_feed(sim: SimExchange, budget: int | None, symbols: list[str] = SYMBOLS) -> CcxtFeed:
     feed = CcxtFeed(
-        SYMBOLS,
+        symbols,
         api_url=sim.url,
         rate_limit=False,
         timeout_ms=2000,
@@ -135,3 +136,75 @@ def test_a_series_started_at_the_first_poll_resumes_its_queued_candle(sim: SimEx
 def test_a_budget_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="history_budget"):
         CcxtFeed(SYMBOLS, history_budget=0, exchange=object())
+
+
+def test_only_the_configured_symbols_entries_are_parsed_with_the_same_quotes(
+    sim: SimExchange,
+) -> None:
+    # Arrange: 2 of the 5 listed symbols; a second feed parses every entry, as ccxt does
+    mine = [SYMBOLS[1], SYMBOLS[3]]
+    feed, plain = make_feed(sim, None, mine), make_feed(sim, None, mine)
+    for name in ("parse_funding_rates", "parse_last_prices", "parse_tickers"):
+        del vars(plain.exchange)[name]  # back to ccxt's own methods
+    parsed: list[str] = []
+    parse_one = feed.exchange.parse_funding_rate
+
+    def counting(entry: dict[str, str], *args: object) -> object:
+        parsed.append(entry["symbol"])
+        return parse_one(entry, *args)
+
+    feed.exchange.parse_funding_rate = counting
+    sim.set_time(START)
+
+    # Act
+    quotes, reference = feed.fetch_quotes(START), plain.fetch_quotes(START)
+
+    # Assert
+    assert parsed == ["ETHUSDT", "XRPUSDT"]  # not the 3 other listed symbols
+    assert quotes == reference and [q.symbol for q in quotes] == mine
+
+
+def test_a_symbols_timeframes_arrive_together_or_wait_together(sim: SimExchange) -> None:
+    # Arrange: 15m and 1h for every symbol, budget 2: at 08:00 each symbol has 2 due series
+    # (15m 07:45 and 1h 07:00); funding history takes 1 request, so no symbol fits
+    feed = make_feed(sim, budget=2)
+    feed.timeframes = ["15m", "1h"]
+    times = [START, *(EIGHT + timedelta(seconds=15 * i) for i in range(1, 7))]
+
+    # Act
+    polls = [poll(sim, feed, at) for at in times]
+
+    # Assert: at most 3 + 2 requests; then one symbol (both series) per poll, in symbol order
+    assert [len(paths) for _, paths in polls] == [3, 4, 5, 5, 5, 5, 5]
+    delivered = [sorted({c.symbol.split("/")[0] for c in u.candles}) for u, _ in polls]
+    assert delivered == [[], [], ["BTC"], ["ETH"], ["SOL"], ["XRP"], ["DOGE"]]
+    assert all(sorted(c.timeframe for c in u.candles) == ["15m", "1h"] for u, _ in polls[2:])
+
+
+def test_when_one_series_fails_the_symbols_other_candles_come_again_with_it(
+    sim: SimExchange,
+) -> None:
+    # Arrange: 15m and 1h; at 08:00:15 the 15m request succeeds, then the 1h one fails once
+    feed = make_feed(sim, budget=None, symbols=[SYMBOLS[0]])
+    feed.timeframes = ["15m", "1h"]
+    poll(sim, feed, START)
+    real = feed.exchange.fetch_ohlcv
+    failures = [ccxt.ExchangeNotAvailable("503")]
+
+    def flaky(symbol: str, timeframe: str, *args: object) -> object:
+        if timeframe == "1h" and failures:
+            raise failures.pop()
+        return real(symbol, timeframe, *args)
+
+    feed.exchange.fetch_ohlcv = flaky
+
+    # Act
+    failed, paths = poll(sim, feed, EIGHT + timedelta(seconds=15))
+    again, _ = poll(sim, feed, EIGHT + timedelta(seconds=30))
+
+    # Assert: the 15m candle fetched before the failure waits for the 1h one
+    assert paths.count("/fapi/v1/klines") == 1 and failed.candles == ()
+    assert sorted((c.timeframe, c.at.strftime("%H:%M")) for c in again.candles) == [
+        ("15m", "07:45"),
+        ("1h", "07:00"),
+    ]
