@@ -140,7 +140,7 @@ class SnapshotValidator:
         moved: dict[str, float] = {}
         if last_moved:
             moved["last"] = last
-        if mark_moved:
+        if mark_moved and mark is not None:  # (mark_moved implies it; for the type checker)
             moved["mark"] = mark
         candidate = self._candidate.get(quote.symbol)
         if candidate is not None and all(
