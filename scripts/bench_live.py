@@ -1,10 +1,15 @@
 """Live cycle benchmark: CPU of one poll + engine step + ledger write, N symbols x 7 vehicles.
 
 The sim exchange runs in a child process (its CPU is not ours) on a frozen clock that this
-script moves by `poll_seconds` before each poll, so every poll sees new prices and, on the hour,
-newly closed 1h candles. The client is the daemon's own stack: `CcxtFeed` through real ccxt on
-loopback, `build_engine`, `Session` and the SQLite store. CPU is `time.process_time()` of this
-process only (waiting on the socket costs none); requests are counted by the sim.
+script moves by `poll_seconds` before each poll, in windows around hourly bar closes, so every
+poll sees new prices and the poll on the hour newly closed 1h candles. The client is the daemon's
+own stack: `CcxtFeed` through real ccxt on loopback, `build_engine`, `Session`, the SQLite store
+and the daemon's GC freeze after start-up. CPU is `time.process_time()` of this process only
+(waiting on the socket costs none); requests are counted by the sim. Regular polls and polls
+that close a bar are reported separately.
+
+    .venv/bin/python scripts/bench_live.py --repeats 3            # 2 and 20 symbols
+    .venv/bin/python scripts/bench_live.py --symbols 20 --profile # + cProfile of bar closes
 
 The bundled sample has only BTC and ETH, so the N symbols are real Binance USDⓈ-M perpetuals
 (from the recorded 2025-12-24 exchangeInfo) whose candles are copies of the BTC and ETH sample:
@@ -105,6 +110,7 @@ def run(
     poll_seconds: int = 15,
     budget: int | None = None,
     profile: Any = None,
+    listed: int | None = None,
 ) -> dict[str, Any]:
     """Poll around `hours` hourly bar closes; CPU per poll (ms) and requests per poll, for
     regular polls and for polls that close a bar separately.
@@ -114,7 +120,8 @@ def run(
     polled in between, only fewer regular polls are measured). The first window (warm-up
     candles, strategies filling their history, first NAV rows) is not counted. `budget` sets
     `[exchange] history_requests_per_poll` (default: the config default); `profile` (e.g. a
-    cProfile.Profile) is enabled around the counted bar-close polls.
+    cProfile.Profile) is enabled around the counted bar-close polls. `listed`: the sim lists
+    this many symbols (the first `symbols_count` are polled), as a real exchange lists hundreds.
     """
     from bot.adapters.ccxt_feed import CcxtFeed
     from bot.app import build_engine, open_store
@@ -129,7 +136,7 @@ def run(
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         data.mkdir()
-        symbols = make_data_dir(data, symbols_count)
+        symbols = make_data_dir(data, max(symbols_count, listed or 0))[:symbols_count]
         parent, child = mp.Pipe()
         server = mp.get_context("spawn").Process(target=_serve, args=(str(data), child))
         server.start()
@@ -221,6 +228,7 @@ def run(
     every = regular + closing
     return {
         "symbols": symbols_count,
+        "listed": max(symbols_count, listed or 0),
         "portfolios": symbols_count * len(VEHICLES),
         "polls": len(every),
         "budget": feed.history_budget,
@@ -263,7 +271,8 @@ def line(r: dict[str, Any]) -> str:
     """One Markdown table row of a `run`/`run_median` result."""
     reg, close = r["cpu_ms_regular"], r["cpu_ms_bar_close"]
     return (
-        f"| {r['symbols']} symbols x 7 vehicles ({r['portfolios']} portfolios), budget "
+        f"| {r['symbols']} symbols x 7 vehicles ({r['portfolios']} portfolios"
+        f"{'' if r['listed'] == r['symbols'] else ', of ' + str(r['listed']) + ' listed'}), budget "
         f"{r['budget']} | regular: median {reg['median']:.1f} ms, p95 {reg['p95']:.1f}, max "
         f"{reg['max']:.1f} | bar close: median {close['median']:.1f} ms, p95 {close['p95']:.1f},"
         f" max {close['max']:.1f} | {r['wall_ms_median']:.1f} ms | regular "
@@ -281,6 +290,7 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, action="append", help="default: 2 and 20")
     parser.add_argument("--hours", type=int, default=9)
     parser.add_argument("--budget", type=int, default=None)
+    parser.add_argument("--listed", type=int, default=None, help="symbols the sim lists")
     parser.add_argument("--profile", action="store_true", help="cProfile the bar-close polls")
     parser.add_argument("--repeats", type=int, default=1, help="median of this many runs")
     parser.add_argument("--json", action="store_true", help="the whole result as JSON")
@@ -288,6 +298,7 @@ def main() -> None:
     for count in args.symbols or [2, 20]:
         profile = cProfile.Profile(time.process_time) if args.profile else None
         kwargs: dict[str, Any] = {"hours": args.hours, "budget": args.budget, "profile": profile}
+        kwargs["listed"] = args.listed
         result = run_median(count, args.repeats, **kwargs)
         print(json.dumps(result, indent=1) if args.json else line(result))
         if profile is not None:
