@@ -234,6 +234,11 @@ class Engine:
         for slot in self.experiments:
             signal = None
             for bar in self._closed_bars(slot, candles):
+                if len(slot.history) and bar.at <= slot.history.last_at:
+                    # Already seen: e.g. a bar built from finer candles when the exchange's
+                    # own bar of that time came in an earlier step (exact bars win).
+                    logger.debug("{}: bar at {} already in the history", slot.name, bar.at)
+                    continue
                 slot.history.append(bar.at, bar.open, bar.high, bar.low, bar.close, bar.volume)
                 signal = safe_signal(slot.strategy, slot.history.view(), slot.health, slot.name)
             quote = fresh.get(slot.symbol)

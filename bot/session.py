@@ -125,7 +125,7 @@ class Session:
         state = None
         if with_state:
             state = EngineState(self.key, output.at, dumps(engine_state(self.engine)))
-        return StepBatch(output.quotes, output.candles, output.funding, steps, state)
+        return StepBatch(output.quotes, output.candles, output.funding, steps, state, output.at)
 
     def _count(self, output: StepOutput) -> None:
         self.stats.steps += 1

@@ -120,6 +120,11 @@ class History:
     def __len__(self) -> int:
         return len(self._at)
 
+    @property
+    def last_at(self) -> datetime:
+        """Open time of the latest bar (IndexError when empty)."""
+        return self._at[-1]
+
     def view(self) -> HistoryView:
         """A read-only view of the bars seen so far."""
         return HistoryView(self, len(self._at))

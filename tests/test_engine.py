@@ -171,3 +171,29 @@ def test_quotes_are_stamped_with_the_step_time() -> None:
     at = T0 + timedelta(seconds=15)
     out = engine.step(MarketUpdate(at, [quote(T0 + timedelta(seconds=14, milliseconds=3), 1.0)]))
     assert [q.at for q in out.quotes] == [at]
+
+
+def test_a_stale_aggregated_bar_after_exact_bars_is_skipped_not_fatal() -> None:
+    # 5m candles fold into a partial 00:00 bar; the exchange's own 00:00 bar then comes as a
+    # 1h candle (exact bars win, the partial is left behind); much later only 5m candles
+    # arrive again: the stale partial 00:00 bar is older than the history and is skipped.
+    engine = engine_with(perp_runner())
+    five = [
+        Candle(BTC, "5m", T0 + timedelta(minutes=5 * i), 100, 101, 99, 100, 1.0) for i in (0, 1)
+    ]
+    engine.step(
+        MarketUpdate(T0 + timedelta(minutes=10), [quote(T0 + timedelta(minutes=10), 100.0)], five)
+    )
+    hour = T0 + timedelta(hours=1)
+    engine.step(MarketUpdate(hour, [quote(hour, 100.0)], [hour_bar(T0, 100, 102, 98, 100)]))
+    late = T0 + timedelta(hours=5)
+    bars = [
+        Candle(BTC, "5m", late + timedelta(minutes=5 * i), 100, 101, 99, 100, 1.0)
+        for i in range(12)
+    ]
+    engine.step(
+        MarketUpdate(late + timedelta(hours=1), [quote(late + timedelta(hours=1), 100.0)], bars)
+    )
+    history = engine.experiments[0].history
+    assert [at.hour for at in history._at] == [0, 5]  # the exact 00:00 bar, then 05:00 from 5m
+    assert history.view().high[0] == 102  # the exchange's bar, not the partial one
