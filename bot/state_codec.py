@@ -19,9 +19,37 @@ _ALLOWED_PREFIX = "bot."
 
 def encode(value: Any) -> Any:
     """Turn a state value into JSON-able data (with type tags)."""
+    # Exact types first (the bulk of a state: numbers, strings, lists, dicts, dataclasses of
+    # known classes); subclasses (enums, named tuples, ...) take the general path below.
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else {"__float__": repr(value)}
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {str(k): encode(v) for k, v in value.items()}
+    if kind is list:
+        return [encode(v) for v in value]
+    if kind is tuple:
+        return {"__tuple__": [encode(v) for v in value]}
+    if kind is datetime:
+        return {"__dt__": value.isoformat()}
+    known = _DATACLASSES.get(kind)
+    if known is not None:
+        path, names = known
+        return {"__dc__": path, "f": {name: encode(getattr(value, name)) for name in names}}
+    return _encode_other(value)
+
+
+# A dataclass type -> (its path, its field names): looked up once per class.
+_DATACLASSES: dict[type, tuple[str, tuple[str, ...]]] = {}
+
+
+def _encode_other(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        return {"__dc__": _path(type(value)), "f": fields}
+        names = tuple(f.name for f in dataclasses.fields(value))
+        _DATACLASSES[type(value)] = (_path(type(value)), names)
+        return encode(value)
     if isinstance(value, Enum):
         return {"__enum__": _path(type(value)), "v": value.value}
     if isinstance(value, datetime):
