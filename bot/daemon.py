@@ -36,6 +36,12 @@ from bot.validation import implausible_candles
 LIVE_KEY = "live"
 
 
+class StepFailed(RuntimeError):
+    """A step raised something unexpected (a bug, a disk that refuses writes): nothing of the
+    step was committed, but the engine in memory may be half-moved, so the daemon stops rather
+    than go on from a state the ledger does not hold. Crash-only: start-up is recovery."""
+
+
 @dataclass(frozen=True, slots=True)
 class DaemonOptions:
     """How to run: `mode` for the runs table, extra candle timeframes to fetch for price
@@ -71,8 +77,9 @@ def run_daemon(settings: Settings, clock: Clock, options: DaemonOptions | None =
                 json.loads(settings.model_dump_json()),
                 __version__,
             )
+            failures: list[StepFailed] = []
             run_jobs(
-                _poller(session, feed, clock, options, settings.exchange.max_jump_pct),
+                _poller(session, feed, clock, options, settings.exchange.max_jump_pct, failures),
                 settings.exchange.poll_seconds,
                 _reporter(settings, clock) if options.report else None,
                 settings.report.time,
@@ -80,6 +87,8 @@ def run_daemon(settings: Settings, clock: Clock, options: DaemonOptions | None =
                 maintenance=retention_job(settings),
             )
             store.end_run(run_id, clock.now())
+            if failures:
+                raise failures[0]
             line = summary_line(session.stats, [feed.summary(), strategy_summary(engine)])
             logger.info("run summary: {}", line)
             return line
@@ -113,7 +122,12 @@ def _connect_feed(settings: Settings, clock: Clock, options: DaemonOptions) -> C
 
 
 def _poller(
-    session: Session, feed: CcxtFeed, clock: Clock, options: DaemonOptions, max_jump_pct: float
+    session: Session,
+    feed: CcxtFeed,
+    clock: Clock,
+    options: DaemonOptions,
+    max_jump_pct: float,
+    failures: list[StepFailed],
 ) -> Callable[[], bool]:
     screen = CandleScreen(max_jump_pct)
 
@@ -134,7 +148,17 @@ def _poller(
             return False
         polled = time.perf_counter()
         update = screen.screen(update, session.engine, feed)
-        session.process(update)
+        try:
+            session.process(update)
+        except Exception as exc:
+            logger.opt(exception=exc).error("step at {} failed", at.isoformat())
+            failures.append(
+                StepFailed(
+                    f"step at {at.isoformat()} failed ({exc!r}); nothing of it was written and "
+                    "the daemon stopped: run it again to resume from the last committed step"
+                )
+            )
+            return True  # stop the scheduler: the engine in memory may be half-moved
         logger.debug(
             "step {}: poll {:.3f}s, engine and ledger {:.3f}s",
             at.isoformat(),

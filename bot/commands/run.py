@@ -17,7 +17,7 @@ from bot.adapters.sim_exchange import SimExchange
 from bot.adapters.sqlite_store import Store, StoreError
 from bot.clock import SystemClock
 from bot.commands.common import console, fail, load, setup_logging, with_database
-from bot.daemon import DaemonOptions, run_daemon
+from bot.daemon import DaemonOptions, StepFailed, run_daemon
 from bot.lock import LockError
 from bot.reports.job import run_report
 from bot.reports.render_text import print_report
@@ -59,6 +59,9 @@ def run_command(
     except KeyboardInterrupt:
         typer.echo("interrupted while starting up: no step was run", err=True)
         return
+    except StepFailed as exc:  # not a user error: the log has the traceback
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     except USER_ERRORS as exc:
         raise fail(str(exc)) from None
     except ValueError as exc:  # e.g. a configured symbol the exchange does not list
@@ -119,7 +122,11 @@ def demo_command(
                 finished=lambda at: at >= stop_at,
                 report=False,
             )
-            line = run_daemon(settings, SimClock(sim, speed), options)
+            try:
+                line = run_daemon(settings, SimClock(sim, speed), options)
+            except StepFailed as exc:  # not a user error: the log has the traceback
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(1) from None
             first = sim.data_start
         typer.echo(line)
         with Store(path) as store:
