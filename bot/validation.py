@@ -11,7 +11,8 @@ Checks run in that order and the first failure is the reason. Rejected quotes ch
 so nothing downstream sees them; counts per reason accumulate for the run summary.
 
 Live candles are checked too (`implausible_candles`): the daemon skips a poll whose candles
-are absurd next to the accepted prices and fetches them again on the next poll.
+are absurd next to the accepted prices (or inconsistent OHLC) and fetches them again on the next
+poll.
 """
 
 from __future__ import annotations
@@ -178,8 +179,9 @@ def implausible_candles(
     fresh: Sequence[Quote],
     max_jump_pct: float,
 ) -> list[Candle]:
-    """Candles with a price that is not a number, not > 0, or farther than `max_jump_pct`
-    from every reference price of its symbol (live polls only; recorded data is trusted).
+    """Candles with a price that is not a number, not > 0, inconsistent (a high below the open
+    or close, a low above them), or farther than `max_jump_pct` from every reference price of
+    its symbol (live polls only; recorded data is trusted).
 
     References: the last accepted quote's last price and, when it lies within `max_jump_pct`
     of that one, the fresh quote's (so a spiked quote cannot vouch for a spiked candle). A
@@ -197,6 +199,11 @@ def implausible_candles(
         prices = (candle.open, candle.high, candle.low, candle.close)
         if not all(_finite(p) and p > 0 for p in prices):
             bad.append(candle)
+            continue
+        if candle.high < max(candle.open, candle.close) or candle.low > min(
+            candle.open, candle.close
+        ):
+            bad.append(candle)  # inconsistent: no price path runs through such a bar
             continue
         near = refs.get(candle.symbol)
         if near and any(all(abs(p / r - 1) > max_jump_pct for r in near) for p in prices):

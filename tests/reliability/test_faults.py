@@ -187,3 +187,5 @@ def test_implausible_candles_are_judged_against_accepted_prices_only() -> None:
     assert implausible_candles([spiked], last, [Quote("X", t, 1000.0)], 0.25) == [spiked]
     assert implausible_candles([fine, nan], last, [], 0.25) == [nan]
     assert implausible_candles([spiked], {}, [], 0.25) == []  # no reference yet
+    upside_down = Candle("X", "1h", t, 100.0, 99.0, 101.0, 100.0, 1)  # high below low
+    assert implausible_candles([fine, upside_down], {}, [], 0.25) == [upside_down]
