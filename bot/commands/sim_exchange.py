@@ -57,20 +57,23 @@ def sim_exchange_command(
         raise _fail(str(exc)) from None
     except OSError as exc:
         raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    typer.echo(f"sim exchange: {sim.url}  (ccxt fapiPublic = {sim.url}/fapi/v1)")
-    typer.echo(
-        f"symbols {', '.join(sim.symbols)}; data {sim.data_start:%Y-%m-%d %H:%M} .. "
-        f"{sim.data_end:%Y-%m-%d %H:%M} UTC; clock {sim.now():%Y-%m-%d %H:%M} at {speed:g}x. "
-        "Ctrl-C stops."
-    )
+    # Both signals set the event, installed before the URL is printed: a caller may signal as
+    # soon as it reads it, and a background job may have been started with SIGINT ignored.
     stopped = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    previous = {
+        sig: signal.signal(sig, lambda *_: stopped.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
+        typer.echo(f"sim exchange: {sim.url}  (ccxt fapiPublic = {sim.url}/fapi/v1)")
+        typer.echo(
+            f"symbols {', '.join(sim.symbols)}; data {sim.data_start:%Y-%m-%d %H:%M} .. "
+            f"{sim.data_end:%Y-%m-%d %H:%M} UTC; clock {sim.now():%Y-%m-%d %H:%M} at {speed:g}x. "
+            "Ctrl-C stops."
+        )
         stopped.wait()
-    except KeyboardInterrupt:
-        pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         sim.stop()
     typer.echo("sim exchange stopped")
 

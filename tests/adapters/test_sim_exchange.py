@@ -599,6 +599,6 @@ def test_command_serves_until_ctrl_c_or_sigterm(stop_signal: signal.Signals) -> 
             datetime(2024, 3, 1, tzinfo=UTC).timestamp() * 1000
         )
         proc.send_signal(stop_signal)
-        rest = proc.stdout.read()
-        assert proc.wait(timeout=10) == 0
+        rest, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0
     assert "stopped" in rest
