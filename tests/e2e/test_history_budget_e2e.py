@@ -12,7 +12,6 @@ candles really wait in the queue for later polls.
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -190,7 +189,9 @@ def test_the_recorded_session_replays_to_the_same_ledger_thanks_to_received_at(
     assert live["fills"] and replayed == live
     # The close-time rule instead (received_at cleared) hands queued candles to earlier steps
     copy = tmp_path / "no_received_at.db"
-    shutil.copy(db, copy)
+    # SQLite's backup API: a plain file copy would miss what is still in the -wal file
+    with sqlite3.connect(db) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
     with sqlite3.connect(copy) as conn:
         conn.execute("UPDATE candles SET received_at = NULL")
         conn.execute("UPDATE funding_rates SET received_at = NULL")
