@@ -243,6 +243,42 @@ def _quiet_run(
     return end, nav
 
 
+def _quiet_pair(
+    a: _Drift, b: _Drift, points: Sequence[PricePoint], start: int, end: int
+) -> tuple[int, float, float]:
+    # `_quiet_run` for the long and the short fund at once (one pass over the points): the
+    # first point in [start, end) where either may act, and both NAVs just before it. Each
+    # fund's numbers follow the very same arithmetic as in `_quiet_run`.
+    za, zb = a.quiet, b.quiet
+    assert za is not None and zb is not None  # the caller checks
+    when_a, price_a, nav_a, qty_a = a.at, a.price, a.nav, a.qty
+    when_b, price_b, nav_b, qty_b = b.at, b.price, b.nav, b.qty
+    floor_a, ref_a, cont_a = a.nav_floor, a.rebalance_price, za.continuous
+    floor_b, ref_b, cont_b = b.nav_floor, b.rebalance_price, zb.continuous
+    for i in range(start, end):
+        at, _, mark, _, bar_close = points[i]
+        if not (at >= when_a and at >= when_b and 0.0 < mark < _INF):
+            return i, nav_a, nav_b
+        moved_a = nav_a + qty_a * (mark - price_a)
+        moved_b = nav_b + qty_b * (mark - price_b)
+        if not (moved_a > 0.0 and moved_a >= floor_a and moved_b > 0.0 and moved_b >= floor_b):
+            return i, nav_a, nav_b
+        if (bar_close or cont_a) and not (
+            za.lev_lo < abs(qty_a * mark / moved_a) < za.lev_hi
+            and za.move_lo < mark / ref_a - 1 < za.move_hi
+        ):
+            return i, nav_a, nav_b
+        if (bar_close or cont_b) and not (
+            zb.lev_lo < abs(qty_b * mark / moved_b) < zb.lev_hi
+            and zb.move_lo < mark / ref_b - 1 < zb.move_hi
+        ):
+            return i, nav_a, nav_b
+        when_a = when_b = at
+        price_a = price_b = mark
+        nav_a, nav_b = moved_a, moved_b
+    return end, nav_a, nav_b
+
+
 class TokenRunner(_Base):
     """`token:<preset>`: holds the long token on a long signal, the short one on a short signal.
 
@@ -378,7 +414,21 @@ class TokenRunner(_Base):
                 checked = point[0]
                 _check_time(checked)
         start, end = 0, len(points)
+        pair = tuple(self.specs) if len(self.specs) == 2 else None
         while start < end:
+            if pair is not None:  # the usual token: a long and a short fund, both quiet
+                a, b = self._drifts.get(pair[0]), self._drifts.get(pair[1])
+                if a is not None and b is not None and a.quiet is not None and b.quiet is not None:
+                    stop, nav_a, nav_b = _quiet_pair(a, b, points, start, end)
+                    if stop > start:
+                        at, price = points[stop - 1][0], points[stop - 1][2]
+                        a.at, a.price, a.nav = at, price, nav_a
+                        b.at, b.price, b.nav = at, price, nav_b
+                    if stop == end:
+                        return
+                    self.on_price(*points[stop])
+                    start = stop + 1
+                    continue
             stop, runs = end, []
             for side in self.specs:
                 drift = self._drifts.get(side)
