@@ -151,26 +151,22 @@ class CcxtFeed:
             raise ValueError("history_budget must be at least 1")
         self.history_budget = history_budget
         self.exchange = exchange or build_exchange(exchange_id, api_url, timeout_ms, rate_limit)
-        self.retrier = Retrier(
-            exchange_id,
-            TRANSIENT,
-            max_retries,
-            Backoff(backoff_base_seconds, backoff_max_seconds, rng or random.Random()),
-            self.clock.sleep,
-            self.clock.now,
-            lambda: self.exchange.last_response_headers,
-        )
+
+        def retrier(name: str) -> Retrier:
+            return Retrier(
+                name,
+                TRANSIENT,
+                max_retries,
+                Backoff(backoff_base_seconds, backoff_max_seconds, rng or random.Random()),
+                self.clock.sleep,
+                self.clock.now,
+                lambda: self.exchange.last_response_headers,
+            )
+
+        self.retrier = retrier(exchange_id)
         # The exchange clock (`--clock exchange`) has its own failure streaks: its success at
         # the start of each poll must not end a streak of the market-data requests.
-        self._time_retrier = Retrier(
-            f"{exchange_id} clock",
-            TRANSIENT,
-            max_retries,
-            Backoff(backoff_base_seconds, backoff_max_seconds, rng or random.Random()),
-            self.clock.sleep,
-            self.clock.now,
-            lambda: self.exchange.last_response_headers,
-        )
+        self._time_retrier = retrier(f"{exchange_id} clock")
         self._connected = False
         self._polls = 0
         self._cursor: dict[tuple[str, str], datetime] = {}  # next candle open time wanted
