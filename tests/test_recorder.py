@@ -1,4 +1,5 @@
-"""Recorder: accepted quotes, closed candles and settled funding land in the real store."""
+"""Recording (DESIGN.md step 2): accepted quotes, closed candles and settled funding land in the
+real store through the session's step batch; rejected quotes never do."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from bot.adapters.sqlite_store import Store
 from bot.domain.values import Candle, FundingRate, Quote
+from bot.engine import Engine
 from bot.ports import MarketUpdate
-from bot.recorder import Recorder
+from bot.session import Session
 from bot.validation import SnapshotValidator
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -28,23 +30,22 @@ def update(at: datetime, btc: float, eth: float) -> MarketUpdate:
 
 
 def test_only_accepted_quotes_are_recorded(store: Store) -> None:
-    recorder = Recorder(store, SnapshotValidator([BTC, ETH]))
-    recorder.record(update(T0, 100.0, 10.0))
-    _, rejected = recorder.record(update(T0 + timedelta(seconds=15), 101.0, math.nan))
-    assert [(r.symbol, r.reason) for r in rejected] == [(ETH, "nan")]
+    session = Session(store, Engine([], SnapshotValidator([BTC, ETH])), "live")
+    session.process(update(T0, 100.0, 10.0))
+    output = session.process(update(T0 + timedelta(seconds=15), 101.0, math.nan))
+    assert output.rejected == [(ETH, "nan")]
     ticks = list(store.iter_ticks())
     assert [(t.symbol, t.last) for t in ticks] == [(BTC, 100.0), (ETH, 10.0), (BTC, 101.0)]
     assert ticks[0] == update(T0, 100.0, 10.0).quotes[0]
     assert len(list(store.iter_candles(BTC, "5m"))) == 2
     assert store.funding_rates(BTC) == [FundingRate(BTC, T0, 0.0001)]
-    assert recorder.stats.ticks == 3 and recorder.stats.funding_rates == 1
+    assert store.count("ticks") == 3 and store.count("funding_rates") == 1
 
 
 def test_recording_twice_is_harmless(store: Store) -> None:
-    recorder = Recorder(store, SnapshotValidator())
     same = update(T0, 100.0, 10.0)
-    recorder.record_accepted(same.quotes, same.candles, same.funding)
-    recorder.record_accepted(same.quotes, same.candles, same.funding)
+    store.record_market(same.quotes, same.candles, same.funding)
+    store.record_market(same.quotes, same.candles, same.funding)
     assert store.count("ticks") == 2
     assert store.count("candles") == 1
     assert store.count("funding_rates") == 1

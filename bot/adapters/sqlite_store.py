@@ -77,8 +77,9 @@ class StepBatch:
     funding_rates: Sequence[FundingRate] = ()
     portfolios: Sequence[PortfolioStep] = ()
     state: EngineState | None = None
-    # The step's time, stored as the `received_at` of its candles and funding rates; when
-    # None, the engine state's time, else the ticks' (stamped with the step time).
+    # The step's time (the session sets it), stored as the `received_at` of the batch's
+    # candles and funding rates; None (market data written outside a step) stores NULL, and
+    # a replay hands such rows to the first step at or after their close time.
     at: datetime | None = None
 
 
@@ -652,11 +653,7 @@ def _quote_from_row(row: Mapping[str, Any]) -> Quote:
 
 def _received_at(batch: StepBatch, times: Any) -> str | None:
     """The step time of a batch as text (the `received_at` of its candles and funding)."""
-    if batch.at is not None:
-        return str(times(batch.at))
-    if batch.state is not None:
-        return str(times(batch.state.at))
-    return str(times(batch.quotes[0].at)) if batch.quotes else None
+    return None if batch.at is None else str(times(batch.at))
 
 
 def _position_row(portfolio_id: str, p: PositionRecord) -> dict[str, Any]:

@@ -15,8 +15,9 @@ from bot.adapters.replay_feed import ReplayFeed
 from bot.adapters.sim_exchange import SimExchange
 from bot.adapters.sqlite_store import Store
 from bot.clock import ReplayClock
+from bot.engine import Engine
 from bot.ports import MarketUpdate
-from bot.recorder import Recorder
+from bot.session import Session
 from bot.validation import SnapshotValidator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -95,9 +96,9 @@ def test_unknown_symbol_or_path_is_a_data_error(tmp_path: Path) -> None:
 def test_recorded_database_replays_what_was_recorded(tmp_path: Path) -> None:
     source = first(ReplayFeed.from_data_dir(SAMPLE), 120)
     with Store(tmp_path / "rec.db") as store:
-        recorder = Recorder(store, SnapshotValidator([BTC, ETH]))
+        session = Session(store, Engine([], SnapshotValidator([BTC, ETH])), "live")
         for update in source:
-            recorder.record(update)
+            session.process(update)
     feed = ReplayFeed.open(tmp_path / "rec.db", clock=ReplayClock())
     replayed = list(feed)
     feed.close()
