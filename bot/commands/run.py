@@ -19,6 +19,7 @@ from bot.clock import SystemClock
 from bot.commands.common import console, fail, load, setup_logging, with_database
 from bot.daemon import DaemonOptions, StepFailed, run_daemon
 from bot.lock import LockError
+from bot.ports import Clock
 from bot.reports.job import run_report
 from bot.reports.render_text import print_report
 from bot.settings import ConfigError, Settings, load_settings
@@ -55,18 +56,25 @@ def run_command(
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         options = DaemonOptions(exchange_clock=clock is ClockChoice.EXCHANGE)
-        line = run_daemon(settings, SystemClock(), options)
+        line = _run_daemon(settings, SystemClock(), options)
     except KeyboardInterrupt:
         typer.echo("interrupted while starting up: no step was run", err=True)
         return
-    except StepFailed as exc:  # not a user error: the log has the traceback
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
     except USER_ERRORS as exc:
         raise fail(str(exc)) from None
     except ValueError as exc:  # e.g. a configured symbol the exchange does not list
         raise fail(str(exc)) from None
     typer.echo(line)
+
+
+def _run_daemon(settings: Settings, clock: Clock, options: DaemonOptions) -> str:
+    """`run_daemon`; a failed step exits 1 with its one line (not a user error: the log has
+    the traceback)."""
+    try:
+        return run_daemon(settings, clock, options)
+    except StepFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -122,11 +130,7 @@ def demo_command(
                 finished=lambda at: at >= stop_at,
                 report=False,
             )
-            try:
-                line = run_daemon(settings, SimClock(sim, speed), options)
-            except StepFailed as exc:  # not a user error: the log has the traceback
-                typer.echo(f"error: {exc}", err=True)
-                raise typer.Exit(1) from None
+            line = _run_daemon(settings, SimClock(sim, speed), options)
             first = sim.data_start
         typer.echo(line)
         with Store(path) as store:
