@@ -14,6 +14,16 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 VehicleKind = Literal["token", "perp", "perp_static", "spot"]
 VEHICLE_KINDS: tuple[str, ...] = ("token", "perp", "perp_static", "spot")
+# The seven vehicles every experiment of config.example.toml runs (the benchmarks use them).
+DEFAULT_VEHICLES: tuple[str, ...] = (
+    "token:binance_blvt",
+    "token:ftx",
+    "token:bybit",
+    "perp:risk_pct=0.02",
+    "perp:risk_pct=0.05",
+    "perp_static:leverage=3",
+    "spot",
+)
 
 
 class VehicleSpec(BaseModel):

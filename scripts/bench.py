@@ -36,19 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bot.adapters.sqlite_store import PortfolioRow, PortfolioStep, StepBatch, Store  # noqa: E402
 from bot.domain.ledger import NavRecord  # noqa: E402
 from bot.domain.values import Quote  # noqa: E402
+from bot.vehicles import DEFAULT_VEHICLES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "binance_usdm"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
-VEHICLES = [
-    "token:binance_blvt",
-    "token:ftx",
-    "token:bybit",
-    "perp:risk_pct=0.02",
-    "perp:risk_pct=0.05",
-    "perp_static:leverage=3",
-    "spot",
-]
+VEHICLES = list(DEFAULT_VEHICLES)
 
 
 def median_seconds(run: Callable[[], None], repeats: int = 3) -> float:

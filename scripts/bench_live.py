@@ -29,17 +29,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.vehicles import DEFAULT_VEHICLES
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SAMPLE = Path(__file__).resolve().parents[1] / "bot" / "data" / "sample"
-VEHICLES = [
-    "token:binance_blvt",
-    "token:ftx",
-    "token:bybit",
-    "perp:risk_pct=0.02",
-    "perp:risk_pct=0.05",
-    "perp_static:leverage=3",
-    "spot",
-]
+VEHICLES = list(DEFAULT_VEHICLES)
 
 
 def _symbols(count: int) -> list[str]:

@@ -26,6 +26,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.vehicles import DEFAULT_VEHICLES
+
 DATA_5M = Path(__file__).resolve().parents[2] / "shared" / "data" / "binance_usdm" / "5m"
 BTC = "BTC/USDT:USDT"
 FUNDING = timedelta(hours=8)
@@ -89,15 +91,7 @@ def _settings(db: Path, symbols: list[str], experiments: list[dict[str, Any]]) -
     )
 
 
-VEHICLES = [
-    "token:binance_blvt",
-    "token:ftx",
-    "token:bybit",
-    "perp:risk_pct=0.02",
-    "perp:risk_pct=0.05",
-    "perp_static:leverage=3",
-    "spot",
-]
+VEHICLES = list(DEFAULT_VEHICLES)
 
 
 def accelerated_run(steps: int = 1_000_000, sample_every: int = 50_000) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.settings import ConfigError, Settings, load_settings
+from bot.vehicles import DEFAULT_VEHICLES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO_ROOT / "config.example.toml"
@@ -67,6 +68,7 @@ def test_example_config_validates_with_its_default_experiments() -> None:
         "perp_static:leverage=3",
         "spot",
     ]
+    assert tuple(labels) == DEFAULT_VEHICLES  # what the benchmarks run
 
 
 def test_environment_wins_over_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
