@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from bot.domain.values import Candle
 
@@ -11,6 +12,8 @@ _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+# Parsed once per timeframe text (pure; every step asks for the same few).
+@lru_cache(maxsize=64)
 def timeframe_seconds(timeframe: str) -> int:
     """Seconds in a ccxt-style timeframe such as "5m", "1h", "1d"."""
     unit = timeframe[-1:]
@@ -18,6 +21,12 @@ def timeframe_seconds(timeframe: str) -> int:
     if unit not in _UNITS or not count.isdigit() or int(count) <= 0:
         raise ValueError(f"unknown timeframe {timeframe!r} (expected e.g. 1m, 5m, 1h, 4h, 1d)")
     return int(count) * _UNITS[unit]
+
+
+@lru_cache(maxsize=64)
+def timeframe_delta(timeframe: str) -> timedelta:
+    """The length of one bar of `timeframe`."""
+    return timedelta(seconds=timeframe_seconds(timeframe))
 
 
 def bucket_start(at: datetime, seconds: int) -> datetime:
@@ -51,7 +60,6 @@ class BarAggregator:
         self.timeframe = timeframe
         self.seconds = timeframe_seconds(timeframe)
         self._length = timedelta(seconds=self.seconds)
-        self._spans: dict[str, timedelta] = {}  # a finer timeframe -> its length
         self._partial: _Partial | None = None
 
     def add(self, candle: Candle) -> list[Candle]:
@@ -60,12 +68,7 @@ class BarAggregator:
             return [candle]
         closed: list[Candle] = []
         at = candle.at
-        span = self._spans.get(candle.timeframe)
-        if span is None:
-            span = self._spans[candle.timeframe] = timedelta(
-                seconds=timeframe_seconds(candle.timeframe)
-            )
-        end = at + span
+        end = at + timeframe_delta(candle.timeframe)
         part = self._partial
         # the bucket holding `at` is the partial bar's exactly when at lies in [its open, close)
         if part is not None and not part.at <= at < part.bucket_end:

@@ -20,14 +20,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import lru_cache
 from operator import itemgetter
 from typing import Any, Protocol
 
 from loguru import logger
 
-from bot.bars import BarAggregator
-from bot.bars import timeframe_seconds as _parse_timeframe
+from bot.bars import BarAggregator, timeframe_seconds
 from bot.domain.ledger import NavRecord
 from bot.domain.price_path import bar_path
 from bot.domain.values import Candle, FundingRate, Quote
@@ -77,8 +75,6 @@ _FUNDING, _VEHICLE_EVENT, _PRICE = 0, 1, 2
 
 
 _ORDER = itemgetter(0, 1)
-# Parsed once per timeframe text: every step asks for the same few.
-timeframe_seconds = lru_cache(maxsize=64)(_parse_timeframe)
 
 
 def _merge_paths(
