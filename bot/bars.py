@@ -43,7 +43,6 @@ class _Partial:
     low: float
     close: float
     volume: float
-    end: datetime  # close time of the latest candle folded in
     bucket_end: datetime  # close time of the bar being built (at + the bar's length)
 
 
@@ -59,7 +58,7 @@ class BarAggregator:
         self.symbol = symbol
         self.timeframe = timeframe
         self.seconds = timeframe_seconds(timeframe)
-        self._length = timedelta(seconds=self.seconds)
+        self._length = timeframe_delta(timeframe)
         self._partial: _Partial | None = None
 
     def add(self, candle: Candle) -> list[Candle]:
@@ -83,7 +82,6 @@ class BarAggregator:
                 candle.low,
                 candle.close,
                 candle.volume,
-                end,
                 start + self._length,
             )
         else:
@@ -91,7 +89,6 @@ class BarAggregator:
             part.low = min(part.low, candle.low)
             part.close = candle.close
             part.volume += candle.volume
-            part.end = end
         self._partial = part
         if end >= part.bucket_end:
             closed.append(self._emit(part))
