@@ -1,0 +1,77 @@
+"""Write the resume fixture of tests/e2e/test_resume_fixture.py (run once per state schema).
+
+    python scripts/make_resume_fixture.py tests/data/resume
+
+Runs the real daemon (`ltbot run --clock exchange`) against the in-process sim exchange for
+`STOP_AT` steps of the e2e scenario, stops it with SIGTERM and keeps that ledger
+(`ledger.db`, copied with SQLite's backup API). It then restarts the daemon on it for the
+remaining steps and writes the dump of the ledger tables (`expected.dump`, from
+scripts/dump_ledger.py without `runs` and `engine_state`, which hold paths and the state's
+encoding). The test resumes a copy of `ledger.db` with the current code over the same steps
+and compares its dump with `expected.dump`: a ledger written by older code resumes after a
+refactor with the very same money.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scripts.dump_ledger import dump  # noqa: E402
+from tests.e2e.harness import Daemon, drive, step_times, write_config  # noqa: E402
+
+STEPS = 100
+STOP_AT = 60
+EVERY = timedelta(minutes=40)
+SKIPPED = frozenset({"runs", "engine_state"})
+
+
+def scenario_times(data_start: object) -> list:  # type: ignore[type-arg]
+    """The step times of the scenario (the e2e tests' 100 steps, 40 minutes apart)."""
+    return step_times(data_start + timedelta(hours=1), STEPS, EVERY)  # type: ignore[operator]
+
+
+def backup(source: Path, target: Path) -> None:
+    """Copy a live SQLite file, WAL included, into one self-contained file."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    with sqlite3.connect(target) as conn:
+        conn.execute("PRAGMA journal_mode=DELETE")
+
+
+def main(out: Path) -> int:
+    from loguru import logger
+
+    from bot.adapters.sim_exchange import SimExchange
+
+    logger.remove()  # the sim logs every request at DEBUG
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp, SimExchange(None, speed=0) as sim:
+        directory = Path(tmp)
+        config = write_config(directory, sim.url)
+        db = directory / "ledger.db"
+        daemon = Daemon(config, directory / "daemon.log")
+        times = scenario_times(sim.data_start)
+        sim.set_time(times[0])
+        daemon.start()
+        drive(sim, daemon, db, times[:STOP_AT])
+        assert daemon.stop() == 0
+        backup(db, out / "ledger.db")
+        daemon.start()
+        drive(sim, daemon, db, times[STOP_AT:])
+        assert daemon.stop() == 0
+        text = "".join(line + "\n" for line in dump(db, skip=SKIPPED))
+        (out / "expected.dump").write_text(text, encoding="utf-8")
+    print(f"wrote {out / 'ledger.db'} and {out / 'expected.dump'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "tests/data/resume"))
