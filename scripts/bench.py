@@ -33,10 +33,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bot.adapters.sqlite_store import PortfolioRow, PortfolioStep, StepBatch, Store  # noqa: E402
+from bot.adapters.sqlite.store import PortfolioRow, PortfolioStep, StepBatch, Store  # noqa: E402
+from bot.config.vehicles import DEFAULT_VEHICLES  # noqa: E402
 from bot.domain.ledger import NavRecord  # noqa: E402
 from bot.domain.values import Quote  # noqa: E402
-from bot.vehicles import DEFAULT_VEHICLES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "binance_usdm"
@@ -90,7 +90,7 @@ def machine() -> str:
 
 
 def _replay_settings(db: Path) -> Any:
-    from bot.settings import Settings
+    from bot.config.settings import Settings
 
     return Settings.model_validate(
         {
@@ -113,8 +113,8 @@ def _replay_settings(db: Path) -> Any:
 
 def replay_once(data: Path, settings: Any) -> dict[str, Any]:
     """One replay as `ltbot replay` runs it (feed loading included); the ledger's size."""
-    from bot.adapters.replay_feed import ReplayFeed
-    from bot.replay import run_replay
+    from bot.adapters.replay.feed import ReplayFeed
+    from bot.runtime.replay_driver import run_replay
 
     feed = ReplayFeed.from_data_dir(data, symbols=settings.exchange.symbols)
     result = run_replay(settings, feed)
@@ -125,7 +125,7 @@ def replay_once(data: Path, settings: Any) -> dict[str, Any]:
 
 def bench_replay(data: Path, repeats: int, settings_for: Callable[[Path], Any]) -> dict[str, Any]:
     """Median wall/CPU of a replay into a temporary ledger; steps and portfolio-bar steps/s."""
-    from bot.logging import configure_logging
+    from bot.runtime.log_setup import configure_logging
 
     configure_logging("WARNING", None)
     with tempfile.TemporaryDirectory() as tmp:
@@ -142,7 +142,7 @@ def bench_replay(data: Path, repeats: int, settings_for: Callable[[Path], Any]) 
 
 
 def _example_settings(db: Path) -> Any:
-    from bot.settings import load_settings
+    from bot.config.settings import load_settings
 
     settings = load_settings(ROOT / "config.example.toml")
     return settings.model_copy(update={"store": settings.store.model_copy(update={"path": db})})

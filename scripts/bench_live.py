@@ -29,7 +29,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.vehicles import DEFAULT_VEHICLES
+from bot.config.vehicles import DEFAULT_VEHICLES
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SAMPLE = Path(__file__).resolve().parents[1] / "bot" / "data" / "sample"
@@ -65,8 +65,8 @@ def make_data_dir(root: Path, count: int) -> list[str]:
 
 
 def _serve(data_dir: str, conn: Any) -> None:
-    from bot.adapters.sim_exchange import SimExchange
-    from bot.logging import configure_logging
+    from bot.adapters.sim.exchange import SimExchange
+    from bot.runtime.log_setup import configure_logging
 
     configure_logging("WARNING", None)
     sim = SimExchange(Path(data_dir), speed=0)
@@ -117,14 +117,14 @@ def run(
     cProfile.Profile) is enabled around the counted bar-close polls. `listed`: the sim lists
     this many symbols (the first `symbols_count` are polled), as a real exchange lists hundreds.
     """
-    from bot.adapters.ccxt_feed import CcxtFeed
-    from bot.app import build_engine, open_store
-    from bot.clock import FakeClock
-    from bot.daemon import freeze_startup_objects
-    from bot.logging import configure_logging
-    from bot.session import Session
-    from bot.settings import Settings
-    from bot.tiers import tiers_for
+    from bot.adapters.ccxt.feed import CcxtFeed
+    from bot.adapters.ccxt.tiers import tiers_for
+    from bot.config.settings import Settings
+    from bot.runtime.clock import FakeClock
+    from bot.runtime.daemon import freeze_startup_objects
+    from bot.runtime.log_setup import configure_logging
+    from bot.runtime.session import Session
+    from bot.runtime.wiring import build_engine, open_store
 
     configure_logging("WARNING", None)
     with tempfile.TemporaryDirectory() as tmp:

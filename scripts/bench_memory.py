@@ -9,7 +9,7 @@
    example config's symbols and portfolios into a fresh database; bytes per day from the file
    size (after a checkpoint), and row counts per table.
 3. Tick retention: the same over several simulated days, with the daemon's retention job
-   (`bot.maintenance.tick_retention_job`) run after each day: the file size per day with
+   (`bot.runtime.maintenance.tick_retention_job`) run after each day: the file size per day with
    `[store] tick_retention_days` 0 (grows linearly) and 1 (levels off: freed pages are reused).
 
     .venv/bin/python scripts/bench_memory.py --only retention --days 5
@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.vehicles import DEFAULT_VEHICLES
+from bot.config.vehicles import DEFAULT_VEHICLES
 
 DATA_5M = Path(__file__).resolve().parents[2] / "shared" / "data" / "binance_usdm" / "5m"
 BTC = "BTC/USDT:USDT"
@@ -49,9 +49,9 @@ def _next_settlement(t: datetime) -> datetime:
 
 def mirrored_updates(steps: int) -> Iterator[Any]:
     """`steps` 5m updates of BTC: recorded bars forward, backward, forward, ..."""
-    from bot.adapters.replay_feed import ReplayFeed
+    from bot.adapters.replay.feed import ReplayFeed
     from bot.domain.values import Candle, FundingRate, Quote
-    from bot.ports import MarketUpdate
+    from bot.runtime.ports import MarketUpdate
 
     source = DATA_5M / "2023-01_2024-05"
     bars = [u.candles[0] for u in ReplayFeed.from_data_dir(source, symbols=[BTC])]
@@ -79,7 +79,7 @@ def mirrored_updates(steps: int) -> Iterator[Any]:
 
 
 def _settings(db: Path, symbols: list[str], experiments: list[dict[str, Any]]) -> Any:
-    from bot.settings import Settings
+    from bot.config.settings import Settings
 
     return Settings.model_validate(
         {
@@ -96,9 +96,9 @@ VEHICLES = list(DEFAULT_VEHICLES)
 
 def accelerated_run(steps: int = 1_000_000, sample_every: int = 50_000) -> dict[str, Any]:
     """RSS samples over a `steps`-step replay-path run (sma_cross x 7 vehicles, file DB)."""
-    from bot.app import build_engine, open_store
-    from bot.logging import configure_logging
-    from bot.session import Session
+    from bot.runtime.log_setup import configure_logging
+    from bot.runtime.session import Session
+    from bot.runtime.wiring import build_engine, open_store
 
     configure_logging("WARNING", None)
     exp = {
@@ -140,13 +140,13 @@ def ledger_days(days: int, retention_days: int, poll_seconds: int = 15) -> dict[
     """`days` simulated days of polls (example config) into a fresh database, with the
     daemon's tick retention job run at the end of every day as `ltbot run` runs it daily;
     the file size after each day (WAL checkpointed), rows and free pages at the end."""
-    from bot.app import build_engine, open_store
+    from bot.config.settings import load_settings
     from bot.domain.values import Quote
-    from bot.logging import configure_logging
-    from bot.maintenance import tick_retention_job
-    from bot.ports import MarketUpdate
-    from bot.session import Session
-    from bot.settings import load_settings
+    from bot.runtime.log_setup import configure_logging
+    from bot.runtime.maintenance import tick_retention_job
+    from bot.runtime.ports import MarketUpdate
+    from bot.runtime.session import Session
+    from bot.runtime.wiring import build_engine, open_store
 
     configure_logging("WARNING", None)
     example = load_settings(Path(__file__).resolve().parents[1] / "config.example.toml")

@@ -48,7 +48,7 @@ def backup(source: Path, target: Path) -> None:
 def main(out: Path) -> int:
     from loguru import logger
 
-    from bot.adapters.sim_exchange import SimExchange
+    from bot.adapters.sim.exchange import SimExchange
 
     logger.remove()  # the sim logs every request at DEBUG
 

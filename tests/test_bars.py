@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.bars import BarAggregator, bucket_start, timeframe_seconds
 from bot.domain.values import Candle
+from bot.engine.bars import BarAggregator, bucket_start, timeframe_seconds
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.clock import FakeClock, ReplayClock, SystemClock
+from bot.runtime.clock import FakeClock, ReplayClock, SystemClock
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.settings import ConfigError, Settings, load_settings
-from bot.vehicles import DEFAULT_VEHICLES
+from bot.config.settings import ConfigError, Settings, load_settings
+from bot.config.vehicles import DEFAULT_VEHICLES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO_ROOT / "config.example.toml"

@@ -7,12 +7,12 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.adapters.replay_feed import ReplayFeed
-from bot.app import build_engine, open_store
-from bot.clock import ReplayClock
-from bot.daemon import DaemonOptions, StepFailed, _poller
-from bot.session import Session
-from bot.settings import load_settings
+from bot.adapters.replay.feed import ReplayFeed
+from bot.config.settings import load_settings
+from bot.runtime.clock import ReplayClock
+from bot.runtime.daemon import DaemonOptions, StepFailed, _poller
+from bot.runtime.session import Session
+from bot.runtime.wiring import build_engine, open_store
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2024, 3, 1, 0, 5, tzinfo=UTC)

@@ -11,13 +11,13 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from bot.adapters.ccxt_feed import CcxtFeed
-from bot.adapters.feather_data import read_frame, write_frame
-from bot.adapters.sim_exchange import SimExchange
-from bot.clock import FakeClock
-from bot.commands.download import download_command
+from bot.adapters.ccxt.feed import CcxtFeed
+from bot.adapters.ccxt.history import download, missing_ranges, plan
+from bot.adapters.replay.feather import read_frame, write_frame
+from bot.adapters.sim.exchange import SimExchange
+from bot.cli.download import download_command
 from bot.domain.values import Candle, FundingRate
-from bot.download import download, missing_ranges, plan
+from bot.runtime.clock import FakeClock
 
 BTC = "BTC/USDT:USDT"
 SINCE = datetime(2024, 3, 1, tzinfo=UTC)

@@ -7,16 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.bars import BarAggregator
+from bot.adapters.ccxt.tiers import tiers_for
 from bot.domain.perp import PerpParams
 from bot.domain.sizing import default_rules
 from bot.domain.spot import SpotParams
 from bot.domain.values import Candle, FundingRate, Quote
-from bot.engine import Engine, ExperimentSlot
-from bot.ports import MarketUpdate
-from bot.runners import AccountRunner
+from bot.engine.bars import BarAggregator
+from bot.engine.engine import Engine, ExperimentSlot
+from bot.portfolios.runners import AccountRunner
+from bot.runtime.ports import MarketUpdate
 from bot.strategy import Direction, HistoryView, Signal, Strategy, StrategyParams
-from bot.tiers import tiers_for
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 BTC = "BTC/USDT:USDT"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.lock import DatabaseLock, LockError
+from bot.runtime.lock import DatabaseLock, LockError
 
 
 def test_second_holder_is_refused_with_the_pid(tmp_path: Path) -> None:
@@ -17,7 +17,8 @@ def test_second_holder_is_refused_with_the_pid(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from bot.lock import DatabaseLock; "
+            "import sys, time; from pathlib import Path; "
+            "from bot.runtime.lock import DatabaseLock; "
             f"l = DatabaseLock(Path({str(db)!r})); l.acquire(); print('held', flush=True); "
             "sys.stdin.read()",
         ],

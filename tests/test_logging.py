@@ -6,7 +6,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from bot.logging import configure_logging, log_file_for
+from bot.runtime.log_setup import configure_logging, log_file_for
 
 
 def test_log_file_sits_beside_the_database() -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
-from bot.adapters.sqlite_store import Store
+from bot.adapters.sqlite.store import Store
 from bot.domain.values import Candle, FundingRate, Quote
-from bot.engine import Engine
-from bot.ports import MarketUpdate
-from bot.session import Session
-from bot.validation import SnapshotValidator
+from bot.engine.engine import Engine
+from bot.engine.validation import SnapshotValidator
+from bot.runtime.ports import MarketUpdate
+from bot.runtime.session import Session
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"

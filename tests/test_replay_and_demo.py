@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.lock import DatabaseLock
+from bot.runtime.lock import DatabaseLock
 from tests.e2e.harness import ledger
 
 REPO = Path(__file__).resolve().parents[1]
@@ -117,7 +117,7 @@ def test_replay_bad_input_is_one_line_and_exit_2(
 def test_replay_refuses_to_overwrite_a_live_ledger(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from bot.adapters.sqlite_store import Store
+    from bot.adapters.sqlite.store import Store
 
     db = tmp_path / "live.db"
     with Store(db) as store:

@@ -8,7 +8,7 @@ import pytest
 
 from bot.domain.ledger import PositionRecord
 from bot.domain.values import FeeKind, Quote, Side
-from bot.state_codec import dumps, loads
+from bot.runtime.state_codec import dumps, loads
 
 
 def test_round_trip_of_nested_domain_values() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.config.strategy_loader import StrategyHealth, StrategyLoadError, build, discover, resolve
 from bot.strategy import Direction, History, HistoryView, Signal, Strategy, StrategyParams
-from bot.strategy_loader import StrategyHealth, StrategyLoadError, build, discover, resolve
 from strategies.donchian_breakout import DonchianBreakout
 from strategies.hold import Hold
 from strategies.indicators import atr
@@ -159,7 +159,7 @@ def test_donchian_breakout_enters_and_exits() -> None:
 
 
 def test_safe_signal_isolates_exceptions_and_garbage() -> None:
-    from bot.strategy_loader import safe_signal
+    from bot.config.strategy_loader import safe_signal
 
     class Boom(Strategy[StrategyParams]):
         name = "boom"
@@ -183,7 +183,7 @@ def test_safe_signal_isolates_exceptions_and_garbage() -> None:
 def test_strategies_command_lists_parameters() -> None:
     from typer.testing import CliRunner
 
-    from bot.cli import app
+    from bot.cli.main import app
 
     result = CliRunner().invoke(app, ["strategies"], env={"COLUMNS": "200"})
     assert result.exit_code == 0

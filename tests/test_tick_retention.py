@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from bot.adapters.sqlite_store import (
+from bot.adapters.sqlite.store import (
     TABLES,
     EngineState,
     PortfolioRow,
@@ -22,11 +22,11 @@ from bot.adapters.sqlite_store import (
     StepBatch,
     Store,
 )
+from bot.config.settings import ConfigError, Settings, StoreSettings, load_settings
 from bot.domain.ledger import FeeRecord, FillRecord, NavRecord, PositionRecord
 from bot.domain.values import Candle, FeeKind, FillReason, FundingRate, Quote
-from bot.maintenance import prune_ticks, retention_job, tick_retention_job
-from bot.scheduler import run_jobs
-from bot.settings import ConfigError, Settings, StoreSettings, load_settings
+from bot.runtime.maintenance import prune_ticks, retention_job, tick_retention_job
+from bot.runtime.scheduler import run_jobs
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2024, 3, 1, tzinfo=UTC)

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.clock import FakeClock
 from bot.domain.values import Quote
-from bot.validation import REASONS, SnapshotValidator
+from bot.engine.validation import REASONS, SnapshotValidator
+from bot.runtime.clock import FakeClock
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 BTC = "BTC/USDT:USDT"

@@ -20,14 +20,14 @@ from zoneinfo import ZoneInfo
 
 from loguru import logger
 
-from bot.adapters.sqlite_store import Store
+from bot.adapters.sqlite.store import Store
+from bot.config.settings import Settings
+from bot.config.vehicles import parse_vehicle
 from bot.domain.values import Side
 from bot.reports.model import FEE_KINDS, LedgerRows, Report, ReportPeriod, build_report, period_for
 from bot.reports.notify import post_webhook, summary_text
 from bot.reports.render_html import render_html
 from bot.reports.render_markdown import render_markdown
-from bot.settings import Settings
-from bot.vehicles import parse_vehicle
 
 
 @dataclass(frozen=True, slots=True)

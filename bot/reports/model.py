@@ -18,10 +18,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.adapters.sqlite.timefmt import parse_time
 from bot.reports import metrics
 from bot.reports.decay import TokenDecomposition, decompose
 from bot.reports.points import SeriesPoint
-from bot.timefmt import parse_time
 
 FEE_KINDS = ("trading", "slippage", "subscription", "redemption", "management", "funding")
 Row = Mapping[str, Any]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.adapters.sqlite.timefmt import format_time
 from bot.reports.model import ExperimentReport, PortfolioReport, Report
-from bot.timefmt import format_time
 
 CONVENTIONS = (
     "Returns are simple NAV returns over the window; max drawdown is taken over every NAV row; "

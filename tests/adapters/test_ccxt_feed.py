@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from loguru import logger
 
-from bot.adapters.ccxt_feed import CcxtFeed, build_exchange
-from bot.adapters.sim_exchange import SimExchange
-from bot.clock import FakeClock
-from bot.ports import FeedError
-from bot.validation import SnapshotValidator
+from bot.adapters.ccxt.feed import CcxtFeed, build_exchange
+from bot.adapters.sim.exchange import SimExchange
+from bot.engine.validation import SnapshotValidator
+from bot.runtime.clock import FakeClock
+from bot.runtime.ports import FeedError
 
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 START = datetime(2024, 3, 1, 7, 50, tzinfo=UTC)
@@ -310,7 +310,7 @@ def test_batched_plan_follows_the_exchange_capabilities(
     ],
 )
 def test_retry_after_header_forms(headers: dict[str, str] | None, seconds: float | None) -> None:
-    from bot.adapters.ccxt_retry import retry_after_seconds
+    from bot.adapters.ccxt.retry import retry_after_seconds
 
     assert retry_after_seconds(headers, datetime(2024, 1, 1, tzinfo=UTC)) == seconds
 
@@ -329,7 +329,7 @@ def test_failed_candle_fetch_keeps_the_poll_and_catches_up_later(sim: SimExchang
 
 
 def test_a_settled_rate_never_published_is_given_up_after_the_grace() -> None:
-    from bot.adapters.ccxt_funding import SettlementTracker
+    from bot.adapters.ccxt.funding import SettlementTracker
     from bot.domain.values import FundingRate, Quote
 
     eight, sixteen = START.replace(hour=8, minute=0), START.replace(hour=16, minute=0)
@@ -345,7 +345,7 @@ def test_a_settled_rate_never_published_is_given_up_after_the_grace() -> None:
 
 
 def test_feed_builds_from_exchange_settings(sim: SimExchange) -> None:
-    from bot.settings import ExchangeSettings
+    from bot.config.settings import ExchangeSettings
 
     settings = ExchangeSettings(symbols=[BTC], api_url=sim.url, timeout_ms=1500, max_retries=1)
     feed = CcxtFeed.from_settings(settings, rate_limit=False, clock=FakeClock(START))
@@ -372,7 +372,7 @@ def test_a_long_retry_after_pauses_requests_without_blocking(sim: SimExchange) -
 def test_a_long_gap_settles_every_funding_time_in_it() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from bot.adapters.ccxt_funding import SettlementTracker
+    from bot.adapters.ccxt.funding import SettlementTracker
     from bot.domain.values import FundingRate, Quote
 
     t8 = datetime(2024, 3, 2, 8, tzinfo=UTC)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.adapters.feather_data import (
+from bot.adapters.replay.feather import (
     DataFormatError,
     data_file_name,
     data_path,

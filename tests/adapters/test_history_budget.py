@@ -12,10 +12,10 @@ from pathlib import Path
 import ccxt
 import pytest
 
-from bot.adapters.ccxt_feed import CcxtFeed
-from bot.adapters.sim_exchange import SimExchange
-from bot.clock import FakeClock
-from bot.ports import MarketUpdate
+from bot.adapters.ccxt.feed import CcxtFeed
+from bot.adapters.sim.exchange import SimExchange
+from bot.runtime.clock import FakeClock
+from bot.runtime.ports import MarketUpdate
 
 SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "data" / "sample"
 INFO = SAMPLE.parent / "exchange_info_btc_eth.json"

@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 from loguru import logger
 
-from bot.adapters.ccxt_feed import CcxtFeed
-from bot.adapters.feather_data import DataFormatError, read_frame, scan_data_dir
-from bot.adapters.replay_feed import ReplayFeed
-from bot.adapters.sim_exchange import SimExchange
-from bot.adapters.sqlite_store import Store
-from bot.clock import ReplayClock
-from bot.engine import Engine
-from bot.ports import MarketUpdate
-from bot.session import Session
-from bot.validation import SnapshotValidator
+from bot.adapters.ccxt.feed import CcxtFeed
+from bot.adapters.replay.feather import DataFormatError, read_frame, scan_data_dir
+from bot.adapters.replay.feed import ReplayFeed
+from bot.adapters.sim.exchange import SimExchange
+from bot.adapters.sqlite.store import Store
+from bot.engine.engine import Engine
+from bot.engine.validation import SnapshotValidator
+from bot.runtime.clock import ReplayClock
+from bot.runtime.ports import MarketUpdate
+from bot.runtime.session import Session
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "bot" / "data" / "sample"

@@ -22,9 +22,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from bot.adapters.sim_data import SAMPLE_DIR, SimDataError
-from bot.adapters.sim_exchange import SimExchange
-from bot.commands.sim_exchange import sim_exchange_command
+from bot.adapters.sim.data import SAMPLE_DIR, SimDataError
+from bot.adapters.sim.exchange import SimExchange
+from bot.cli.sim_exchange import sim_exchange_command
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
@@ -579,10 +579,7 @@ def test_command_bad_input_exits_2_with_one_line(args: list[str]) -> None:
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_command_serves_until_ctrl_c_or_sigterm(stop_signal: signal.Signals) -> None:
-    code = (
-        "import typer; from bot.commands.sim_exchange import sim_exchange_command as c; "
-        "typer.run(c)"
-    )
+    code = "import typer; from bot.cli.sim_exchange import sim_exchange_command as c; typer.run(c)"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "--port", "0", "--speed", "0"],
         stdout=subprocess.PIPE,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from bot.adapters.sqlite_migrations import migrations
-from bot.adapters.sqlite_store import (
+from bot.adapters.sqlite.migrations import migrations
+from bot.adapters.sqlite.store import (
     TABLES,
     PortfolioRow,
     PortfolioStep,
@@ -223,7 +223,7 @@ def test_unknown_table_is_refused(store: Store) -> None:
 
 
 def test_engine_state_is_written_with_the_step(store: Store) -> None:
-    from bot.adapters.sqlite_store import EngineState
+    from bot.adapters.sqlite.store import EngineState
 
     assert store.load_state("live") is None
     state = EngineState("live", T0, '{"x":1}')

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.adapters.sqlite_store import (
+from bot.adapters.sqlite.store import (
     TABLES,
     PortfolioRow,
     PortfolioStep,
@@ -18,9 +18,9 @@ from bot.adapters.sqlite_store import (
     Store,
     _TimeText,
 )
+from bot.adapters.sqlite.timefmt import format_time
 from bot.domain.ledger import NavRecord
 from bot.domain.values import Candle, FundingRate, Quote
-from bot.timefmt import format_time
 
 T0 = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
 BTC = "BTC/USDT:USDT"

@@ -251,7 +251,7 @@ def test_time_must_not_go_backwards_and_prices_must_be_positive() -> None:
 
 def test_state_and_spec_round_trip_through_the_state_codec() -> None:
     # Crash-only resume: a fund with a deferred request must come back identical.
-    from bot.state_codec import dumps, loads
+    from bot.runtime.state_codec import dumps, loads
 
     spec = token_spec("bybit", Side.SHORT, {"monitoring": "bar_close"})
     state, _ = subscribe(spec, new_token(spec, T0, 100.0), T0, 500.0)

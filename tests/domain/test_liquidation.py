@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.adapters.ccxt.tiers import all_tiers_from_ccxt, bundled_tiers, tiers_for, tiers_from_ccxt
 from bot.domain.liquidation import (
     Tier,
     bankruptcy_price,
@@ -21,7 +22,6 @@ from bot.domain.liquidation import (
     validate_tiers,
 )
 from bot.domain.values import Side
-from bot.tiers import all_tiers_from_ccxt, bundled_tiers, tiers_for, tiers_from_ccxt
 
 # MECHANICS §9: BTCUSDT tiers, freqtrade snapshot 2024-10-24 (notional floors, MMR, max leverage).
 FLOORS = [0, 50e3, 600e3, 3e6, 12e6, 70e6, 100e6, 230e6, 480e6, 600e6, 800e6, 1.2e9]

@@ -381,7 +381,7 @@ def test_nav_record_by_hand() -> None:
 
 
 def test_account_and_params_survive_the_resume_codec() -> None:
-    from bot import state_codec
+    from bot.runtime import state_codec
 
     params = PerpParams(risk_pct=0.03, trailing_pct=0.05, stop_trigger="mark")
     acc, _ = enter(Side.LONG, 50_000.0, 49_000.0, params)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.adapters.ccxt.market_rules import rules_for, rules_from_ccxt_market
 from bot.domain.perp import PerpParams, StaticPerpParams
 from bot.domain.sizing import (
     USDM_RULES,
@@ -21,7 +22,6 @@ from bot.domain.sizing import (
 )
 from bot.domain.spot import SpotParams
 from bot.domain.values import Side
-from bot.market_rules import rules_for, rules_from_ccxt_market
 
 BTC = USDM_RULES["BTC/USDT:USDT"]
 NO_FEES = MarketRules(lot_step=0.001, min_notional=5.0, taker_fee=0.0, maker_fee=0.0)
@@ -165,7 +165,7 @@ def test_invalid_params_name_the_parameter(factory: Any, kwargs: dict[str, Any],
 
 
 def test_vehicle_strings_build_the_params() -> None:
-    from bot.vehicles import build_vehicle_params
+    from bot.config.vehicles import build_vehicle_params
 
     perp = build_vehicle_params("perp", {"risk_pct": 0.05, "stop_trigger": "mark"})
     assert perp == PerpParams(risk_pct=0.05, stop_trigger="mark")

@@ -7,7 +7,7 @@ import re
 import pytest
 import typer
 
-from bot.commands.presets import presets_command
+from bot.cli.presets import presets_command
 from bot.domain.rebalance_rules import (
     AnyOf,
     Band,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bot.adapters.sim_exchange import SimExchange
+from bot.adapters.sim.exchange import SimExchange
 
 LEDGER_QUERIES = {
     "fills": "SELECT portfolio_id, at, instrument, side, qty, price, fee, reason FROM fills "

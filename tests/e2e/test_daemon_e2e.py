@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.replay_feed import ReplayFeed
-from bot.adapters.sim_exchange import SimExchange
-from bot.replay import run_replay
-from bot.settings import load_settings
+from bot.adapters.replay.feed import ReplayFeed
+from bot.adapters.sim.exchange import SimExchange
+from bot.config.settings import load_settings
+from bot.runtime.replay_driver import run_replay
 from tests.e2e.harness import Daemon, drive, ledger, step_times, write_config
 
 STEPS = 100

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.sim_exchange import SimExchange
+from bot.adapters.sim.exchange import SimExchange
 from tests.e2e.harness import Daemon, drive, ledger, step_times, write_config
 
 

@@ -1,5 +1,5 @@
 """Engine-level properties (hypothesis): random price paths and random signals through
-`bot.engine.Engine`, built by the composition root with real runners for every vehicle kind.
+`bot.engine.engine.Engine`, built by the composition root with real runners for every vehicle kind.
 
 - token NAV >= 0 at every snapshot;
 - the accounting invariant, per vehicle, to the cent (tests/e2e/harness.accounting_errors);
@@ -18,13 +18,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.adapters.sqlite_store import Store
-from bot.app import build_engine, portfolio_rows
+from bot.adapters.sqlite.store import Store
+from bot.config.settings import Settings
 from bot.domain.values import Candle, Quote
-from bot.engine import Engine
-from bot.ports import MarketUpdate
-from bot.session import Session
-from bot.settings import Settings
+from bot.engine.engine import Engine
+from bot.runtime.ports import MarketUpdate
+from bot.runtime.session import Session
+from bot.runtime.wiring import build_engine, portfolio_rows
 from bot.strategy import Direction, HistoryView, Signal, Strategy, StrategyParams
 from tests.e2e.harness import accounting_errors
 

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.adapters.ccxt.tiers import bundled_tiers
 from bot.domain.ledger import FeeRecord, FillRecord, PositionRecord
 from bot.domain.perp import PerpParams, StaticPerpParams
 from bot.domain.perp_account import (
@@ -28,7 +29,6 @@ from bot.domain.perp_vehicle import apply_perp_signal, apply_static_signal
 from bot.domain.sizing import default_rules
 from bot.domain.spot import SpotParams, apply_spot_signal
 from bot.domain.values import FeeKind, Side
-from bot.tiers import bundled_tiers
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 SYMBOL = "BTC/USDT:USDT"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.sim_exchange import SimExchange
+from bot.adapters.sim.exchange import SimExchange
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "bot" / "data" / "sample"

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from bot.adapters.sim_exchange import SimExchange
+from bot.adapters.sim.exchange import SimExchange
 from tests.e2e.harness import Daemon, accounting_errors, committed_at, wait_for_commit
 
 CONFIG = """
@@ -172,7 +172,7 @@ def test_daemon_survives_every_fault_mode_and_keeps_a_clean_ledger(
 
 def test_implausible_candles_are_judged_against_accepted_prices_only() -> None:
     from bot.domain.values import Candle, Quote
-    from bot.validation import implausible_candles
+    from bot.engine.validation import implausible_candles
 
     t = datetime(2024, 3, 1, tzinfo=UTC)
     last = {"X": Quote("X", t, 100.0, mark=100.0)}

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.ccxt_feed import CREDENTIALS, CcxtFeed, build_exchange
-from bot.adapters.replay_feed import ReplayFeed
-from bot.adapters.sim_exchange import SimExchange
-from bot.adapters.sqlite_store import Store
-from bot.clock import FakeClock
-from bot.replay import run_replay
+from bot.adapters.ccxt.feed import CREDENTIALS, CcxtFeed, build_exchange
+from bot.adapters.replay.feed import ReplayFeed
+from bot.adapters.sim.exchange import SimExchange
+from bot.adapters.sqlite.store import Store
+from bot.config.settings import Settings
 from bot.reports.job import run_report
-from bot.settings import Settings
+from bot.runtime.clock import FakeClock
+from bot.runtime.replay_driver import run_replay
 from bot.strategy import Direction, HistoryView, Signal, Strategy, StrategyParams
 
 REPO = Path(__file__).resolve().parents[2]
@@ -160,10 +160,10 @@ SQL_CALLS = {
 # code (column names of a constant row layout, WHERE clauses made of fixed "col op ?" pieces
 # joined by _where/_time_filter); every value is still a bound parameter.
 ALLOWED: set[tuple[str, str]] = {
-    ("bot/adapters/sqlite_store.py", "_UPSERT_POSITION"),  # columns of _POSITION_COLUMNS
-    ("bot/adapters/sqlite_store.py", "iter_ticks.sql"),  # "symbol IN (?, ...)" + time filter
-    ("bot/adapters/sqlite_store.py", "iter_candles"),  # fixed "symbol = ?" + time filter
-    ("bot/adapters/sqlite_store.py", "funding_rates.sql"),  # "symbol = ?" + time filter
+    ("bot/adapters/sqlite/store.py", "_UPSERT_POSITION"),  # columns of _POSITION_COLUMNS
+    ("bot/adapters/sqlite/store.py", "iter_ticks.sql"),  # "symbol IN (?, ...)" + time filter
+    ("bot/adapters/sqlite/store.py", "iter_candles"),  # fixed "symbol = ?" + time filter
+    ("bot/adapters/sqlite/store.py", "funding_rates.sql"),  # "symbol = ?" + time filter
 }
 
 

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 from loguru import logger
 
-from bot.adapters.replay_feed import ReplayFeed
-from bot.app import build_engine
-from bot.daemon import strategy_summary
-from bot.engine import Engine
-from bot.settings import Settings
+from bot.adapters.replay.feed import ReplayFeed
+from bot.config.settings import Settings
+from bot.config.strategy_loader import StrategyHealth, safe_signal, signal_problem
+from bot.engine.engine import Engine
+from bot.runtime.daemon import strategy_summary
+from bot.runtime.wiring import build_engine
 from bot.strategy import Direction, HistoryView, Signal, Strategy, StrategyParams
-from bot.strategy_loader import StrategyHealth, safe_signal, signal_problem
 
 SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "data" / "sample"
 BTC = "BTC/USDT:USDT"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from report_ledger import write_fixed_ledger
 
-from bot.adapters.sqlite_store import Store
+from bot.adapters.sqlite.store import Store
 
 
 @pytest.fixture

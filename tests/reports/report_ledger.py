@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.adapters.sqlite_store import PortfolioRow, PortfolioStep, StepBatch, Store
+from bot.adapters.sqlite.store import PortfolioRow, PortfolioStep, StepBatch, Store
 from bot.domain.ledger import FeeRecord, FillRecord, NavRecord, PositionRecord, TokenEventRecord
 from bot.domain.values import FeeKind, FillReason, TokenEventKind
 

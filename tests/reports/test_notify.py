@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from loguru import logger
 
-from bot.adapters.sqlite_store import Store
+from bot.adapters.sqlite.store import Store
+from bot.config.settings import Settings
 from bot.reports.job import run_daily_report
 from bot.reports.model import LedgerRows, build_report, period_for
 from bot.reports.notify import post_webhook, summary_text, webhook_payload
-from bot.settings import Settings
 
 
 class Receiver:

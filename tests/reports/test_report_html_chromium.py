@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.sqlite_store import Store
+from bot.adapters.sqlite.store import Store
 from bot.reports.model import LedgerRows, build_report, period_for
 from bot.reports.render_html import render_html
 

@@ -12,11 +12,11 @@ from loguru import logger
 from report_ledger import PERP, TOKEN
 from typer.testing import CliRunner
 
-from bot.adapters.sqlite_store import Store
-from bot.commands import report as report_module
-from bot.commands.report import parse_dates, report_command
+from bot.adapters.sqlite.store import Store
+from bot.cli import report as report_module
+from bot.cli.report import parse_dates, report_command
+from bot.config.settings import Settings
 from bot.reports.job import daily_report_job, previous_day, run_daily_report
-from bot.settings import Settings
 
 DAY = date(2024, 1, 1)
 

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 from report_ledger import ETH_SPOT, PERP, SPOT, STATIC, TOKEN
 
-from bot.adapters.sqlite_store import Store
+from bot.adapters.sqlite.store import Store
 from bot.reports import metrics
 from bot.reports.model import LedgerRows, Report, build_report, period_for
 

@@ -7,7 +7,7 @@ import re
 from datetime import date
 from pathlib import Path
 
-from bot.adapters.sqlite_store import PortfolioRow, Store
+from bot.adapters.sqlite.store import PortfolioRow, Store
 from bot.reports.model import LedgerRows, Report, build_report, period_for
 from bot.reports.render_html import render_html
 from bot.reports.render_markdown import render_markdown

@@ -1,0 +1,145 @@
+"""`ltbot download`: OHLCV, mark-price OHLCV and funding history into freqtrade's layout."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+from bot.adapters.ccxt.feed import CcxtFeed
+from bot.adapters.ccxt.history import DownloadJob, JobResult, download, plan
+from bot.runtime.clock import SystemClock
+from bot.runtime.ports import FeedError
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def parse_since(text: str) -> datetime:
+    """A UTC date or datetime (`2024-01-01`, `2024-01-01T12:00`, with or without `Z`)."""
+    try:
+        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date (expected e.g. 2024-01-01)") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def parse_symbols(values: list[str]) -> list[str]:
+    """Symbols from repeated and/or comma-separated values; `BTC/USDT` means the linear
+    perpetual `BTC/USDT:USDT`."""
+    symbols: list[str] = []
+    for value in values:
+        for item in (v.strip() for v in value.split(",")):
+            if not item:
+                continue
+            if "/" not in item:
+                raise ValueError(f"symbol {item!r}: expected a ccxt symbol like BTC/USDT:USDT")
+            if ":" not in item:
+                item = f"{item}:{item.split('/')[1]}"
+            if item not in symbols:
+                symbols.append(item)
+    if not symbols:
+        raise ValueError("no symbols given")
+    return symbols
+
+
+def download_command(
+    symbols: Annotated[
+        list[str],
+        typer.Option(
+            "--symbols",
+            "-s",
+            help="ccxt symbols, e.g. BTC/USDT:USDT (repeat the option or separate by commas).",
+        ),
+    ],
+    timeframe: Annotated[
+        str, typer.Option("--timeframe", "-t", help="Candle timeframe, e.g. 1m, 5m, 1h.")
+    ],
+    since: Annotated[
+        str, typer.Option("--since", help="Start (UTC), e.g. 2024-01-01 or 2024-01-01T12:00.")
+    ],
+    exchange: Annotated[
+        str, typer.Option("--exchange", help="ccxt exchange id: binanceusdm, bybit or okx.")
+    ] = "binanceusdm",
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Data directory; files go to <out>/<exchange>/futures/."),
+    ] = Path("user_data/data"),
+    api_url: Annotated[
+        str | None,
+        typer.Option("--api-url", help="Base URL override, e.g. a sim exchange on loopback."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="End (UTC), default now; only closed candles.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=1500, help="Rows per request (page size).")
+    ] = 1000,
+) -> None:
+    """Download candles, mark-price candles and funding history; resumable (only missing
+    ranges are fetched), written atomically in freqtrade's feather layout."""
+    try:
+        wanted = parse_symbols(symbols)
+        start = parse_since(since)
+        end = SystemClock().now() if until is None else parse_since(until)
+        jobs = plan(wanted, timeframe, out, exchange)
+        if start >= end:
+            raise ValueError(
+                f"--since {start:%Y-%m-%d %H:%M} is not before the end {end:%Y-%m-%d %H:%M}"
+            )
+        feed = CcxtFeed(wanted, exchange, timeframes=[], api_url=api_url)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        feed.connect(max_attempts=3)
+        results = _run(feed, jobs, start, end, limit)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    except FeedError as exc:
+        typer.echo(f"error: {exc} (files keep what was downloaded; run again to resume)", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        feed.close()
+    for r in results:
+        ranges = ", ".join(f"{a:%Y-%m-%d %H:%M}..{b:%Y-%m-%d %H:%M}" for a, b in r.ranges)
+        typer.echo(
+            f"{r.job.label}: {r.rows} rows, {r.requests} requests"
+            f" ({ranges or 'up to date'}) -> {r.job.path}"
+        )
+
+
+def _run(
+    feed: CcxtFeed, jobs: list[DownloadJob], start: datetime, end: datetime, limit: int
+) -> list[JobResult]:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        tasks: dict[DownloadJob, TaskID] = {
+            job: bar.add_task(job.label, total=None) for job in jobs
+        }
+
+        def advance(job: DownloadJob, done: int, expected: int) -> None:
+            bar.update(tasks[job], completed=done, total=expected)
+
+        results = download(feed, jobs, start, end, limit, advance)
+        for result in results:
+            task = tasks[result.job]
+            bar.update(task, total=max(result.fetched, 1), completed=max(result.fetched, 1))
+        return results

@@ -1,0 +1,94 @@
+"""The `ltbot` command line: parse, build, call. No business logic lives here.
+
+Exit codes: 0 success, 2 bad input (config, arguments, data), 1 unexpected failure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot import __version__
+from bot.cli.common import fail
+from bot.cli.download import download_command
+from bot.cli.presets import presets_command
+from bot.cli.replay import replay_command
+from bot.cli.report import report_command
+from bot.cli.run import demo_command, run_command, status_command
+from bot.cli.sim_exchange import sim_exchange_command
+from bot.cli.strategies import strategies_command
+from bot.config.settings import DEFAULT_CONFIG_PATH, ConfigError, load_settings, summary
+from bot.runtime.log_setup import configure_logging
+
+app = typer.Typer(
+    name="ltbot",
+    help="Paper-trade leveraged tokens against stop-loss perpetuals on live exchange data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+config_app = typer.Typer(help="Inspect and validate configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.command("run")(run_command)
+app.command("replay")(replay_command)
+app.command("demo")(demo_command)
+app.command("status")(status_command)
+app.command("strategies")(strategies_command)
+app.command("presets")(presets_command)
+app.command("report")(report_command)
+app.command("download")(download_command)
+app.command("sim-exchange")(sim_exchange_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ltbot {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level", help="Log level, overriding the config's log.level (DEBUG, INFO, ...)."
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Set up logging for every command."""
+    level = (log_level or "INFO").upper()
+    try:
+        configure_logging(level)
+    except ValueError:
+        raise fail(f"--log-level: unknown level {log_level!r}") from None
+    ctx.obj = {"log_level": log_level}
+
+
+@config_app.command("check")
+def config_check(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Config file to check (default: config.toml).", show_default=False),
+    ] = None,
+) -> None:
+    """Validate a config file and the LTBOT_* environment; print a one-line summary."""
+    target = path or DEFAULT_CONFIG_PATH
+    if not target.is_file():
+        raise fail(f"{target}: config file not found (start from config.example.toml)")
+    try:
+        settings = load_settings(target)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"{target}: {summary(settings)}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,206 @@
+"""`ltbot run`, `ltbot demo` and `ltbot status`."""
+
+from __future__ import annotations
+
+import signal
+import tempfile
+import time
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from bot.adapters.sim.exchange import SimExchange
+from bot.adapters.sqlite.store import Store, StoreError
+from bot.cli.common import console, fail, load, setup_logging, with_database
+from bot.config.settings import ConfigError, Settings, load_settings
+from bot.config.strategy_loader import StrategyLoadError
+from bot.reports.comparison import comparison_rows, print_comparison
+from bot.reports.job import run_report
+from bot.reports.render_text import print_report
+from bot.runtime.clock import SystemClock
+from bot.runtime.daemon import DaemonOptions, StepFailed, run_daemon
+from bot.runtime.lock import LockError
+from bot.runtime.ports import Clock
+
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "data" / "config.example.toml"
+USER_ERRORS = (LockError, StoreError, StrategyLoadError, ConfigError)
+
+
+class ClockChoice(StrEnum):
+    """Where `ltbot run` takes each step's time from."""
+
+    SYSTEM = "system"
+    EXCHANGE = "exchange"
+
+
+def run_command(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Config file (default: config.toml).")
+    ] = None,
+    clock: Annotated[
+        ClockChoice,
+        typer.Option(help="Step times from our clock, or from the exchange's (sim exchanges)."),
+    ] = ClockChoice.SYSTEM,
+) -> None:
+    """Run the paper-trading daemon on live public data until SIGINT/SIGTERM."""
+    settings = load(config)
+    if not settings.experiments:
+        raise fail("no [[experiments]] configured (copy config.example.toml to config.toml)")
+    setup_logging(ctx, settings)
+    # Until the scheduler takes over signals, SIGTERM stops start-up like Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        options = DaemonOptions(exchange_clock=clock is ClockChoice.EXCHANGE)
+        line = _run_daemon(settings, SystemClock(), options)
+    except KeyboardInterrupt:
+        typer.echo("interrupted while starting up: no step was run", err=True)
+        return
+    except USER_ERRORS as exc:
+        raise fail(str(exc)) from None
+    except ValueError as exc:  # e.g. a configured symbol the exchange does not list
+        raise fail(str(exc)) from None
+    typer.echo(line)
+
+
+def _run_daemon(settings: Settings, clock: Clock, options: DaemonOptions) -> str:
+    """`run_daemon`; a failed step exits 1 with its one line (not a user error: the log has
+    the traceback)."""
+    try:
+        return run_daemon(settings, clock, options)
+    except StepFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+class SimClock:
+    """The demo's clock: the sim exchange's simulated time; sleeping waits scaled wall time."""
+
+    def __init__(self, sim: SimExchange, speed: float) -> None:
+        self.sim = sim
+        self.speed = speed
+
+    def now(self) -> datetime:
+        return self.sim.now()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(min(seconds / self.speed, 1.0))
+
+
+def demo_command(
+    ctx: typer.Context,
+    days: Annotated[float, typer.Option(help="Simulated days to run (bundled sample: 45).")] = 30,
+    seconds: Annotated[float, typer.Option(help="Wall-clock seconds the run should take.")] = 60,
+    poll: Annotated[float, typer.Option(help="Wall seconds between polls.")] = 0.1,
+    db: Annotated[
+        Path | None, typer.Option(help="Keep the ledger here (default: a temporary directory).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Directory for the demo report files.")] = Path(
+        "reports/demo"
+    ),
+) -> None:
+    """Offline end to end: the sim exchange on loopback over the bundled real BTC/ETH sample,
+    the daemon polling it through real ccxt at high speed, then the report."""
+    if days <= 0 or seconds <= 0 or poll <= 0:
+        raise fail("--days, --seconds and --poll must be > 0")
+    speed = days * 86_400 / seconds
+    with tempfile.TemporaryDirectory(prefix="ltbot-demo-") as tmp:
+        path = db or Path(tmp) / "demo.db"
+        if db is not None and db.exists():
+            raise fail(f"{db}: exists; the demo writes a new ledger (choose another --db)")
+        with SimExchange(None, speed=speed) as sim:
+            settings = _demo_settings(sim.url, path, poll, out)
+            setup_logging(ctx, settings, file=False)
+            stop_at = min(sim.now() + timedelta(days=days), sim.data_end)
+            typer.echo(
+                f"sim exchange at {sim.url}: {sim.now():%Y-%m-%d} to {stop_at:%Y-%m-%d} "
+                f"at {speed:,.0f}x; ledger {path}"
+            )
+            options = DaemonOptions(
+                mode="demo",
+                extra_timeframes=("5m",),
+                finished=lambda at: at >= stop_at,
+                report=False,
+            )
+            line = _run_daemon(settings, SimClock(sim, speed), options)
+            first = sim.data_start
+        typer.echo(line)
+        with Store(path) as store:
+            print_comparison(store, console())
+            output = run_report(store, settings, first.date(), stop_at.date())
+            print_report(output.report, console())
+            typer.echo(f"report files: {output.markdown} and {output.html}")
+
+
+def _demo_settings(url: str, db: Path, poll: float, out: Path) -> Settings:
+    base = load_settings(DEMO_CONFIG)
+    exchange = base.exchange.model_copy(
+        update={
+            "api_url": url,
+            "poll_seconds": poll,
+            "timeout_ms": 5_000,
+            "max_retries": 2,
+            "backoff_base_seconds": 0.05,
+            "backoff_max_seconds": 0.5,
+            # at demo speed one poll spans many simulated minutes: the stale bound scales with it
+            "stale_after_seconds": 86_400.0,
+            "max_jump_pct": 0.5,
+        }
+    )
+    return base.model_copy(
+        update={
+            "exchange": exchange,
+            "store": base.store.model_copy(update={"path": db}),
+            "report": base.report.model_copy(update={"out_dir": out}),
+        }
+    )
+
+
+def status_command(
+    config: Annotated[Path | None, typer.Option("--config", help="Config file.")] = None,
+    db: Annotated[Path | None, typer.Option("--db", help="Ledger (default: store.path).")] = None,
+) -> None:
+    """Current NAV, open positions and leverage per portfolio."""
+    settings = with_database(load(config), db)
+    path = settings.store.path
+    if not path.is_file():
+        raise fail(f"{path}: no such database")
+    try:
+        store = Store.open_ledger(path)
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    with store:
+        positions = {r["portfolio_id"]: r for r in store.rows("positions", "closed_at IS NULL")}
+        table = Table(title=f"ltbot status ({path})", title_justify="left")
+        for column in ("portfolio", "NAV", "return", "leverage", "open position"):
+            table.add_column(
+                column, justify="left" if column in ("portfolio", "open position") else "right"
+            )
+        for experiment_rows in _rows(store).values():
+            for row in experiment_rows:
+                pos = positions.get(row["id"])
+                held = (
+                    "-"
+                    if pos is None
+                    else (f"{pos['side']} {pos['qty']:g} @ {pos['entry']:g} stop {pos['stop']}")
+                )
+                table.add_row(
+                    row["id"],
+                    f"{row['nav']:,.2f}",
+                    f"{row['return']:+.2%}",
+                    f"{row['leverage'] or 0:.2f}",
+                    held,
+                )
+        console().print(table)
+
+
+def _rows(store: Store) -> dict[str, list[dict[str, Any]]]:
+    return comparison_rows(store)

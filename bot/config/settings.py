@@ -1,0 +1,253 @@
+"""Configuration: a TOML file plus `LTBOT_<SECTION>__<KEY>` environment overrides.
+
+Validated once at start-up by pydantic-settings; the environment wins over the file; every model
+is frozen and rejects unknown keys. Build it with `load_settings(path)` in the CLI and pass it
+down; there is no module-level settings object.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bot.config.vehicles import VehicleSpec, validate_preset_overrides
+
+DEFAULT_CONFIG_PATH = Path("config.toml")
+LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with a message that names the key path."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ExchangeSettings(_Section):
+    """`[exchange]`: where market data comes from (public endpoints only, no API keys)."""
+
+    id: str = "binanceusdm"
+    symbols: list[str] = Field(default_factory=lambda: ["BTC/USDT:USDT", "ETH/USDT:USDT"])
+    poll_seconds: float = Field(15.0, gt=0)
+    api_url: str | None = None
+    timeout_ms: int = Field(10_000, gt=0)
+    max_retries: int = Field(5, ge=0)
+    backoff_base_seconds: float = Field(1.0, gt=0)
+    backoff_max_seconds: float = Field(60.0, gt=0)
+    max_jump_pct: float = Field(0.25, gt=0)
+    stale_after_seconds: float = Field(120.0, gt=0)
+    # Candle (klines) and funding-history requests one poll may make; the rest waits, oldest
+    # first (bot/adapters/ccxt/feed.py). Start-up warm-up and catch-up after downtime are not
+    # bounded by it.
+    history_requests_per_poll: int = Field(4, ge=1)
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols_not_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one symbol is required")
+        if len(set(value)) != len(value):
+            raise ValueError("symbols must be unique")
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _blank_url_is_none(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"api_url must start with http:// or https://, got {value!r}")
+        return value
+
+
+class StoreSettings(_Section):
+    """`[store]`: the SQLite ledger."""
+
+    path: Path = Path("data/ltbot.db")
+    # Days of `ticks` the daemon keeps (0: all). Once a day older ticks are deleted; candles,
+    # funding and the ledger stay. See bot/runtime/maintenance.py.
+    tick_retention_days: int = Field(0, ge=0)
+
+
+class LogSettings(_Section):
+    """`[log]`: loguru sinks (stderr and a rotating file beside the database)."""
+
+    level: LogLevel = "INFO"
+    rotation: str = "10 MB"
+    retention: int = Field(5, ge=1)
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class ReportSettings(_Section):
+    """`[report]`: when and where the daily summary is written."""
+
+    timezone: str = "UTC"
+    time: dt.time = dt.time(0, 5)
+    out_dir: Path = Path("reports")
+    webhook_url: str | None = None
+    webhook_format: Literal["telegram", "discord", "slack"] = "slack"
+    telegram_chat_id: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}") from None
+        return value
+
+
+class ExperimentSettings(_Section):
+    """`[[experiments]]`: one strategy on one symbol, run through several vehicles."""
+
+    name: str = Field(min_length=1)
+    symbol: str
+    strategy: str = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+    capital: float = Field(10_000.0, gt=0)
+    vehicles: list[VehicleSpec] = Field(min_length=1)
+
+
+class Settings(BaseSettings):
+    """The whole configuration (see config.example.toml for every key)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LTBOT_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+        validate_default=True,
+    )
+
+    exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
+    experiments: list[ExperimentSettings] = Field(default_factory=list)
+    presets: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML document arrives as init kwargs; listing env first makes the environment win.
+        return (env_settings, init_settings)
+
+    @field_validator("presets")
+    @classmethod
+    def _known_presets(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name, overrides in value.items():
+            validate_preset_overrides(name, overrides)
+        return value
+
+    @model_validator(mode="after")
+    def _experiments_consistent(self) -> Settings:
+        names: set[str] = set()
+        for i, experiment in enumerate(self.experiments):
+            if experiment.name in names:
+                raise ValueError(f"experiments[{i}].name: duplicate name {experiment.name!r}")
+            names.add(experiment.name)
+            if experiment.symbol not in self.exchange.symbols:
+                raise ValueError(
+                    f"experiments[{i}].symbol: {experiment.symbol!r} is not in exchange.symbols"
+                )
+            _check_strategy(i, experiment)
+            for j, vehicle in enumerate(experiment.vehicles):
+                if vehicle.kind == "token" and vehicle.preset is not None:
+                    merged = {**self.presets.get(vehicle.preset, {}), **vehicle.params}
+                    try:
+                        validate_preset_overrides(vehicle.preset, merged)
+                    except ValueError as exc:
+                        raise ValueError(f"experiments[{i}].vehicles[{j}]: {exc}") from None
+        return self
+
+
+def _check_strategy(index: int, experiment: ExperimentSettings) -> None:
+    # Resolve the strategy and validate its params now, so `config check` and every command
+    # reject an unknown strategy or parameter before the first poll (DESIGN.md: "unknown keys
+    # rejected at startup"). Imported here: the loader imports strategy modules.
+    from bot.config.strategy_loader import StrategyLoadError, build
+
+    try:
+        build(experiment.strategy, experiment.params)
+    except StrategyLoadError as exc:
+        text = str(exc)
+        key = "" if text.startswith("strategy ") else ".strategy"
+        raise ValueError(f"experiments[{index}]{key}: {text}") from None
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read `path` (default `config.toml` if it exists), apply the environment, validate.
+
+    Raises ConfigError with a one-line message naming the key path of the first problem.
+    """
+    document = _read_toml(path)
+    try:
+        return Settings(**document)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None
+
+
+def _read_toml(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        if not DEFAULT_CONFIG_PATH.exists():
+            return {}
+        path = DEFAULT_CONFIG_PATH
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """Turn the first pydantic error into `key.path[i]: problem`."""
+    error = exc.errors(include_url=False)[0]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    location = _format_location(error["loc"])
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    if ":" in message.split(" ", 1)[0] or not location:
+        return message  # a model validator already named the key path
+    return f"{location}: {message}"
+
+
+def _format_location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def summary(settings: Settings) -> str:
+    """One line describing a valid config, for `ltbot config check`."""
+    portfolios = sum(len(e.vehicles) for e in settings.experiments)
+    return (
+        f"ok: exchange {settings.exchange.id} ({len(settings.exchange.symbols)} symbols, "
+        f"poll {settings.exchange.poll_seconds:g}s), {len(settings.experiments)} experiments, "
+        f"{portfolios} portfolios, database {settings.store.path}"
+    )

@@ -1,0 +1,320 @@
+"""One engine step, in the order of DESIGN.md, for live, replay and tests alike.
+
+step(update): validate -> (the session records) -> timed events due in (previous t, t] and
+price triggers, merged in time order -> strategies on newly closed bars -> NAV snapshots.
+The engine never reads the clock: `update.at` is the step's time.
+
+Timeline assumptions (stated once here, applied in `_timeline`):
+- At one instant, timed events come before price triggers (DESIGN.md step 3 before step 4),
+  and among timed events funding settles first, then each vehicle's own events.
+- Candles that lie wholly after the previous step (replay bars, or the gap while the daemon was
+  down) are walked open -> nearer extreme -> farther extreme -> close; all four points carry
+  the bar's open time, so a timed event at the bar's close time comes after the whole bar.
+  Without mark candles the last-price path stands in for the mark.
+- A timed event uses the latest known price at or before its own time: the previous quote, a
+  walked bar's open (at its open time) or close (at its close time), or the new quote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from operator import itemgetter
+from typing import Any, Protocol
+
+from loguru import logger
+
+from bot.config.strategy_loader import StrategyHealth, safe_signal
+from bot.domain.ledger import NavRecord
+from bot.domain.price_path import bar_path
+from bot.domain.values import Candle, FundingRate, Quote
+from bot.engine.bars import BarAggregator, timeframe_seconds
+from bot.portfolios.port import NO_RECORDS, PortfolioRunner, PricePoint, Records
+from bot.strategy import History, Strategy
+
+
+class Update(Protocol):
+    """What a feed hands the engine for one step (live poll or replay tick)."""
+
+    at: datetime
+    quotes: Sequence[Quote]
+    candles: Sequence[Candle]
+    funding: Sequence[FundingRate]
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutput:
+    """What one step produced, ready for the store."""
+
+    at: datetime
+    quotes: list[Quote]
+    candles: list[Candle]
+    funding: list[FundingRate]
+    portfolios: dict[str, tuple[Records, list[NavRecord]]]
+    rejected: list[tuple[str, str]]
+
+
+@dataclass(slots=True)
+class ExperimentSlot:
+    """One experiment: its strategy, the bar history it sees, and its portfolios."""
+
+    name: str
+    symbol: str
+    strategy: Strategy[Any]
+    runners: list[PortfolioRunner]
+    history: History
+    aggregator: BarAggregator
+    health: StrategyHealth = field(default_factory=StrategyHealth)
+
+
+Validator = Callable[[Sequence[Quote], datetime], tuple[list[Quote], list[tuple[str, str]]]]
+
+# Timeline entry kinds, in their order at one instant.
+_FUNDING, _VEHICLE_EVENT, _PRICE = 0, 1, 2
+
+
+_ORDER = itemgetter(0, 1)
+
+
+def _merge_paths(
+    entries: list[tuple[datetime, int, str, Any]],
+) -> list[tuple[datetime, int, str, Any]]:
+    # A symbol's price points move only its own portfolios, so consecutive points of a symbol
+    # with no timed event between them form one path, handed to each runner in one call.
+    merged: list[tuple[datetime, int, str, Any]] = []
+    open_paths: dict[str, list[PricePoint]] = {}
+    for entry in entries:
+        if entry[1] != _PRICE:
+            open_paths.clear()
+            merged.append(entry)
+        elif (path := open_paths.get(entry[2])) is not None:
+            path.extend(entry[3])
+        else:
+            open_paths[entry[2]] = entry[3]
+            merged.append(entry)
+    return merged
+
+
+class Engine:
+    """Drives every portfolio from market updates; see the module docstring for the order."""
+
+    def __init__(self, experiments: Sequence[ExperimentSlot], validate: Validator) -> None:
+        self.experiments = list(experiments)
+        self.runners = [r for e in self.experiments for r in e.runners]
+        # Runners that may have timed events of their own (`has_timed_events`, default yes).
+        self._timed = [r for r in self.runners if getattr(r, "has_timed_events", True)]
+        self._by_symbol: dict[str, list[PortfolioRunner]] = {}
+        self._paths: dict[str, list[Callable[[Sequence[PricePoint]], None]]] = {}
+        for runner in self.runners:
+            self._by_symbol.setdefault(runner.symbol, []).append(runner)
+            self._paths.setdefault(runner.symbol, []).append(_path_handler(runner))
+        self.validate = validate
+        self.last_at: datetime | None = None
+        self.last_quotes: dict[str, Quote] = {}
+        self.last_nav_at: dict[str, datetime] = {}
+        self.applied_funding: dict[str, datetime] = {}
+        self._nav_hour: datetime | None = None  # the hour every runner has a NAV of
+
+    def step(self, update: Update) -> StepOutput:
+        """Process one update; return everything to write for this step."""
+        at = update.at
+        accepted, rejected = self.validate(update.quotes, at)
+        # Accepted quotes are stamped with the step time (our clock), so the recorded ticks
+        # replay into the very same steps; the exchange's timestamp served validation.
+        quotes = [q if q.at == at else replace(q, at=at) for q in accepted]
+        fresh = {q.symbol: q for q in quotes}
+        if self.last_at is not None:
+            self._run_timeline(self._timeline(at, update, fresh))
+        self._strategies(at, update.candles, fresh)
+        self.last_quotes.update(fresh)
+        output = self._collect(at, update, quotes, rejected)
+        self.last_at = at
+        return output
+
+    # -- steps 3 and 4: timed events and price triggers, in time order ------------------
+
+    def _timeline(
+        self, at: datetime, update: Update, fresh: dict[str, Quote]
+    ) -> list[tuple[datetime, int, str, Any]]:
+        assert self.last_at is not None  # callers check; narrowing for mypy
+        after = self.last_at
+        entries: list[tuple[datetime, int, str, Any]] = []
+        for symbol, times in self._funding_due(after, at, update.funding).items():
+            entries += [(t, _FUNDING, symbol, rate) for t, rate in times]
+        for runner in self._timed:
+            due = runner.due_events(after, at)
+            if due:
+                entries += [(e.at, _VEHICLE_EVENT, runner.id, (runner, e)) for e in due]
+        for candle in self._unseen_candles(update.candles, after):
+            path = bar_path(candle.open, candle.high, candle.low, candle.close)
+            last = len(path) - 1
+            points = [(candle.at, price, price, i == 0, i == last) for i, price in enumerate(path)]
+            entries.append((candle.at, _PRICE, candle.symbol, points))
+        for symbol, quote in fresh.items():
+            point = (quote.at, quote.last, quote.mark or quote.last, True, True)
+            entries.append((quote.at, _PRICE, symbol, [point]))
+        # A stable sort keeps each bar's path in order.
+        entries.sort(key=_ORDER)
+        return _merge_paths(entries)
+
+    def _run_timeline(self, entries: list[tuple[datetime, int, str, Any]]) -> None:
+        known: dict[str, PricePoint] = {
+            s: (q.at, q.last, q.mark or q.last, True, True) for s, q in self.last_quotes.items()
+        }
+        for at, kind, key, payload in entries:
+            if kind == _PRICE:
+                for on_path in self._paths.get(key, ()):
+                    on_path(payload)
+                # a bar's close is known at its close time; until then its open stands
+                known[key] = payload[-1]
+            elif kind == _FUNDING:
+                self._settle_funding(key, at, payload, known.get(key))
+            else:
+                runner, event = payload
+                price = known.get(runner.symbol)
+                if price is None:
+                    logger.warning("{} {} at {} skipped: no price yet", runner.id, event.kind, at)
+                    continue
+                runner.apply_event(event, price[1])
+
+    def _funding_due(
+        self, after: datetime, at: datetime, settled: Sequence[FundingRate]
+    ) -> dict[str, list[tuple[datetime, float]]]:
+        rates: dict[str, dict[datetime, float]] = {}
+        for symbol, quote in self.last_quotes.items():
+            nxt = quote.next_funding_at
+            # The predicted rate of the last quote stands in until the settled one is known.
+            if nxt is not None and quote.funding_rate is not None and after < nxt <= at:
+                rates.setdefault(symbol, {})[nxt] = quote.funding_rate
+        for rate in settled:
+            if after < rate.at <= at:
+                rates.setdefault(rate.symbol, {})[rate.at] = rate.rate  # the settled rate wins
+        due: dict[str, list[tuple[datetime, float]]] = {}
+        for symbol, by_time in rates.items():
+            applied = self.applied_funding.get(symbol)
+            due[symbol] = [
+                (t, by_time[t]) for t in sorted(by_time) if applied is None or t > applied
+            ]
+        return due
+
+    def _settle_funding(
+        self, symbol: str, at: datetime, rate: float, point: PricePoint | None
+    ) -> None:
+        if point is None:
+            logger.warning("funding {} at {} skipped: no price at or before it", symbol, at)
+            return
+        for runner in self._by_symbol.get(symbol, ()):
+            runner.apply_funding(at, rate, point[2])
+        self.applied_funding[symbol] = at
+
+    @staticmethod
+    def _unseen_candles(candles: Sequence[Candle], after: datetime) -> list[Candle]:
+        """The finest candles per symbol that open at or after the previous step: their
+        prices were never seen as quotes."""
+        if len(candles) == 1:  # the usual step: the rule below for one candle
+            return [candles[0]] if candles[0].at >= after else []
+        finest: dict[str, int] = {}
+        for c in candles:
+            seconds = timeframe_seconds(c.timeframe)
+            finest[c.symbol] = min(finest.get(c.symbol, seconds), seconds)
+        return [
+            c
+            for c in candles
+            if c.at >= after and timeframe_seconds(c.timeframe) == finest[c.symbol]
+        ]
+
+    # -- step 5: strategies --------------------------------------------------------------
+
+    def _strategies(self, at: datetime, candles: Sequence[Candle], fresh: dict[str, Quote]) -> None:
+        for slot in self.experiments:
+            signal = None
+            for bar in self._closed_bars(slot, candles):
+                if len(slot.history) and bar.at <= slot.history.last_at:
+                    # Already seen: e.g. a bar built from finer candles when the exchange's
+                    # own bar of that time came in an earlier step (exact bars win).
+                    logger.debug("{}: bar at {} already in the history", slot.name, bar.at)
+                    continue
+                slot.history.append(bar.at, bar.open, bar.high, bar.low, bar.close, bar.volume)
+                signal = safe_signal(slot.strategy, slot.history.view(), slot.health, slot.name)
+            quote = fresh.get(slot.symbol)
+            if signal is None or quote is None:
+                continue  # no new bar, no opinion, or no valid price to act at
+            for runner in slot.runners:
+                runner.on_signal(at, signal, quote.last)
+
+    @staticmethod
+    def _closed_bars(slot: ExperimentSlot, candles: Sequence[Candle]) -> list[Candle]:
+        if len(candles) == 1:  # the usual step: one candle, the general rule below in short
+            c = candles[0]
+            if c.symbol != slot.symbol:
+                return []
+            if c.timeframe == slot.aggregator.timeframe:
+                return [c]
+            if timeframe_seconds(c.timeframe) < slot.aggregator.seconds:
+                return slot.aggregator.add(c)
+            return []
+        mine = [c for c in candles if c.symbol == slot.symbol]
+        exact = [c for c in mine if c.timeframe == slot.aggregator.timeframe]
+        if exact:
+            return sorted(exact, key=lambda c: c.at)
+        finer = [c for c in mine if timeframe_seconds(c.timeframe) < slot.aggregator.seconds]
+        if not finer:
+            return []
+        finest = min(timeframe_seconds(c.timeframe) for c in finer)
+        bars: list[Candle] = []
+        for c in sorted(finer, key=lambda c: c.at):
+            if timeframe_seconds(c.timeframe) == finest:
+                bars.extend(slot.aggregator.add(c))
+        return bars
+
+    # -- step 6: NAV and output ----------------------------------------------------------
+
+    def _collect(
+        self, at: datetime, update: Update, quotes: list[Quote], rejected: list[tuple[str, str]]
+    ) -> StepOutput:
+        portfolios: dict[str, tuple[Records, list[NavRecord]]] = {}
+        # _hour(at) > _hour(last) exactly when last < _hour(at), which lies on the hour.
+        hour = _hour(at)
+        # Once every runner has its NAV of this hour, only runners with records need one.
+        hourly_due = self._nav_hour != hour
+        complete = True
+        for runner in self.runners:
+            records = runner.drain()
+            recorded = records is not NO_RECORDS and bool(records)
+            if not (recorded or hourly_due):
+                continue
+            navs = []
+            quote = self.last_quotes.get(runner.symbol)
+            last_nav = self.last_nav_at.get(runner.id)
+            # NAV at every event and at least hourly (DESIGN.md step 6).
+            hourly = last_nav is None or last_nav < hour
+            if quote is not None and (recorded or hourly):
+                navs.append(runner.nav(at, quote.last, quote.mark or quote.last))
+                self.last_nav_at[runner.id] = at
+            elif hourly:
+                complete = False  # no price yet: its hourly NAV is still to come
+            if recorded or navs:
+                portfolios[runner.id] = (records, navs)
+        if hourly_due and complete:
+            self._nav_hour = hour
+        return StepOutput(
+            at, quotes, list(update.candles), list(update.funding), portfolios, rejected
+        )
+
+
+def _path_handler(runner: PortfolioRunner) -> Callable[[Sequence[PricePoint]], None]:
+    # Runners may take a whole path at once (`on_path`, the fast way); otherwise point by point.
+    on_path: Callable[[Sequence[PricePoint]], None] | None = getattr(runner, "on_path", None)
+    if on_path is not None:
+        return on_path
+
+    def each(points: Sequence[PricePoint]) -> None:
+        for at, last, mark, gap, bar_close in points:
+            runner.on_price(at, last, mark, gap, bar_close)
+
+    return each
+
+
+def _hour(at: datetime) -> datetime:
+    return at.replace(minute=0, second=0, microsecond=0)

@@ -1,0 +1,166 @@
+"""A session ties the engine to the store: each step's output becomes one transaction.
+
+The engine state (every portfolio's domain state plus the engine's own bookkeeping) is written
+in the same transaction as the step's ledger rows, so after a crash the ledger and the resume
+state always agree (crash-only design: start-up is recovery).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from loguru import logger
+
+from bot.adapters.sqlite.store import EngineState, PortfolioStep, StepBatch, Store
+from bot.engine.engine import Engine, StepOutput, Update
+from bot.runtime.state_codec import dumps, loads
+
+
+@dataclass(slots=True)
+class SessionStats:
+    """Counters for the run summary."""
+
+    steps: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    records: int = 0
+
+
+class Session:
+    """Feed updates through the engine and write each step atomically."""
+
+    def __init__(self, store: Store, engine: Engine, key: str, group: int = 1) -> None:
+        """`group` > 1 commits that many steps per transaction (replay speed; the resume
+        state is still written with every commit, so a crash loses whole groups only)."""
+        self.store = store
+        self.engine = engine
+        self.key = key
+        self.group = group
+        self.stats = SessionStats()
+        self._pending: list[StepBatch] = []
+        self._rejecting: dict[str, int] = {}  # symbol -> quotes rejected in the current streak
+
+    def resume(self) -> bool:
+        """Restore the engine from the last committed step; False when starting fresh."""
+        saved = self.store.load_state(self.key)
+        if saved is None:
+            return False
+        restore_engine(self.engine, loads(saved.text))
+        logger.info("resumed from the step at {}", saved.at.isoformat())
+        return True
+
+    def process(self, update: Update) -> StepOutput:
+        """Run one engine step and commit it with the engine's new state (or, grouped, with
+        the group it completes)."""
+        output = self.engine.step(update)
+        self._pending.append(self._batch(output, with_state=len(self._pending) + 1 >= self.group))
+        if len(self._pending) >= self.group:
+            self.flush()
+        self._count(output)
+        for portfolio_id, (records, _) in output.portfolios.items():
+            for fill in records.fills:
+                logger.info(
+                    "{} {} {} {:.6g} @ {:.6g} ({})",
+                    portfolio_id,
+                    fill.reason.value,
+                    fill.side,
+                    fill.qty,
+                    fill.price,
+                    fill.instrument,
+                )
+            for event in records.token_events:
+                logger.debug(
+                    "{} token {}: leverage {:.3f} -> {:.3f}, NAV/unit {:.6g}",
+                    portfolio_id,
+                    event.kind.value,
+                    event.leverage_before,
+                    event.leverage_after,
+                    event.nav_per_unit,
+                )
+        self._log_rejections(output)
+        return output
+
+    def _log_rejections(self, output: StepOutput) -> None:
+        # One WARNING when a symbol's quotes start being rejected, one INFO when one is
+        # accepted again: a glitch lasting an hour is two lines, not one per poll.
+        for symbol, reason in output.rejected:
+            if symbol not in self._rejecting:
+                logger.warning(
+                    "{} quotes rejected from {} ({}); nothing downstream sees them "
+                    "(logged once per streak)",
+                    symbol,
+                    output.at.isoformat(),
+                    reason,
+                )
+            self._rejecting[symbol] = self._rejecting.get(symbol, 0) + 1
+        for quote in output.quotes:
+            count = self._rejecting.pop(quote.symbol, None)
+            if count is not None:
+                logger.info(
+                    "{} quotes accepted again at {} after {} rejected",
+                    quote.symbol,
+                    output.at.isoformat(),
+                    count,
+                )
+
+    def flush(self) -> None:
+        """Commit the steps not yet written, with the engine's current state."""
+        if not self._pending:
+            return
+        last = self._pending[-1]
+        if last.state is None and self.engine.last_at is not None:
+            state = EngineState(self.key, self.engine.last_at, dumps(engine_state(self.engine)))
+            self._pending[-1] = replace(last, state=state)
+        self.store.write_steps(self._pending)
+        self._pending = []
+
+    def _batch(self, output: StepOutput, with_state: bool) -> StepBatch:
+        steps = [
+            PortfolioStep(
+                pid, records.fills, records.fees, records.token_events, records.positions, navs
+            )
+            for pid, (records, navs) in output.portfolios.items()
+        ]
+        state = None
+        if with_state:
+            state = EngineState(self.key, output.at, dumps(engine_state(self.engine)))
+        return StepBatch(output.quotes, output.candles, output.funding, steps, state, output.at)
+
+    def _count(self, output: StepOutput) -> None:
+        self.stats.steps += 1
+        for _, reason in output.rejected:
+            self.stats.rejected[reason] = self.stats.rejected.get(reason, 0) + 1
+        self.stats.records += sum(len(r.fills) + len(r.fees) for r, _ in output.portfolios.values())
+
+
+def engine_state(engine: Engine) -> dict[str, Any]:
+    """Everything needed to resume the engine (strategy histories are rebuilt from candles)."""
+    return {
+        "last_at": engine.last_at,
+        "last_quotes": engine.last_quotes,
+        "last_nav_at": engine.last_nav_at,
+        "applied_funding": engine.applied_funding,
+        "runners": {r.id: r.state() for r in engine.runners},
+    }
+
+
+def restore_engine(engine: Engine, state: dict[str, Any]) -> None:
+    """Put a saved state back into a freshly built engine with the same portfolios."""
+    engine.last_at = state["last_at"]
+    engine.last_quotes = dict(state["last_quotes"])
+    engine.last_nav_at = dict(state["last_nav_at"])
+    engine.applied_funding = dict(state["applied_funding"])
+    saved: dict[str, Any] = state["runners"]
+    for runner in engine.runners:
+        if runner.id in saved:
+            runner.restore(saved[runner.id])
+        else:
+            logger.warning("portfolio {} is new since the last run: starts fresh", runner.id)
+
+
+def summary_line(stats: SessionStats, extra: Sequence[str] = ()) -> str:
+    """One line for the end of a run."""
+    rejected = ", ".join(f"{k} {v}" for k, v in sorted(stats.rejected.items())) or "none"
+    parts = [f"{stats.steps} steps", f"rejected: {rejected}", *extra]
+    return "; ".join(parts)

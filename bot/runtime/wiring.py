@@ -1,0 +1,143 @@
+"""The composition root: build engines, portfolios and sessions from settings.
+
+Used by `ltbot run`, `replay` and `demo`, so all three drive the very same engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot.adapters.ccxt.market_rules import rules_for
+from bot.adapters.ccxt.tiers import tiers_for
+from bot.adapters.sqlite.store import PortfolioRow, Store
+from bot.config.settings import ExperimentSettings, Settings
+from bot.config.strategy_loader import build as build_strategy
+from bot.config.vehicles import VehicleSpec, build_vehicle_params
+from bot.domain.liquidation import Tier
+from bot.domain.sizing import spot_symbol
+from bot.domain.token_presets import token_spec
+from bot.domain.token_spec import TokenSpec
+from bot.domain.values import Side
+from bot.engine.bars import BarAggregator
+from bot.engine.engine import Engine, ExperimentSlot, Validator
+from bot.engine.validation import SnapshotValidator
+from bot.portfolios.port import PortfolioRunner
+from bot.portfolios.runners import AccountRunner, TokenRunner
+from bot.strategy import History
+
+
+def portfolio_id(experiment: ExperimentSettings, vehicle: VehicleSpec) -> str:
+    """Stable id of a portfolio: `<experiment>/<vehicle label>`."""
+    return f"{experiment.name}/{vehicle.label}"
+
+
+def portfolio_rows(settings: Settings) -> list[PortfolioRow]:
+    """The `portfolios` rows of every experiment x vehicle."""
+    rows = []
+    for exp in settings.experiments:
+        for vehicle in exp.vehicles:
+            params = {"strategy": exp.params, "vehicle": vehicle.params}
+            rows.append(
+                PortfolioRow(
+                    portfolio_id(exp, vehicle),
+                    exp.name,
+                    vehicle.label,
+                    exp.strategy,
+                    exp.symbol,
+                    exp.capital,
+                    params,
+                )
+            )
+    return rows
+
+
+def build_engine(
+    settings: Settings,
+    *,
+    markets: Mapping[str, Mapping[str, Any]] | None = None,
+    live_tiers: Mapping[str, Sequence[Tier]] | None = None,
+    live: bool = True,
+) -> Engine:
+    """Strategies and runners for every experiment, all fed by one engine."""
+    slots = []
+    for exp in settings.experiments:
+        strategy = build_strategy(exp.strategy, exp.params)
+        runners = [
+            build_runner(settings, exp, vehicle, markets, live_tiers) for vehicle in exp.vehicles
+        ]
+        tf = strategy.timeframe
+        slots.append(
+            ExperimentSlot(
+                exp.name,
+                exp.symbol,
+                strategy,
+                runners,
+                History(exp.symbol, tf),
+                BarAggregator(exp.symbol, tf),
+            )
+        )
+    return Engine(slots, build_validator(settings, live))
+
+
+def build_validator(settings: Settings, live: bool = True) -> Validator:
+    """The snapshot validator of DESIGN.md step 1, as the engine calls it.
+
+    Live, every configured symbol must be in each snapshot, with a mark price. A replay's
+    symbols may start at different dates and recorded data may lack the mark, so neither
+    is required there.
+    """
+    return SnapshotValidator(
+        settings.exchange.symbols if live else None,
+        max_jump_pct=settings.exchange.max_jump_pct,
+        stale_after_seconds=settings.exchange.stale_after_seconds,
+        require_mark=live,
+    )
+
+
+def build_runner(
+    settings: Settings,
+    exp: ExperimentSettings,
+    vehicle: VehicleSpec,
+    markets: Mapping[str, Mapping[str, Any]] | None,
+    live_tiers: Mapping[str, Sequence[Tier]] | None,
+) -> PortfolioRunner:
+    """One portfolio's runner for a vehicle spec."""
+    pid = portfolio_id(exp, vehicle)
+    if vehicle.kind == "token":
+        assert vehicle.preset is not None  # VehicleSpec guarantees a preset for tokens
+        overrides = {**settings.presets.get(vehicle.preset, {}), **vehicle.params}
+        return TokenRunner(
+            pid, exp.name, exp.symbol, exp.capital, token_specs(vehicle.preset, overrides)
+        )
+    params = build_vehicle_params(vehicle.kind, vehicle.params)
+    spot = vehicle.kind == "spot"
+    rules = rules_for(spot_symbol(exp.symbol) if spot else exp.symbol, markets)
+    tiers = () if spot else tiers_for(exp.symbol, live_tiers)
+    return AccountRunner(
+        pid,
+        exp.name,
+        exp.symbol,
+        exp.capital,
+        params,  # type: ignore[arg-type]
+        rules,
+        tiers,
+    )
+
+
+def token_specs(preset: str, overrides: Mapping[str, Any]) -> dict[Side, TokenSpec]:
+    """The long and short tokens of a preset; fixed-direction families have only one."""
+    long, short = (
+        token_spec(preset, Side.LONG, overrides),
+        token_spec(preset, Side.SHORT, overrides),
+    )
+    if long.side is short.side:
+        return {long.side: long}
+    return {Side.LONG: long, Side.SHORT: short}
+
+
+def open_store(settings: Settings) -> Store:
+    """Open the ledger and register every portfolio."""
+    store = Store(settings.store.path)
+    store.upsert_portfolios(portfolio_rows(settings))
+    return store
