@@ -2,6 +2,11 @@
 
 Only classes from the `bot.` package are ever rebuilt, so a tampered state row cannot make the
 decoder import arbitrary code.
+
+The engine's resume state is stored in an envelope (`dump_resume_state`): a schema version and
+the `module:Class` names the state needs, so a ledger written before a refactor still resumes
+after it (classes that moved are listed in `MOVED`), and a state this code cannot read fails
+at start-up with one line naming what is missing, never half-way through a restore.
 """
 
 from __future__ import annotations
@@ -10,11 +15,30 @@ import dataclasses
 import importlib
 import json
 import math
+import re
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
 _ALLOWED_PREFIX = "bot."
+
+RESUME_SCHEMA = 2
+"""Version of the resume-state envelope.
+
+1: the engine's state dict itself (ltbot up to commit dca4d71, 2026-11), classes tagged inline.
+2: `{"schema": 2, "classes": [...], "state": <the v1 payload>}`.
+"""
+
+MOVED: dict[str, str] = {}
+"""Classes of a stored state that now live elsewhere: old `module:Class` -> new. Every class a
+resume state has ever named must resolve, directly or through here (the layout change of issue
+13 moved no domain class, so the map is empty; add a line whenever one moves)."""
+
+_CLASS_TAG = re.compile(r'"__(?:dc|enum)__":"([^"]+)"')
+
+
+class ResumeStateError(ValueError):
+    """A stored resume state this code cannot read (newer schema, a class that is gone)."""
 
 
 def encode(value: Any) -> Any:
@@ -99,12 +123,54 @@ def loads(text: str) -> Any:
     return decode(json.loads(text))
 
 
+def dump_resume_state(state: Any) -> str:
+    """Encode the engine's resume state in the current envelope (canonical JSON text)."""
+    payload = dumps(state)
+    classes = sorted(set(_CLASS_TAG.findall(payload)))
+    head = json.dumps({"classes": classes, "schema": RESUME_SCHEMA}, separators=(",", ":"))
+    # The payload is already canonical JSON: splice it in rather than encode the state twice.
+    return f'{head[:-1]},"state":{payload}}}'
+
+
+def load_resume_state(text: str) -> Any:
+    """Decode a resume state of any known schema; raise ResumeStateError when it cannot be."""
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ResumeStateError("resume state is not a JSON object")
+    schema = data.get("schema", 1)  # schema 1 had no envelope
+    if schema == 1:
+        classes = sorted(set(_CLASS_TAG.findall(text)))
+        payload = data
+    elif schema == RESUME_SCHEMA:
+        classes, payload = data["classes"], data["state"]
+    else:
+        raise ResumeStateError(
+            f"resume state has schema {schema!r}; this ltbot reads 1..{RESUME_SCHEMA} "
+            "(written by a newer version?)"
+        )
+    missing = [path for path in classes if not _resolvable(path)]
+    if missing:
+        raise ResumeStateError(
+            f"resume state needs {', '.join(missing)}, which this ltbot does not have "
+            "(add the new place to bot.runtime.state_codec.MOVED)"
+        )
+    return decode(payload)
+
+
+def _resolvable(path: str) -> bool:
+    try:
+        _load(path)
+    except (ImportError, AttributeError):
+        return False
+    return True
+
+
 def _path(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
 def _load(path: str) -> Any:
-    module_name, _, qualname = path.partition(":")
+    module_name, _, qualname = MOVED.get(path, path).partition(":")
     if not module_name.startswith(_ALLOWED_PREFIX):
         raise ValueError(f"refusing to load state class {path!r} outside the bot package")
     obj: Any = importlib.import_module(module_name)
