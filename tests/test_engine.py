@@ -14,7 +14,7 @@ from bot.domain.spot import SpotParams
 from bot.domain.values import Candle, FundingRate, Quote
 from bot.engine.bars import BarAggregator
 from bot.engine.engine import Engine, ExperimentSlot
-from bot.portfolios.runners import AccountRunner
+from bot.portfolios.accounts import AccountRunner
 from bot.runtime.ports import MarketUpdate
 from bot.strategy import Direction, HistoryView, Signal, Strategy, StrategyParams
 

@@ -13,15 +13,16 @@ sets the exposure so that λ = L exactly *after* its own trading fee and slippag
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from math import inf
 
 from bot.domain.ledger import FeeRecord, FillRecord, TokenEventRecord
-from bot.domain.rebalance_rules import RuleContext
-from bot.domain.token_records import NO_RECORDS, StepAttribution, TokenRecords
-from bot.domain.token_spec import TokenSpec, daily_rule, intraday_rule
+from bot.domain.price_path import PricePoint, check_price, check_time
+from bot.domain.rebalance_rules import RuleContext, target_exposure
+from bot.domain.token_records import NO_RECORDS, TokenRecords, carry_step, holder_fee, price_step
+from bot.domain.token_spec import QuietZone, TokenSpec, daily_rule, intraday_rule
 from bot.domain.values import FeeKind, FillReason, TokenEventKind
 
 SUBSCRIBE = "subscribe"
@@ -78,7 +79,7 @@ class TokenState:
 def new_token(spec: TokenSpec, at: datetime, price: float, nav: float = 1.0) -> TokenState:
     """Launch a fund at `nav` per unit, positioned at the target leverage at `price`."""
     check_time(at)
-    _check_price(price)
+    check_price(price)
     if not nav > 0:
         raise ValueError(f"initial nav must be > 0, got {nav}")
     qty = spec.leverage * nav / price
@@ -117,13 +118,6 @@ def apply_daily_rebalance(
     return _priced(spec, state, at, price, lambda s: rule.fires(_context(spec, s)))
 
 
-def rebalance_now(
-    spec: TokenSpec, state: TokenState, at: datetime, price: float
-) -> tuple[TokenState, TokenRecords]:
-    """Mark to `price` and rebalance to the target unconditionally (e.g. a manual reset)."""
-    return _priced(spec, state, at, price, lambda _: True)
-
-
 def _priced(
     spec: TokenSpec,
     state: TokenState,
@@ -138,7 +132,7 @@ def _priced(
         after, records = _rebalance(spec, moved, at)
     else:
         after, records = moved, NO_RECORDS
-    step = _price_step(spec, at, state, moved, after)
+    step = price_step(spec, at, state, moved, after)
     return _after_step(spec, after, at, released + records + step)
 
 
@@ -151,15 +145,15 @@ def apply_funding(
     pass-through (Gate's all-in fee) or the fund is wiped out.
     """
     check_time(at, state.at)
-    _check_price(mark)
+    check_price(mark)
     if not spec.funding_pass_through or state.wiped_out or rate == 0:
         return replace(state, at=at), NO_RECORDS
     paid = state.qty * mark * rate
     nav = state.nav - paid
     # Funding is settled in cash: an impossible charge beyond the NAV ends the fund at zero.
     after = _wipe(replace(state, at=at)) if nav <= 0 else replace(state, at=at, nav=nav)
-    step = _carry_step(at, state, after, funding=True)
-    fees = _holder_fee(state, at, FeeKind.FUNDING, paid)
+    step = carry_step(at, state, after, funding=True)
+    fees = holder_fee(state, at, FeeKind.FUNDING, paid)
     return after, TokenRecords(fees=fees, steps=(step,))
 
 
@@ -173,8 +167,8 @@ def apply_management_fee(
     charged = state.nav * spec.management_fee_pct
     # Assumption: the fee is taken from collateral, so the perp quantity is unchanged.
     after = replace(state, at=at, nav=state.nav - charged)
-    step = _carry_step(at, state, after, funding=False)
-    fees = _holder_fee(state, at, FeeKind.MANAGEMENT, charged)
+    step = carry_step(at, state, after, funding=False)
+    fees = holder_fee(state, at, FeeKind.MANAGEMENT, charged)
     return after, TokenRecords(fees=fees, steps=(step,))
 
 
@@ -262,7 +256,7 @@ def _blocked(state: TokenState, at: datetime) -> bool:
 
 def _move(state: TokenState, at: datetime, price: float) -> TokenState:
     check_time(at, state.at)
-    _check_price(price)
+    check_price(price)
     if state.wiped_out:
         return replace(state, at=at, price=price)
     nav = state.nav + state.qty * (price - state.price)
@@ -275,13 +269,84 @@ def _wipe(state: TokenState) -> TokenState:
     return replace(state, nav=0.0, qty=0.0, wiped_out=True)
 
 
+class Drift:
+    """A fund between transitions that do more than re-price it: `on_price` there only sets
+    `at`, `price` and `nav = nav + qty·(price − previous)`, so a Drift keeps those three
+    numbers (`walk_quiet` moves them) and builds the same `TokenState` only when asked.
+    `bounds` is None when the fund cannot take that fast path (wiped out, request deferred).
+    """
+
+    __slots__ = ("base", "at", "price", "nav", "bounds")
+
+    def __init__(self, spec: TokenSpec, zone: QuietZone, base: TokenState) -> None:
+        self.base = base
+        self.at, self.price, self.nav = base.at, base.price, base.nav
+        # Below the floor a reverse split is due (and NAV <= 0 is a wipe-out): on_price decides.
+        floor = spec.split_threshold_nav or 0.0
+        self.bounds = (
+            None
+            if base.wiped_out or base.pending
+            else (base.qty, floor, base.rebalance_price, zone.continuous)
+            + (zone.lev_lo, zone.lev_hi, zone.move_lo, zone.move_hi)
+        )
+
+    def state(self) -> TokenState:
+        """Return the fund as `on_price` point by point would have left it."""
+        base = self.base
+        if self.at is not base.at or self.price != base.price or self.nav != base.nav:
+            base = self.base = replace(base, at=self.at, price=self.price, nav=self.nav)
+        return base
+
+
+def walk_quiet(funds: Sequence[Drift], points: Sequence[PricePoint], start: int, end: int) -> int:
+    """Move `funds` along points[start:end] while `on_price` only re-prices each of them; return
+    the first index where one may act (`end` if none does): NAV <= 0 or below the split floor,
+    or, where rules are checked, |λ| or the move outside the `QuietZone`. `_move`'s arithmetic
+    and `on_price`'s tests, negated, so the funds end exactly where `on_price` leaves them.
+    """
+    stop = end
+    while True:  # each fund walks up to where the ones before it stopped; again if one stops
+        navs = []
+        for fund in funds:
+            if fund.bounds is None:
+                return start
+            qty, floor, reference, continuous, lev_lo, lev_hi, move_lo, move_hi = fund.bounds
+            when, price, nav = fund.at, fund.price, fund.nav
+            for i in range(start, stop):
+                at, _, mark, _, bar_close = points[i]
+                if not (at >= when and 0.0 < mark < inf):
+                    break
+                moved = nav + qty * (mark - price)
+                if not (moved > 0.0 and moved >= floor) or (
+                    (bar_close or continuous)
+                    and not (
+                        lev_lo < abs(qty * mark / moved) < lev_hi
+                        and move_lo < mark / reference - 1 < move_hi
+                    )
+                ):
+                    break
+                when, price, nav = at, mark, moved
+            else:
+                navs.append(nav)
+                continue
+            stop = i
+            break
+        else:
+            break
+    if stop > start:
+        at, mark = points[stop - 1][0], points[stop - 1][2]
+        for fund, nav in zip(funds, navs, strict=True):
+            fund.at, fund.price, fund.nav = at, mark, nav
+    return stop
+
+
 def _context(spec: TokenSpec, state: TokenState) -> RuleContext:
     return RuleContext(state.leverage, spec.leverage, state.move)
 
 
 def _rebalance(spec: TokenSpec, state: TokenState, at: datetime) -> tuple[TokenState, TokenRecords]:
     cost_rate = spec.rebalance_fee_pct + spec.slippage_pct
-    exposure = _target_exposure(spec.leverage, state.nav, state.exposure, cost_rate)
+    exposure = target_exposure(spec.leverage, state.nav, state.exposure, cost_rate)
     traded = abs(exposure - state.exposure)
     nav = state.nav - traded * cost_rate
     busy = at + timedelta(minutes=spec.rebalance_minutes) if spec.rebalance_minutes else None
@@ -296,22 +361,9 @@ def _rebalance(spec: TokenSpec, state: TokenState, at: datetime) -> tuple[TokenS
     event = TokenEventRecord(
         at, TokenEventKind.REBALANCE, state.leverage, after.leverage, nav, traded
     )
-    fees = _holder_fee(state, at, FeeKind.TRADING, traded * spec.rebalance_fee_pct)
-    fees += _holder_fee(state, at, FeeKind.SLIPPAGE, traded * spec.slippage_pct)
+    fees = holder_fee(state, at, FeeKind.TRADING, traded * spec.rebalance_fee_pct)
+    fees += holder_fee(state, at, FeeKind.SLIPPAGE, traded * spec.slippage_pct)
     return after, TokenRecords(fees=fees, events=(event,))
-
-
-def _target_exposure(target: float, nav: float, current: float, cost_rate: float) -> float:
-    gap = target * nav - current
-    if abs(gap) <= 1e-12 * max(abs(current), nav):
-        return current  # already on target: nothing to trade, nothing to pay
-    direction = math.copysign(1.0, gap)
-    # Solve x = L·(N − c·|x − a|) so that λ = L holds after the fund pays its own costs.
-    denominator = 1 + target * cost_rate * direction
-    exposure = target * (nav + cost_rate * direction * current) / denominator
-    if denominator <= 0 or (exposure - current) * direction < 0:
-        raise ValueError(f"rebalance costs {cost_rate} too high for leverage {target}")
-    return exposure
 
 
 def _after_step(
@@ -344,45 +396,3 @@ def _maybe_split(
         at, TokenEventKind.REVERSE_SPLIT, state.leverage, after.leverage, after.nav, 0.0
     )
     return after, TokenRecords(events=(event,))
-
-
-def _holder_fee(
-    state: TokenState, at: datetime, kind: FeeKind, per_unit: float
-) -> tuple[FeeRecord, ...]:
-    if state.units == 0 or per_unit == 0:
-        return ()
-    return (FeeRecord(at, kind, state.units * per_unit),)
-
-
-def _price_step(
-    spec: TokenSpec, at: datetime, before: TokenState, moved: TokenState, after: TokenState
-) -> TokenRecords:
-    if before.wiped_out:
-        return NO_RECORDS
-    n0, r = before.nav, moved.price / before.price - 1
-    market = spec.leverage * r
-    decay = (moved.nav - n0) / n0 - market
-    cost = (after.nav - moved.nav) / n0
-    total = (after.nav - n0) / n0
-    return TokenRecords(steps=(StepAttribution(at, n0, r, market, decay, cost, 0.0, 0.0, total),))
-
-
-def _carry_step(
-    at: datetime, before: TokenState, after: TokenState, *, funding: bool
-) -> StepAttribution:
-    change = (after.nav - before.nav) / before.nav
-    fee, paid = (0.0, change) if funding else (change, 0.0)
-    return StepAttribution(at, before.nav, 0.0, 0.0, 0.0, 0.0, fee, paid, change)
-
-
-def check_time(at: datetime, previous: datetime | None = None) -> None:
-    """Raise ValueError unless `at` is UTC-aware and not before `previous`."""
-    if at.tzinfo is None or at.utcoffset() != timedelta(0):
-        raise ValueError(f"time must be timezone-aware UTC, got {at!r}")
-    if previous is not None and at < previous:
-        raise ValueError(f"time went backwards: {at.isoformat()} < {previous.isoformat()}")
-
-
-def _check_price(price: float) -> None:
-    if not price > 0 or price == float("inf"):
-        raise ValueError(f"price must be a finite number > 0, got {price}")

@@ -16,6 +16,7 @@ fill-relative fee indices, position upserts, and human-readable notes for the lo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -28,7 +29,7 @@ from bot.domain.perp import (
     notional,
     unrealised_pnl,
 )
-from bot.domain.price_path import bar_path
+from bot.domain.price_path import PricePoint, bar_path
 from bot.domain.sizing import fill_price
 from bot.domain.values import FeeKind, FillReason, Side
 
@@ -288,6 +289,26 @@ def on_price(
     if moved.stop != pos.stop:
         return account, Bookings(positions=(position_record(moved, entry_fill(moved)),))
     return account, NOTHING
+
+
+def walk_quiet(
+    pos: PerpPosition,
+    band: tuple[float, float, float, float],
+    points: Sequence[PricePoint],
+    start: int,
+    end: int,
+) -> int:
+    """Return the first index in [start, end) where `on_price` may act on the account holding
+    `pos` (`end` if none): outside `band = quiet_band(pos)` nothing triggers and `pos` stays.
+    """
+    lo, hi, mark_lo, mark_hi = band
+    by_mark = pos.stop_trigger == "mark"
+    for i in range(start, end):
+        _, last, mark, _, _ = points[i]
+        price = mark if by_mark else last
+        if not (lo < price < hi and mark_lo < mark < mark_hi and last > 0.0):
+            return i
+    return end
 
 
 def on_bar(

@@ -1,10 +1,28 @@
-"""The price path assumed inside one OHLC bar (DESIGN.md, step 4).
+"""The price path assumed inside one OHLC bar (DESIGN.md, step 4) and the points of a path.
 
 Prices are in quote currency per base unit. The path is open -> nearer extreme -> farther
 extreme -> close: the usual pessimistic-neutral convention when only the bar is known.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+
+class PricePoint(NamedTuple):
+    """One point of a price path, as the engine hands it to the portfolios.
+
+    `last` and `mark` in USDT per base unit; `gap`: the price may have jumped here (a tick or
+    a bar's open); `bar_close`: the point closes a bar or is a tick (where "bar close"
+    monitoring checks its rules).
+    """
+
+    at: datetime
+    last: float
+    mark: float
+    gap: bool
+    bar_close: bool
 
 
 def bar_path(open: float, high: float, low: float, close: float) -> tuple[float, ...]:
@@ -31,3 +49,17 @@ def _check_bar(open: float, high: float, low: float, close: float) -> None:
         raise ValueError(f"bar prices must be > 0, got {(open, high, low, close)}")
     if high < max(open, close) or low > min(open, close):
         raise ValueError(f"inconsistent bar: open={open} high={high} low={low} close={close}")
+
+
+def check_time(at: datetime, previous: datetime | None = None) -> None:
+    """Raise ValueError unless `at` is UTC-aware and not before `previous`."""
+    if at.tzinfo is None or at.utcoffset() != timedelta(0):
+        raise ValueError(f"time must be timezone-aware UTC, got {at!r}")
+    if previous is not None and at < previous:
+        raise ValueError(f"time went backwards: {at.isoformat()} < {previous.isoformat()}")
+
+
+def check_price(price: float) -> None:
+    """Raise ValueError unless `price` is a finite number > 0."""
+    if not price > 0 or price == float("inf"):
+        raise ValueError(f"price must be a finite number > 0, got {price}")

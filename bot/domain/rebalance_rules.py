@@ -3,7 +3,7 @@
 A rule looks at a `RuleContext` (real leverage, target, move since the last rebalance) and says
 whether the fund rebalances now. Rules are small frozen values; `AnyOf` composes them. The
 *when* (every price, bar close, a daily time) is decided by the fund (`leveraged_token`), the
-*whether* lives here.
+*whether* lives here, and so does *how far* a rebalance trades (`target_exposure`).
 
 Sign conventions: leverages are signed (+3 long, -3 short); bounds are magnitudes compared with
 |leverage|; `move` is the underlying return since the last rebalance (0.1 = +10 %).
@@ -11,6 +11,7 @@ Sign conventions: leverages are signed (+3 long, -3 short); bounds are magnitude
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -173,9 +174,17 @@ def trigger_move(start_leverage: float, bound: float) -> float:
     return (bound - start_leverage) / (start_leverage * (1 - bound))
 
 
-def leverage_after_move(start_leverage: float, move: float) -> float:
-    """Return λ after an underlying return `move` with no rebalance: L0(1+r)/(1+L0·r)."""
-    denominator = 1 + start_leverage * move
-    if denominator <= 0:
-        raise ValueError(f"move {move} wipes out a {start_leverage}x fund")
-    return start_leverage * (1 + move) / denominator
+def target_exposure(target: float, nav: float, current: float, cost_rate: float) -> float:
+    """Return the exposure (USDT per unit, signed) that leaves λ = `target` after the fund pays
+    `cost_rate` (fee + slippage, a fraction) of the notional traded from `current` out of `nav`.
+    """
+    gap = target * nav - current
+    if abs(gap) <= 1e-12 * max(abs(current), nav):
+        return current  # already on target: nothing to trade, nothing to pay
+    direction = math.copysign(1.0, gap)
+    # Solve x = L·(N − c·|x − a|) so that λ = L holds after the fund pays its own costs.
+    denominator = 1 + target * cost_rate * direction
+    exposure = target * (nav + cost_rate * direction * current) / denominator
+    if denominator <= 0 or (exposure - current) * direction < 0:
+        raise ValueError(f"rebalance costs {cost_rate} too high for leverage {target}")
+    return exposure

@@ -10,8 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.domain.ledger import FeeRecord, FillRecord, TokenEventRecord, rebase_fees
+from bot.domain.values import FeeKind
+
+if TYPE_CHECKING:  # the fund module builds these records, so it imports this one
+    from bot.domain.leveraged_token import TokenState
+    from bot.domain.token_spec import TokenSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +70,35 @@ class TokenRecords:
 
 
 NO_RECORDS = TokenRecords()
+
+
+def holder_fee(
+    state: TokenState, at: datetime, kind: FeeKind, per_unit: float
+) -> tuple[FeeRecord, ...]:
+    """Return the holder's share (units x `per_unit` USDT) of a fund cost, if any."""
+    if state.units == 0 or per_unit == 0:
+        return ()
+    return (FeeRecord(at, kind, state.units * per_unit),)
+
+
+def price_step(
+    spec: TokenSpec, at: datetime, before: TokenState, moved: TokenState, after: TokenState
+) -> TokenRecords:
+    """Attribute a price step: `before` moved to `moved`, then costs to `after`."""
+    if before.wiped_out:
+        return NO_RECORDS
+    n0, r = before.nav, moved.price / before.price - 1
+    market = spec.leverage * r
+    decay = (moved.nav - n0) / n0 - market
+    cost = (after.nav - moved.nav) / n0
+    total = (after.nav - n0) / n0
+    return TokenRecords(steps=(StepAttribution(at, n0, r, market, decay, cost, 0.0, 0.0, total),))
+
+
+def carry_step(
+    at: datetime, before: TokenState, after: TokenState, *, funding: bool
+) -> StepAttribution:
+    """Attribute a carry cost (funding if `funding`, else the management fee)."""
+    change = (after.nav - before.nav) / before.nav
+    fee, paid = (0.0, change) if funding else (change, 0.0)
+    return StepAttribution(at, before.nav, 0.0, 0.0, 0.0, 0.0, fee, paid, change)

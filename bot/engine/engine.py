@@ -17,11 +17,12 @@ Timeline assumptions (stated once here, applied in `_timeline`):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol
 
 from loguru import logger
 
@@ -74,24 +75,33 @@ Validator = Callable[[Sequence[Quote], datetime], tuple[list[Quote], list[tuple[
 _FUNDING, _VEHICLE_EVENT, _PRICE = 0, 1, 2
 
 
+class TimelineEntry(NamedTuple):
+    """One entry of a step's timeline: funding (`key` a symbol, `payload` the rate), a
+    vehicle's timed event (`key` a portfolio id, `payload` (runner, event)) or a price path
+    (`key` a symbol, `payload` its points); sorted by (at, kind)."""
+
+    at: datetime
+    kind: int
+    key: str
+    payload: Any
+
+
 _ORDER = itemgetter(0, 1)
 
 
-def _merge_paths(
-    entries: list[tuple[datetime, int, str, Any]],
-) -> list[tuple[datetime, int, str, Any]]:
+def _merge_paths(entries: list[TimelineEntry]) -> list[TimelineEntry]:
     # A symbol's price points move only its own portfolios, so consecutive points of a symbol
     # with no timed event between them form one path, handed to each runner in one call.
-    merged: list[tuple[datetime, int, str, Any]] = []
+    merged: list[TimelineEntry] = []
     open_paths: dict[str, list[PricePoint]] = {}
     for entry in entries:
-        if entry[1] != _PRICE:
+        if entry.kind != _PRICE:
             open_paths.clear()
             merged.append(entry)
-        elif (path := open_paths.get(entry[2])) is not None:
-            path.extend(entry[3])
+        elif (path := open_paths.get(entry.key)) is not None:
+            path.extend(entry.payload)
         else:
-            open_paths[entry[2]] = entry[3]
+            open_paths[entry.key] = entry.payload
             merged.append(entry)
     return merged
 
@@ -102,19 +112,66 @@ class Engine:
     def __init__(self, experiments: Sequence[ExperimentSlot], validate: Validator) -> None:
         self.experiments = list(experiments)
         self.runners = [r for e in self.experiments for r in e.runners]
-        # Runners that may have timed events of their own (`has_timed_events`, default yes).
-        self._timed = [r for r in self.runners if getattr(r, "has_timed_events", True)]
+        # Runners that may have timed events of their own.
+        self._timed = [r for r in self.runners if r.has_timed_events]
         self._by_symbol: dict[str, list[PortfolioRunner]] = {}
         self._paths: dict[str, list[Callable[[Sequence[PricePoint]], None]]] = {}
         for runner in self.runners:
             self._by_symbol.setdefault(runner.symbol, []).append(runner)
-            self._paths.setdefault(runner.symbol, []).append(_path_handler(runner))
+            self._paths.setdefault(runner.symbol, []).append(runner.on_path)
         self.validate = validate
-        self.last_at: datetime | None = None
-        self.last_quotes: dict[str, Quote] = {}
-        self.last_nav_at: dict[str, datetime] = {}
-        self.applied_funding: dict[str, datetime] = {}
+        self._last_at: datetime | None = None
+        self._last_quotes: dict[str, Quote] = {}
+        self._last_nav_at: dict[str, datetime] = {}
+        self._applied_funding: dict[str, datetime] = {}
         self._nav_hour: datetime | None = None  # the hour every runner has a NAV of
+
+    @property
+    def last_at(self) -> datetime | None:
+        """The time of the last step (None before the first)."""
+        return self._last_at
+
+    @property
+    def last_quotes(self) -> Mapping[str, Quote]:
+        """The latest accepted quote per symbol (read-only)."""
+        return MappingProxyType(self._last_quotes)
+
+    # -- resume ----------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """Everything needed to resume (strategy histories are rebuilt: `replay_history`)."""
+        return {
+            "last_at": self._last_at,
+            "last_quotes": self._last_quotes,
+            "last_nav_at": self._last_nav_at,
+            "applied_funding": self._applied_funding,
+            "runners": {r.id: r.state() for r in self.runners},
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Put a `state()` back into this freshly built engine with the same portfolios."""
+        self._last_at = state["last_at"]
+        self._last_quotes = dict(state["last_quotes"])
+        self._last_nav_at = dict(state["last_nav_at"])
+        self._applied_funding = dict(state["applied_funding"])
+        saved: dict[str, Any] = state["runners"]
+        for runner in self.runners:
+            if runner.id in saved:
+                runner.restore(saved[runner.id])
+            else:
+                logger.warning("portfolio {} is new since the last run: starts fresh", runner.id)
+
+    def replay_history(self, experiment: str, bars: Iterable[Candle]) -> None:
+        """Refill the named experiment's bar history from recorded bars, showing each to its
+        strategy (stateful ones need every bar; the signals were acted on before a restart)."""
+        for slot in self.experiments:
+            if slot.name != experiment:
+                continue
+            for bar in bars:
+                slot.history.append(bar.at, bar.open, bar.high, bar.low, bar.close, bar.volume)
+                safe_signal(slot.strategy, slot.history.view(), StrategyHealth(), slot.name)
+            return
+        raise ValueError(f"no experiment named {experiment!r}")
 
     def step(self, update: Update) -> StepOutput:
         """Process one update; return everything to write for this step."""
@@ -124,43 +181,47 @@ class Engine:
         # replay into the very same steps; the exchange's timestamp served validation.
         quotes = [q if q.at == at else replace(q, at=at) for q in accepted]
         fresh = {q.symbol: q for q in quotes}
-        if self.last_at is not None:
+        if self._last_at is not None:
             self._run_timeline(self._timeline(at, update, fresh))
         self._strategies(at, update.candles, fresh)
-        self.last_quotes.update(fresh)
+        self._last_quotes.update(fresh)
         output = self._collect(at, update, quotes, rejected)
-        self.last_at = at
+        self._last_at = at
         return output
 
     # -- steps 3 and 4: timed events and price triggers, in time order ------------------
 
     def _timeline(
         self, at: datetime, update: Update, fresh: dict[str, Quote]
-    ) -> list[tuple[datetime, int, str, Any]]:
-        assert self.last_at is not None  # callers check; narrowing for mypy
-        after = self.last_at
-        entries: list[tuple[datetime, int, str, Any]] = []
+    ) -> list[TimelineEntry]:
+        assert self._last_at is not None  # callers check; narrowing for mypy
+        after = self._last_at
+        entries: list[TimelineEntry] = []
         for symbol, times in self._funding_due(after, at, update.funding).items():
-            entries += [(t, _FUNDING, symbol, rate) for t, rate in times]
+            entries += [TimelineEntry(t, _FUNDING, symbol, rate) for t, rate in times]
         for runner in self._timed:
             due = runner.due_events(after, at)
             if due:
-                entries += [(e.at, _VEHICLE_EVENT, runner.id, (runner, e)) for e in due]
+                entries += [
+                    TimelineEntry(e.at, _VEHICLE_EVENT, runner.id, (runner, e)) for e in due
+                ]
         for candle in self._unseen_candles(update.candles, after):
             path = bar_path(candle.open, candle.high, candle.low, candle.close)
             last = len(path) - 1
-            points = [(candle.at, price, price, i == 0, i == last) for i, price in enumerate(path)]
-            entries.append((candle.at, _PRICE, candle.symbol, points))
+            t = candle.at
+            points = [PricePoint(t, p, p, i == 0, i == last) for i, p in enumerate(path)]
+            entries.append(TimelineEntry(t, _PRICE, candle.symbol, points))
         for symbol, quote in fresh.items():
-            point = (quote.at, quote.last, quote.mark or quote.last, True, True)
-            entries.append((quote.at, _PRICE, symbol, [point]))
+            point = PricePoint(quote.at, quote.last, quote.mark or quote.last, True, True)
+            entries.append(TimelineEntry(quote.at, _PRICE, symbol, [point]))
         # A stable sort keeps each bar's path in order.
         entries.sort(key=_ORDER)
         return _merge_paths(entries)
 
-    def _run_timeline(self, entries: list[tuple[datetime, int, str, Any]]) -> None:
+    def _run_timeline(self, entries: list[TimelineEntry]) -> None:
         known: dict[str, PricePoint] = {
-            s: (q.at, q.last, q.mark or q.last, True, True) for s, q in self.last_quotes.items()
+            s: PricePoint(q.at, q.last, q.mark or q.last, True, True)
+            for s, q in self._last_quotes.items()
         }
         for at, kind, key, payload in entries:
             if kind == _PRICE:
@@ -176,13 +237,13 @@ class Engine:
                 if price is None:
                     logger.warning("{} {} at {} skipped: no price yet", runner.id, event.kind, at)
                     continue
-                runner.apply_event(event, price[1])
+                runner.apply_event(event, price.last)
 
     def _funding_due(
         self, after: datetime, at: datetime, settled: Sequence[FundingRate]
     ) -> dict[str, list[tuple[datetime, float]]]:
         rates: dict[str, dict[datetime, float]] = {}
-        for symbol, quote in self.last_quotes.items():
+        for symbol, quote in self._last_quotes.items():
             nxt = quote.next_funding_at
             # The predicted rate of the last quote stands in until the settled one is known.
             if nxt is not None and quote.funding_rate is not None and after < nxt <= at:
@@ -192,7 +253,7 @@ class Engine:
                 rates.setdefault(rate.symbol, {})[rate.at] = rate.rate  # the settled rate wins
         due: dict[str, list[tuple[datetime, float]]] = {}
         for symbol, by_time in rates.items():
-            applied = self.applied_funding.get(symbol)
+            applied = self._applied_funding.get(symbol)
             due[symbol] = [
                 (t, by_time[t]) for t in sorted(by_time) if applied is None or t > applied
             ]
@@ -205,8 +266,8 @@ class Engine:
             logger.warning("funding {} at {} skipped: no price at or before it", symbol, at)
             return
         for runner in self._by_symbol.get(symbol, ()):
-            runner.apply_funding(at, rate, point[2])
-        self.applied_funding[symbol] = at
+            runner.apply_funding(at, rate, point.mark)
+        self._applied_funding[symbol] = at
 
     @staticmethod
     def _unseen_candles(candles: Sequence[Candle], after: datetime) -> list[Candle]:
@@ -285,13 +346,13 @@ class Engine:
             if not (recorded or hourly_due):
                 continue
             navs = []
-            quote = self.last_quotes.get(runner.symbol)
-            last_nav = self.last_nav_at.get(runner.id)
+            quote = self._last_quotes.get(runner.symbol)
+            last_nav = self._last_nav_at.get(runner.id)
             # NAV at every event and at least hourly (DESIGN.md step 6).
             hourly = last_nav is None or last_nav < hour
             if quote is not None and (recorded or hourly):
                 navs.append(runner.nav(at, quote.last, quote.mark or quote.last))
-                self.last_nav_at[runner.id] = at
+                self._last_nav_at[runner.id] = at
             elif hourly:
                 complete = False  # no price yet: its hourly NAV is still to come
             if recorded or navs:
@@ -301,19 +362,6 @@ class Engine:
         return StepOutput(
             at, quotes, list(update.candles), list(update.funding), portfolios, rejected
         )
-
-
-def _path_handler(runner: PortfolioRunner) -> Callable[[Sequence[PricePoint]], None]:
-    # Runners may take a whole path at once (`on_path`, the fast way); otherwise point by point.
-    on_path: Callable[[Sequence[PricePoint]], None] | None = getattr(runner, "on_path", None)
-    if on_path is not None:
-        return on_path
-
-    def each(points: Sequence[PricePoint]) -> None:
-        for at, last, mark, gap, bar_close in points:
-            runner.on_price(at, last, mark, gap, bar_close)
-
-    return each
 
 
 def _hour(at: datetime) -> datetime:

@@ -6,9 +6,12 @@ collects the ledger records it produced until the engine drains them at the end 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
+
+from loguru import logger
 
 from bot.domain.ledger import (
     FeeRecord,
@@ -18,10 +21,19 @@ from bot.domain.ledger import (
     TokenEventRecord,
     rebase_fees,
 )
-from bot.strategy import Signal
+from bot.domain.price_path import PricePoint
+from bot.domain.values import Side
+from bot.strategy import Direction, Signal
 
-PricePoint = tuple[datetime, float, float, bool, bool]
-"""One point of a price path: (at, last, mark, gap, bar_close); see `on_price`."""
+__all__ = [
+    "NO_RECORDS",
+    "TARGETS",
+    "PortfolioRunner",
+    "PricePoint",
+    "Records",
+    "RunnerBase",
+    "TimedEvent",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +79,13 @@ NO_RECORDS = Records()
 
 
 class PortfolioRunner(Protocol):
-    """What the engine needs from one portfolio.
-
-    Optional: a class attribute `has_timed_events = False` tells the engine that
-    `due_events` is always empty, so it is not asked; `on_path(points)` takes a whole
-    price path at once instead of `on_price` per point.
-    """
+    """What the engine needs from one portfolio."""
 
     id: str
     experiment: str
     symbol: str
+    has_timed_events: bool
+    """False when `due_events` is always empty, so the engine never asks."""
 
     def due_events(self, after: datetime, until: datetime) -> list[TimedEvent]:
         """The vehicle's timed events in (after, until], in time order."""
@@ -90,11 +99,12 @@ class PortfolioRunner(Protocol):
         """Settle funding at `at` (rate per interval, > 0 longs pay; mark in USDT)."""
         ...
 
-    def on_price(self, at: datetime, last: float, mark: float, gap: bool, bar_close: bool) -> None:
-        """React to one price on the path: liquidation, stops, band rebalances.
+    def on_path(self, points: Sequence[PricePoint]) -> None:
+        """React to each point of a price path in order: liquidation, stops, band rebalances.
 
-        `gap`: the price may have jumped here (a new tick or a bar's open); `bar_close`: the
-        point closes a bar or is a tick (checks of "bar close" monitoring run there)."""
+        `gap`: the price may have jumped there (a new tick or a bar's open); `bar_close`: the
+        point closes a bar or is a tick (checks of "bar close" monitoring run there). Records
+        keep the points' order."""
         ...
 
     def on_signal(self, at: datetime, signal: Signal, price: float) -> None:
@@ -116,3 +126,32 @@ class PortfolioRunner(Protocol):
     def restore(self, state: dict[str, Any]) -> None:
         """Resume from `state()` output."""
         ...
+
+
+TARGETS = {Direction.LONG: Side.LONG, Direction.SHORT: Side.SHORT, Direction.FLAT: None}
+"""The side a signal asks to hold (None: flat)."""
+
+
+class RunnerBase:
+    """What every runner shares: its identity, the records of the step, refused signals."""
+
+    def __init__(self, portfolio_id: str, experiment: str, symbol: str) -> None:
+        self.id = portfolio_id
+        self.experiment = experiment
+        self.symbol = symbol
+        self._records = Records()
+        self.refused_signals = 0
+
+    def drain(self) -> Records:
+        """Return and forget the records produced since the last drain."""
+        records = self._records
+        if not (records.fills or records.fees or records.token_events or records.positions):
+            return NO_RECORDS  # most steps: no new Records object per portfolio
+        self._records = Records()
+        return records
+
+    def _refused(self, at: datetime, signal: Signal, exc: ValueError) -> None:
+        self.refused_signals += 1
+        logger.warning(
+            "{}: {} signal at {} refused: {}", self.id, signal.direction.value, at.isoformat(), exc
+        )

@@ -21,7 +21,7 @@ from bot import __version__
 from bot.adapters.ccxt.feed import CcxtFeed
 from bot.adapters.sqlite.store import Store
 from bot.config.settings import Settings
-from bot.config.strategy_loader import StrategyHealth, resolve, safe_signal
+from bot.config.strategy_loader import resolve
 from bot.engine.bars import timeframe_seconds
 from bot.engine.engine import Engine
 from bot.engine.validation import implausible_candles
@@ -281,13 +281,7 @@ def rebuild_histories(store: Store, engine: Engine) -> None:
     """Refill each strategy's bar history (and its own state) from the recorded candles."""
     for slot in engine.experiments:
         tf = slot.aggregator.timeframe
-        for candle in store.iter_candles(slot.symbol, tf, end=engine.last_at):
-            slot.history.append(
-                candle.at, candle.open, candle.high, candle.low, candle.close, candle.volume
-            )
-            # Stateful strategies (e.g. breakouts) need to see every bar again; the signals
-            # were acted on before the restart.
-            safe_signal(slot.strategy, slot.history.view(), StrategyHealth(), slot.name)
+        engine.replay_history(slot.name, store.iter_candles(slot.symbol, tf, end=engine.last_at))
 
 
 def _resume_cursors(store: Store, engine: Engine, feed: CcxtFeed) -> None:

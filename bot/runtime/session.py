@@ -136,27 +136,12 @@ class Session:
 
 def engine_state(engine: Engine) -> dict[str, Any]:
     """Everything needed to resume the engine (strategy histories are rebuilt from candles)."""
-    return {
-        "last_at": engine.last_at,
-        "last_quotes": engine.last_quotes,
-        "last_nav_at": engine.last_nav_at,
-        "applied_funding": engine.applied_funding,
-        "runners": {r.id: r.state() for r in engine.runners},
-    }
+    return engine.state()
 
 
 def restore_engine(engine: Engine, state: dict[str, Any]) -> None:
     """Put a saved state back into a freshly built engine with the same portfolios."""
-    engine.last_at = state["last_at"]
-    engine.last_quotes = dict(state["last_quotes"])
-    engine.last_nav_at = dict(state["last_nav_at"])
-    engine.applied_funding = dict(state["applied_funding"])
-    saved: dict[str, Any] = state["runners"]
-    for runner in engine.runners:
-        if runner.id in saved:
-            runner.restore(saved[runner.id])
-        else:
-            logger.warning("portfolio {} is new since the last run: starts fresh", runner.id)
+    engine.restore(state)
 
 
 def summary_line(stats: SessionStats, extra: Sequence[str] = ()) -> str:

@@ -22,8 +22,9 @@ from bot.domain.values import Side
 from bot.engine.bars import BarAggregator
 from bot.engine.engine import Engine, ExperimentSlot, Validator
 from bot.engine.validation import SnapshotValidator
+from bot.portfolios.accounts import AccountRunner
 from bot.portfolios.port import PortfolioRunner
-from bot.portfolios.runners import AccountRunner, TokenRunner
+from bot.portfolios.tokens import TokenRunner
 from bot.strategy import History
 
 

@@ -20,7 +20,7 @@ from bot.domain.token_presets import preset_names, token_spec
 from bot.domain.token_spec import intraday_rule, quiet_zone
 from bot.domain.values import Side
 from bot.portfolios.port import Records
-from bot.portfolios.runners import TokenRunner
+from bot.portfolios.tokens import TokenRunner
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 FAST = settings(max_examples=150, derandomize=True, deadline=None)

@@ -1,0 +1,129 @@
+"""The account runner: `perp`, `perp_static` and `spot` portfolios on one `PerpAccount` each.
+
+Domain errors from a signal (a stop on the wrong side of the price, for example) are logged and
+cost that signal, never the daemon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from loguru import logger
+
+from bot.domain import perp_account as pa
+from bot.domain.ledger import NavRecord
+from bot.domain.liquidation import Tier
+from bot.domain.perp import PerpParams, PerpPosition, StaticPerpParams, quiet_band
+from bot.domain.perp_vehicle import apply_perp_signal, apply_static_signal
+from bot.domain.sizing import MarketRules
+from bot.domain.spot import SpotParams, apply_spot_signal, new_spot_account
+from bot.domain.values import Side
+from bot.portfolios.port import TARGETS, PricePoint, RunnerBase, TimedEvent
+from bot.strategy import Signal
+
+
+class AccountRunner(RunnerBase):
+    """`perp`, `perp_static` and `spot`: one PerpAccount (spot is an account without margin)."""
+
+    def __init__(
+        self,
+        portfolio_id: str,
+        experiment: str,
+        symbol: str,
+        capital: float,
+        params: PerpParams | StaticPerpParams | SpotParams,
+        rules: MarketRules,
+        tiers: Sequence[Tier],
+    ) -> None:
+        super().__init__(portfolio_id, experiment, symbol)
+        self.params = params
+        self.rules = rules
+        self.tiers = tuple(tiers)
+        spot = isinstance(params, SpotParams)
+        self.account = (
+            new_spot_account(symbol, capital) if spot else pa.PerpAccount(symbol, capital)
+        )
+        self._band: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+        self._band_of: PerpPosition | None = None  # the position `_band` belongs to
+
+    # Funding is the engine's; an account has no other timed events (the engine skips it).
+    has_timed_events = False
+
+    def due_events(self, after: datetime, until: datetime) -> list[TimedEvent]:
+        return []
+
+    def apply_event(self, event: TimedEvent, price: float) -> None:
+        raise ValueError(f"{self.id}: unexpected timed event {event.kind!r}")
+
+    def apply_funding(self, at: datetime, rate: float, mark: float) -> None:
+        self.account, bookings = pa.apply_funding(self.account, at, rate, mark)
+        self._book(bookings)
+
+    def on_path(self, points: Sequence[PricePoint]) -> None:
+        """Skip the quiet points (`pa.walk_quiet`); the others go through `pa.on_price`."""
+        pos = self.account.position
+        i, end = 0, len(points)
+        while pos is not None and i < end:  # prices alone never open a position
+            if pos is not self._band_of:
+                self._band, self._band_of = quiet_band(pos), pos
+            i = pa.walk_quiet(pos, self._band, points, i, end)
+            if i == end:
+                return
+            at, last, mark, gap, _ = points[i]
+            self.account, bookings = pa.on_price(self.account, at, last, mark, gap=gap)
+            self._book(bookings)
+            pos = self.account.position
+            i += 1
+
+    def on_signal(self, at: datetime, signal: Signal, price: float) -> None:
+        target = TARGETS[signal.direction]
+        try:
+            self.account, bookings = self._apply(at, target, signal, price)
+        except ValueError as exc:
+            self._refused(at, signal, exc)
+            return
+        self._book(bookings)
+
+    def _apply(
+        self, at: datetime, target: Side | None, signal: Signal, price: float
+    ) -> tuple[pa.PerpAccount, pa.Bookings]:
+        params = self.params
+        if isinstance(params, PerpParams):
+            return apply_perp_signal(
+                self.account,
+                at,
+                target,
+                price,
+                signal.stop,
+                signal.take_profit,
+                params,
+                self.rules,
+                self.tiers,
+            )
+        if isinstance(params, StaticPerpParams):
+            return apply_static_signal(
+                self.account, at, target, price, params, self.rules, self.tiers
+            )
+        return apply_spot_signal(self.account, at, target, price, params, self.rules)
+
+    def _book(self, bookings: pa.Bookings) -> None:
+        if bookings is pa.NOTHING:
+            return
+        # Position ids are per account ("1", "2", ...); the ledger's are global.
+        positions = [replace(p, id=f"{self.id}#{p.id}") for p in bookings.positions]
+        self._records.extend(bookings.fills, bookings.fees, (), positions)
+        for note in bookings.notes:
+            logger.info("{}: {}", self.id, note)
+
+    def nav(self, at: datetime, last: float, mark: float) -> NavRecord:
+        spot = isinstance(self.params, SpotParams)
+        return pa.nav_record(self.account, at, last if spot else mark)
+
+    def state(self) -> dict[str, Any]:
+        return {"account": self.account}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.account = state["account"]
