@@ -33,10 +33,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bot.adapters.sqlite.store import PortfolioRow, PortfolioStep, StepBatch, Store  # noqa: E402
+from bot.adapters.sqlite.store import Store  # noqa: E402
 from bot.config.vehicles import DEFAULT_VEHICLES  # noqa: E402
 from bot.domain.ledger import NavRecord  # noqa: E402
 from bot.domain.values import Quote  # noqa: E402
+from bot.runtime.ports import PortfolioRow, PortfolioStep, StepBatch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "binance_usdm"

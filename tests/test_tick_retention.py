@@ -14,18 +14,13 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from bot.adapters.sqlite.store import (
-    TABLES,
-    EngineState,
-    PortfolioRow,
-    PortfolioStep,
-    StepBatch,
-    Store,
-)
+from bot.adapters.sqlite.queries import TABLES
+from bot.adapters.sqlite.store import Store
 from bot.config.settings import ConfigError, Settings, StoreSettings, load_settings
 from bot.domain.ledger import FeeRecord, FillRecord, NavRecord, PositionRecord
 from bot.domain.values import Candle, FeeKind, FillReason, FundingRate, Quote
 from bot.runtime.maintenance import prune_ticks, retention_job, tick_retention_job
+from bot.runtime.ports import EngineState, PortfolioRow, PortfolioStep, StepBatch
 from bot.runtime.scheduler import run_jobs
 
 REPO = Path(__file__).resolve().parents[1]

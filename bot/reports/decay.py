@@ -43,7 +43,6 @@ class TokenDecomposition:
 
     target_leverage: float
     leverage_source: str
-    held_hours: int
     underlying_return: float
     benchmark_return: float
     token_return: float
@@ -100,7 +99,6 @@ def decompose(
     return TokenDecomposition(
         target_leverage=short_l if short_hours > long_hours else long_l,
         leverage_source=source,
-        held_hours=_held_hours(grid),
         underlying_return=last / first - 1 if first > 0 else 0.0,
         benchmark_return=benchmark,
         token_return=token,
@@ -134,7 +132,3 @@ def _segments(grid: Sequence[SeriesPoint], long_l: float, short_l: float) -> lis
             current = _Segment(leverage, current.start_price, after.price, current.variance + step)
             segments[-1] = current
     return segments
-
-
-def _held_hours(grid: Sequence[SeriesPoint]) -> int:
-    return sum(1 for p in grid[:-1] if p.exposure != 0)

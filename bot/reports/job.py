@@ -20,9 +20,13 @@ from zoneinfo import ZoneInfo
 
 from loguru import logger
 
+from bot.adapters.sqlite.queries import LedgerQueries
 from bot.adapters.sqlite.store import Store
+from bot.adapters.sqlite.writer import LedgerWriter
 from bot.config.settings import Settings
 from bot.config.vehicles import parse_vehicle
+from bot.domain.token_presets import token_spec
+from bot.domain.token_spec import TokenSpec
 from bot.domain.values import Side
 from bot.reports.model import FEE_KINDS, LedgerRows, Report, ReportPeriod, build_report, period_for
 from bot.reports.notify import post_webhook, summary_text
@@ -46,15 +50,51 @@ def previous_day(now: datetime, timezone: str) -> date:
     return now.astimezone(ZoneInfo(timezone)).date() - timedelta(days=1)
 
 
-def load_report(store: Store, settings: Settings, period: ReportPeriod) -> Report:
-    """Build the report of `period` from the ledger (target leverage from presets if known)."""
+def load_report(store: LedgerQueries, period: ReportPeriod) -> Report:
+    """Build the report of `period` from the ledger alone (never from today's config).
+
+    A token's target leverage comes from the vehicle parameters stored when its portfolio was
+    created; for a ledger written before they were stored, from the preset's defaults with
+    the overrides written in the vehicle label, and the report says so in one line.
+    """
     rows = store.report_rows(period.start, period.end)
-    return build_report(
-        LedgerRows.from_mapping(rows), period, _preset_targets(rows["portfolios"], settings)
-    )
+    specs, from_labels = _token_specs(rows["portfolios"], store)
+    targets = {pid: _target_leverage(tokens) for pid, tokens in specs.items()}
+    notes = []
+    if from_labels:
+        notes.append(
+            f"No vehicle parameters stored for {', '.join(from_labels)} (a ledger written "
+            "before they were): token targets use the preset's defaults and the overrides in "
+            "the vehicle label, not the [presets] config of the run."
+        )
+    return build_report(LedgerRows.from_mapping(rows), period, targets, notes)
 
 
-def write_report(store: Store, report: Report, out_dir: Path) -> tuple[Path, Path]:
+def _token_specs(
+    portfolios: Sequence[Mapping[str, Any]], store: LedgerQueries
+) -> tuple[dict[str, Mapping[Side, TokenSpec]], list[str]]:
+    # Each token portfolio's specs by side, from its stored vehicle parameters or, when none
+    # are stored, from its vehicle label; and the ids of the latter (in the given order).
+    stored = store.vehicle_params()
+    specs: dict[str, Mapping[Side, TokenSpec]] = {}
+    from_labels = []
+    for row in portfolios:
+        pid, label = str(row["id"]), str(row["vehicle"])
+        if not label.startswith("token:"):
+            continue
+        if pid in stored:
+            specs[pid] = stored[pid].tokens
+            continue
+        from_labels.append(pid)
+        try:
+            vehicle = parse_vehicle(label)
+            specs[pid] = {s: token_spec(str(vehicle.preset), s, vehicle.params) for s in Side}
+        except ValueError as exc:  # a preset gone since: the model infers L from the ledger
+            logger.debug("no preset leverage for {}: {}", pid, exc)
+    return specs, from_labels
+
+
+def write_report(store: LedgerWriter, report: Report, out_dir: Path) -> tuple[Path, Path]:
     """Write `<label>.md` and `<label>.html` to `out_dir` and store the metrics."""
     out_dir.mkdir(parents=True, exist_ok=True)
     markdown = out_dir / f"{report.period.label}.md"
@@ -71,7 +111,7 @@ def run_report(
 ) -> ReportOutput:
     """Report the local days `first`..`last`: files, stored metrics, optional webhook."""
     period = period_for(first, last, settings.report.timezone)
-    report = load_report(store, settings, period)
+    report = load_report(store, period)
     markdown, html = write_report(store, report, settings.report.out_dir)
     logger.info("report {} written: {} and {}", period.label, markdown, html)
     notified = None
@@ -150,26 +190,11 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def _preset_targets(
-    portfolios: Sequence[Mapping[str, Any]], settings: Settings
-) -> dict[str, tuple[float, float]]:
-    # The token engine's presets know each token's target leverage; when that module or a
-    # preset is unavailable the model falls back to the ledger (see build_report).
-    try:
-        from bot.domain.token_presets import token_spec
-    except ImportError:
-        return {}
-    targets: dict[str, tuple[float, float]] = {}
-    for row in portfolios:
-        if not str(row["vehicle"]).startswith("token:"):
-            continue
-        try:
-            vehicle = parse_vehicle(str(row["vehicle"]))
-            preset = str(vehicle.preset)
-            overrides = {**settings.presets.get(preset, {}), **vehicle.params}
-            long_l = token_spec(preset, Side.LONG, overrides).target_leverage
-            short_l = token_spec(preset, Side.SHORT, overrides).target_leverage
-            targets[str(row["id"])] = (abs(float(long_l)), abs(float(short_l)))
-        except Exception as exc:  # an unknown preset or a changed API: use the ledger instead
-            logger.debug("no preset leverage for {}: {}", row["id"], exc)
-    return targets
+def _target_leverage(tokens: Mapping[Side, TokenSpec]) -> tuple[float, float]:
+    # |L| of the token bought on a long and on a short signal; a fixed-direction family has
+    # one token, bought on either.
+    only = next(iter(tokens.values()))
+    return (
+        abs(tokens.get(Side.LONG, only).target_leverage),
+        abs(tokens.get(Side.SHORT, only).target_leverage),
+    )

@@ -13,7 +13,6 @@ Conventions (also in docs/REPORTS.md):
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -87,9 +86,3 @@ def hourly_grid(start: datetime, end: datetime) -> list[datetime]:
     if end > start:
         grid.append(end)
     return grid
-
-
-def sample_asof(times: Sequence[datetime], values: Sequence[float], at: datetime) -> float | None:
-    """The value of the last time at or before `at` (`times` ascending), else None."""
-    i = bisect.bisect_right(times, at)
-    return values[i - 1] if i > 0 else None

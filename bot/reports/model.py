@@ -149,10 +149,12 @@ class ExperimentReport:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """The whole report: the window and every experiment, in name order."""
+    """The whole report: the window, every experiment in name order, and notes on where its
+    inputs came from (one line each)."""
 
     period: ReportPeriod
     experiments: tuple[ExperimentReport, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = ()
 
     @property
     def portfolios(self) -> list[PortfolioReport]:
@@ -164,12 +166,14 @@ def build_report(
     rows: LedgerRows,
     period: ReportPeriod,
     targets: Mapping[str, tuple[float, float]] | None = None,
+    notes: Sequence[str] = (),
 ) -> Report:
     """Build the report of `period` from ledger rows.
 
     `targets` optionally maps a token portfolio id to the target |L| of its (long, short)
     token, e.g. from the preset; without it, |L| (both sides) is the median |leverage_after|
     of the portfolio's rebalance events, else the median |leverage| of its invested NAV rows.
+    `notes` are printed under the window line.
     """
     names = [n for n in LedgerRows.__dataclass_fields__ if n != "portfolios"]
     by_pid = {name: _group(getattr(rows, name)) for name in names}
@@ -184,7 +188,7 @@ def build_report(
         ranked = sorted(reports[name], key=lambda p: (-p.total_return, p.id))
         head = ranked[0]
         experiments.append(ExperimentReport(name, head.symbol, head.strategy, tuple(ranked)))
-    return Report(period, tuple(experiments))
+    return Report(period, tuple(experiments), tuple(notes))
 
 
 def _group(rows: Sequence[Row]) -> dict[str, list[Row]]:

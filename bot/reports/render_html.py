@@ -53,6 +53,7 @@ def render_html(report: Report) -> str:
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
         f'<p class="note">{escape(period_line(report))}</p>',
+        *(f'<p class="note">{escape(note)}</p>' for note in report.notes),
     ]
     if report.experiments:
         parts.append(_table(summary_table(report)))

@@ -18,6 +18,7 @@ from bot.reports.tables import (
 def render_markdown(report: Report) -> str:
     """The whole report as Markdown, ending with one newline."""
     lines = [f"# ltbot report {report.period.label}", "", period_line(report), ""]
+    lines += [line for note in report.notes for line in (_escape(note), "")]
     if not report.experiments:
         lines += ["No portfolios in the ledger.", ""]
     else:

@@ -26,6 +26,8 @@ def print_report(report: Report, console: Console) -> None:
     """Print the report on `console` (names are printed as text, never as Rich markup)."""
     console.print(f"ltbot report {report.period.label}", style="bold", markup=False)
     console.print(period_line(report), markup=False)
+    for note in report.notes:
+        console.print(note, markup=False)
     if not report.experiments:
         console.print("No portfolios in the ledger.", markup=False)
         return

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from loguru import logger
 
+from bot.adapters.sqlite.retention import TickRetention
 from bot.adapters.sqlite.store import Store
 from bot.config.settings import Settings
 
@@ -32,7 +33,7 @@ PAUSE_SECONDS = 0.2
 
 
 def prune_ticks(
-    store: Store,
+    store: TickRetention,
     retention_days: int,
     now: datetime,
     batch: int = BATCH_ROWS,

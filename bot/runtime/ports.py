@@ -1,17 +1,21 @@
-"""Ports: what the engine and the daemon need from a clock and a market-data feed.
+"""Ports: what the engine and the daemon need from a clock, a market-data feed and a ledger.
 
 `CcxtFeed` (live, through ccxt) and `ReplayFeed` (a data directory or a recorded database) both
-satisfy `Feed`; tests can pass any object with the same shape. Nothing here says how.
+satisfy `Feed`; the SQLite store (bot/adapters/sqlite) satisfies `Ledger`; tests can pass any
+object with the same shape. Nothing here says how.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from bot.domain.values import Candle, FundingRate, Quote
+from bot.domain.ledger import FeeRecord, FillRecord, NavRecord, PositionRecord, TokenEventRecord
+from bot.domain.token_spec import TokenSpec
+from bot.domain.values import Candle, FundingRate, Quote, Side
 
 
 class Clock(Protocol):
@@ -56,4 +60,102 @@ class Feed(Protocol):
 
     def close(self) -> None:
         """Release connections and files (idempotent)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleParams:
+    """A portfolio's effective vehicle parameters, fixed when the portfolio is created.
+
+    kind: token, perp, perp_static or spot.
+    tokens: for a token vehicle, the full spec of each token its preset has (one side for a
+        fixed-direction family), after `[presets.<name>]` overrides and the vehicle string's.
+    params: for the other kinds, every parameter after defaults (as in bot/domain/perp.py and
+        bot/domain/spot.py: fractions, basis points, leverage multiples).
+    """
+
+    kind: str
+    tokens: Mapping[Side, TokenSpec] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form; a token's side is written as its label ("long"/"short")."""
+        tokens = {
+            side.label: {**dataclasses.asdict(spec), "side": side.label}
+            for side, spec in self.tokens.items()
+        }
+        return {"kind": self.kind, "tokens": tokens, "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> VehicleParams:
+        """Rebuild from `to_dict` output (JSON lists stay lists in `params`)."""
+        tokens = {}
+        for fields in data.get("tokens", {}).values():
+            side = Side.LONG if fields["side"] == "long" else Side.SHORT
+            tokens[side] = TokenSpec(**{**fields, "side": side})
+        return cls(str(data["kind"]), tokens, dict(data.get("params", {})))
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioRow:
+    """One row of `portfolios`; `id` is stable across restarts (experiment/vehicle).
+
+    `vehicle_params` is stored once, when the portfolio is first registered (None: not stored).
+    """
+
+    id: str
+    experiment: str
+    vehicle: str
+    strategy: str
+    symbol: str
+    capital: float
+    params: Mapping[str, Any] = field(default_factory=dict)
+    vehicle_params: VehicleParams | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EngineState:
+    """The engine's resume state after a step (`text` is JSON from bot.runtime.state_codec)."""
+
+    key: str
+    at: datetime
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioStep:
+    """What one step did to one portfolio: new ledger records and position upserts."""
+
+    portfolio_id: str
+    fills: Sequence[FillRecord] = ()
+    fees: Sequence[FeeRecord] = ()
+    token_events: Sequence[TokenEventRecord] = ()
+    positions: Sequence[PositionRecord] = ()
+    nav: Sequence[NavRecord] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StepBatch:
+    """Everything one engine step writes, in one transaction."""
+
+    quotes: Sequence[Quote] = ()
+    candles: Sequence[Candle] = ()
+    funding_rates: Sequence[FundingRate] = ()
+    portfolios: Sequence[PortfolioStep] = ()
+    state: EngineState | None = None
+    # The step's time (the session sets it), stored as the `received_at` of the batch's
+    # candles and funding rates; None (market data written outside a step) stores NULL, and
+    # a replay hands such rows to the first step at or after their close time.
+    at: datetime | None = None
+
+
+class Ledger(Protocol):
+    """Where a session writes its steps and finds the state to resume from."""
+
+    def write_steps(self, batches: Sequence[StepBatch]) -> None:
+        """Write the steps in one transaction: all of them or, on any error, none."""
+        ...
+
+    def load_state(self, key: str) -> EngineState | None:
+        """The engine state saved under `key` by the last committed step, if any."""
         ...

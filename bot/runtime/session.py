@@ -13,8 +13,8 @@ from typing import Any
 
 from loguru import logger
 
-from bot.adapters.sqlite.store import EngineState, PortfolioStep, StepBatch, Store
 from bot.engine.engine import Engine, StepOutput, Update
+from bot.runtime.ports import EngineState, Ledger, PortfolioStep, StepBatch
 from bot.runtime.state_codec import dumps, loads
 
 
@@ -30,7 +30,7 @@ class SessionStats:
 class Session:
     """Feed updates through the engine and write each step atomically."""
 
-    def __init__(self, store: Store, engine: Engine, key: str, group: int = 1) -> None:
+    def __init__(self, store: Ledger, engine: Engine, key: str, group: int = 1) -> None:
         """`group` > 1 commits that many steps per transaction (replay speed; the resume
         state is still written with every commit, so a crash loses whole groups only)."""
         self.store = store

@@ -5,12 +5,15 @@ Used by `ltbot run`, `replay` and `demo`, so all three drive the very same engin
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from loguru import logger
+
 from bot.adapters.ccxt.market_rules import rules_for
 from bot.adapters.ccxt.tiers import tiers_for
-from bot.adapters.sqlite.store import PortfolioRow, Store
+from bot.adapters.sqlite.store import Store
 from bot.config.settings import ExperimentSettings, Settings
 from bot.config.strategy_loader import build as build_strategy
 from bot.config.vehicles import VehicleSpec, build_vehicle_params
@@ -25,6 +28,7 @@ from bot.engine.validation import SnapshotValidator
 from bot.portfolios.accounts import AccountRunner
 from bot.portfolios.port import PortfolioRunner
 from bot.portfolios.tokens import TokenRunner
+from bot.runtime.ports import PortfolioRow, VehicleParams
 from bot.strategy import History
 
 
@@ -34,7 +38,7 @@ def portfolio_id(experiment: ExperimentSettings, vehicle: VehicleSpec) -> str:
 
 
 def portfolio_rows(settings: Settings) -> list[PortfolioRow]:
-    """The `portfolios` rows of every experiment x vehicle."""
+    """The `portfolios` rows of every experiment x vehicle, with effective vehicle parameters."""
     rows = []
     for exp in settings.experiments:
         for vehicle in exp.vehicles:
@@ -48,9 +52,22 @@ def portfolio_rows(settings: Settings) -> list[PortfolioRow]:
                     exp.symbol,
                     exp.capital,
                     params,
+                    vehicle_params(settings, vehicle),
                 )
             )
     return rows
+
+
+def vehicle_params(settings: Settings, vehicle: VehicleSpec) -> VehicleParams:
+    """What a vehicle runs with: each token's spec after `[presets.<name>]` and the vehicle
+    string's overrides, or every perp/perp_static/spot parameter after defaults."""
+    if vehicle.kind == "token":
+        assert vehicle.preset is not None  # VehicleSpec guarantees a preset for tokens
+        overrides = {**settings.presets.get(vehicle.preset, {}), **vehicle.params}
+        return VehicleParams("token", token_specs(vehicle.preset, overrides))
+    params = build_vehicle_params(vehicle.kind, vehicle.params)
+    assert dataclasses.is_dataclass(params) and not isinstance(params, type)
+    return VehicleParams(vehicle.kind, params=dataclasses.asdict(params))
 
 
 def build_engine(
@@ -106,11 +123,8 @@ def build_runner(
     """One portfolio's runner for a vehicle spec."""
     pid = portfolio_id(exp, vehicle)
     if vehicle.kind == "token":
-        assert vehicle.preset is not None  # VehicleSpec guarantees a preset for tokens
-        overrides = {**settings.presets.get(vehicle.preset, {}), **vehicle.params}
-        return TokenRunner(
-            pid, exp.name, exp.symbol, exp.capital, token_specs(vehicle.preset, overrides)
-        )
+        specs = dict(vehicle_params(settings, vehicle).tokens)
+        return TokenRunner(pid, exp.name, exp.symbol, exp.capital, specs)
     params = build_vehicle_params(vehicle.kind, vehicle.params)
     spot = vehicle.kind == "spot"
     rules = rules_for(spot_symbol(exp.symbol) if spot else exp.symbol, markets)
@@ -138,7 +152,13 @@ def token_specs(preset: str, overrides: Mapping[str, Any]) -> dict[Side, TokenSp
 
 
 def open_store(settings: Settings) -> Store:
-    """Open the ledger and register every portfolio."""
+    """Open the ledger and register every portfolio (its vehicle parameters when it is new)."""
     store = Store(settings.store.path)
-    store.upsert_portfolios(portfolio_rows(settings))
+    for pid in store.upsert_portfolios(portfolio_rows(settings)):
+        logger.warning(
+            "{}: the config's vehicle parameters differ from those stored when the portfolio "
+            "was created; it runs with the config's, reports keep the stored ones "
+            "(a new experiment name starts a new portfolio)",
+            pid,
+        )
     return store

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,16 +11,11 @@ import pytest
 from sqlite_utils import Database
 
 from bot.adapters.sqlite.migrations import migrations
-from bot.adapters.sqlite.store import (
-    TABLES,
-    PortfolioRow,
-    PortfolioStep,
-    StepBatch,
-    Store,
-    StoreError,
-)
+from bot.adapters.sqlite.queries import TABLES
+from bot.adapters.sqlite.store import Store, StoreError
 from bot.domain.ledger import FeeRecord, FillRecord, NavRecord, PositionRecord, TokenEventRecord
 from bot.domain.values import Candle, FeeKind, FillReason, FundingRate, Quote, TokenEventKind
+from bot.runtime.ports import EngineState, PortfolioRow, PortfolioStep, StepBatch, VehicleParams
 
 T0 = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
 
@@ -83,8 +79,9 @@ def test_market_data_round_trips_and_duplicates_are_ignored(store: Store) -> Non
     )
     candle = Candle("BTC/USDT:USDT", "5m", T0, 1.0, 2.0, 0.5, 1.5, 10.0)
     rate = FundingRate("BTC/USDT:USDT", T0, -0.00025)
-    store.record_market([quote], [candle], [rate])
-    store.record_market([quote], [candle], [rate])  # a replayed poll adds nothing
+    poll = StepBatch(quotes=[quote], candles=[candle], funding_rates=[rate])
+    store.write_steps([poll])
+    store.write_steps([poll])  # a replayed poll adds nothing
     assert list(store.iter_ticks()) == [quote]
     assert list(store.iter_candles("BTC/USDT:USDT", "5m")) == [candle]
     assert store.funding_rates("BTC/USDT:USDT") == [rate]
@@ -202,7 +199,7 @@ def test_a_failing_step_writes_nothing(store: Store) -> None:
 
 def test_time_filters_are_inclusive(store: Store) -> None:
     quotes = [Quote("ETH/USDT:USDT", T0 + timedelta(minutes=i), 100.0 + i) for i in range(5)]
-    store.record_market(quotes)
+    store.write_steps([StepBatch(quotes=quotes)])
     got = list(
         store.iter_ticks(["ETH/USDT:USDT"], T0 + timedelta(minutes=1), T0 + timedelta(minutes=3))
     )
@@ -223,10 +220,24 @@ def test_unknown_table_is_refused(store: Store) -> None:
 
 
 def test_engine_state_is_written_with_the_step(store: Store) -> None:
-    from bot.adapters.sqlite.store import EngineState
-
     assert store.load_state("live") is None
     state = EngineState("live", T0, '{"x":1}')
     store.write_step(StepBatch(quotes=[Quote("BTC/USDT:USDT", T0, 1.0)], state=state))
     store.write_step(StepBatch(state=EngineState("live", T0 + timedelta(hours=1), '{"x":2}')))
     assert store.load_state("live") == EngineState("live", T0 + timedelta(hours=1), '{"x":2}')
+
+
+def test_vehicle_params_are_stored_once_and_never_rewritten(store: Store) -> None:
+    first = VehicleParams("perp_static", params={"leverage": 3.0, "taker_fee": None})
+    later = VehicleParams("perp_static", params={"leverage": 3.0, "taker_fee": 0.0004})
+    row = PortfolioRow("e/perp_static", "e", "perp_static", "hold", "BTC/USDT:USDT", 1e3)
+    assert store.upsert_portfolios([row]) == []  # none given: none stored
+    assert store.vehicle_params() == {}
+    assert store.upsert_portfolios([replace(row, vehicle_params=first)]) == []
+    assert store.upsert_portfolios([replace(row, vehicle_params=first)]) == []
+    assert store.upsert_portfolios([replace(row, vehicle_params=later)]) == ["e/perp_static"]
+    assert store.vehicle_params() == {"e/perp_static": first}
+    [stored] = store.rows("vehicle_params")
+    assert stored["params"] == (
+        '{"kind": "perp_static", "params": {"leverage": 3.0, "taker_fee": null}, "tokens": {}}'
+    )

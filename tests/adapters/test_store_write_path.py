@@ -10,17 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.adapters.sqlite.store import (
-    TABLES,
-    PortfolioRow,
-    PortfolioStep,
-    StepBatch,
-    Store,
-    _TimeText,
-)
+from bot.adapters.sqlite.queries import TABLES
+from bot.adapters.sqlite.store import Store
 from bot.adapters.sqlite.timefmt import format_time
+from bot.adapters.sqlite.writer import _TimeText
 from bot.domain.ledger import NavRecord
 from bot.domain.values import Candle, FundingRate, Quote
+from bot.runtime.ports import PortfolioRow, PortfolioStep, StepBatch
 
 T0 = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
 BTC = "BTC/USDT:USDT"
@@ -100,8 +96,10 @@ def test_scratch_mode_keeps_a_failing_step_all_or_nothing(tmp_path: Path) -> Non
 
 def test_tick_times_in_any_zone_are_stored_as_utc_text_and_naive_ones_fail(store: Store) -> None:
     berlin = T0.astimezone(ZoneInfo("Europe/Berlin"))  # the same instant as T0, memoised in UTC
-    store.record_market([Quote(BTC, T0, 1.0), Quote("ETH/USDT:USDT", berlin, 2.0)])
+    store.write_steps(
+        [StepBatch(quotes=[Quote(BTC, T0, 1.0), Quote("ETH/USDT:USDT", berlin, 2.0)])]
+    )
     assert [r["at"] for r in store.rows("ticks")] == ["2024-01-01T08:00:00.000Z"] * 2
     with pytest.raises(ValueError, match="naive datetime"):
-        store.record_market([Quote(BTC, T0.replace(tzinfo=None), 1.0)])
+        store.write_steps([StepBatch(quotes=[Quote(BTC, T0.replace(tzinfo=None), 1.0)])])
     assert store.count("ticks") == 2

@@ -160,10 +160,10 @@ SQL_CALLS = {
 # code (column names of a constant row layout, WHERE clauses made of fixed "col op ?" pieces
 # joined by _where/_time_filter); every value is still a bound parameter.
 ALLOWED: set[tuple[str, str]] = {
-    ("bot/adapters/sqlite/store.py", "_UPSERT_POSITION"),  # columns of _POSITION_COLUMNS
-    ("bot/adapters/sqlite/store.py", "iter_ticks.sql"),  # "symbol IN (?, ...)" + time filter
-    ("bot/adapters/sqlite/store.py", "iter_candles"),  # fixed "symbol = ?" + time filter
-    ("bot/adapters/sqlite/store.py", "funding_rates.sql"),  # "symbol = ?" + time filter
+    ("bot/adapters/sqlite/writer.py", "_UPSERT_POSITION"),  # columns of _POSITION_COLUMNS
+    ("bot/adapters/sqlite/queries.py", "iter_ticks.sql"),  # "symbol IN (?, ...)" + time filter
+    ("bot/adapters/sqlite/queries.py", "iter_candles"),  # fixed "symbol = ?" + time filter
+    ("bot/adapters/sqlite/queries.py", "funding_rates.sql"),  # "symbol = ?" + time filter
 }
 
 

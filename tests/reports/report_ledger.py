@@ -29,9 +29,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.adapters.sqlite.store import PortfolioRow, PortfolioStep, StepBatch, Store
+from bot.adapters.sqlite.store import Store
+from bot.config.settings import Settings
+from bot.config.vehicles import parse_vehicle
 from bot.domain.ledger import FeeRecord, FillRecord, NavRecord, PositionRecord, TokenEventRecord
 from bot.domain.values import FeeKind, FillReason, TokenEventKind
+from bot.runtime.ports import PortfolioRow, PortfolioStep, StepBatch
+from bot.runtime.wiring import vehicle_params
 
 DAY0 = datetime(2024, 1, 1, tzinfo=UTC)
 TOKEN = "btc-hold/token:ftx"
@@ -57,12 +61,17 @@ def fee(hours: float, kind: FeeKind, amount: float, fill: int | None = None) -> 
 
 def _portfolios() -> list[PortfolioRow]:
     btc, eth = "BTC/USDT:USDT", "ETH/USDT:USDT"
+    rows = [
+        (TOKEN, "btc-hold", "token:ftx", "hold", btc, 10010.0),
+        (PERP, "btc-hold", "perp:risk_pct=0.02", "hold", btc, 10000.0),
+        (SPOT, "btc-hold", "spot", "hold", btc, 10000.0),
+        (STATIC, "eth-trend", "perp_static:leverage=3", "donchian", eth, 1000.0),
+        (ETH_SPOT, "eth-trend", "spot", "donchian", eth, 1000.0),
+    ]
+    # As `ltbot run` registers them: with the vehicle parameters of the default config.
     return [
-        PortfolioRow(TOKEN, "btc-hold", "token:ftx", "hold", btc, 10010.0),
-        PortfolioRow(PERP, "btc-hold", "perp:risk_pct=0.02", "hold", btc, 10000.0),
-        PortfolioRow(SPOT, "btc-hold", "spot", "hold", btc, 10000.0),
-        PortfolioRow(STATIC, "eth-trend", "perp_static:leverage=3", "donchian", eth, 1000.0),
-        PortfolioRow(ETH_SPOT, "eth-trend", "spot", "donchian", eth, 1000.0),
+        PortfolioRow(*row, vehicle_params=vehicle_params(Settings(), parse_vehicle(row[2])))
+        for row in rows
     ]
 
 

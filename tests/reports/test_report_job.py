@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -26,6 +27,10 @@ def _settings(tmp_path: Path, db: Path | None = None) -> Settings:
     return Settings(report={"out_dir": tmp_path / "reports"}, store=store)
 
 
+def _metrics(store: Store, period: str) -> list[dict[str, Any]]:
+    return store.rows("report_metrics", "period = ?", [period], order_by="portfolio_id, metric")
+
+
 def _app() -> typer.Typer:
     app = typer.Typer()
     app.command("report")(report_command)
@@ -40,7 +45,7 @@ def test_daily_report_writes_files_and_metrics(ledger: Store, tmp_path: Path) ->
     assert result.markdown.read_text(encoding="utf-8").startswith("# ltbot report 2024-01-01")
     assert result.notified is None  # no webhook configured
     metrics = {
-        (r["portfolio_id"], r["metric"]): r["value"] for r in ledger.report_metrics(DAY.isoformat())
+        (r["portfolio_id"], r["metric"]): r["value"] for r in _metrics(ledger, DAY.isoformat())
     }
     assert metrics[(TOKEN, "return")] == pytest.approx(0.11898)
     assert metrics[(TOKEN, "token_decay")] == pytest.approx(-0.11967)
@@ -54,10 +59,10 @@ def test_running_twice_gives_the_same_files_and_rows(ledger: Store, tmp_path: Pa
     settings = _settings(tmp_path)
     first = run_daily_report(ledger, settings, DAY)
     md, html = first.markdown.read_bytes(), first.html.read_bytes()
-    rows = ledger.report_metrics("2024-01-01")
+    rows = _metrics(ledger, "2024-01-01")
     second = run_daily_report(ledger, settings, DAY)
     assert (second.markdown.read_bytes(), second.html.read_bytes()) == (md, html)
-    assert ledger.report_metrics("2024-01-01") == rows  # replaced, not duplicated
+    assert _metrics(ledger, "2024-01-01") == rows  # replaced, not duplicated
     assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [
         "2024-01-01.html",
         "2024-01-01.md",

@@ -174,3 +174,18 @@ def m0004_received_at(db: Database) -> None:
     at or after the candle's close or the settlement."""
     db.execute("ALTER TABLE candles ADD COLUMN received_at TEXT")
     db.execute("ALTER TABLE funding_rates ADD COLUMN received_at TEXT")
+
+
+@migrations(name="0005_vehicle_params")
+def m0005_vehicle_params(db: Database) -> None:
+    """Each portfolio's effective vehicle parameters, written once when it is first registered.
+
+    `params` is JSON: `{"kind", "tokens": {"long"|"short": every TokenSpec field}, "params":
+    every perp/perp_static/spot parameter}` (bot.runtime.ports.VehicleParams). Reports read it
+    instead of rebuilding a token's spec from the config of the day; a later config change
+    leaves it as it is. Existing tables are untouched.
+    """
+    db.execute(
+        "CREATE TABLE vehicle_params ("
+        "portfolio_id TEXT PRIMARY KEY REFERENCES portfolios (id), params TEXT NOT NULL)"
+    )
