@@ -197,3 +197,40 @@ def test_a_stale_aggregated_bar_after_exact_bars_is_skipped_not_fatal() -> None:
     history = engine.experiments[0].history
     assert [at.hour for at in history._at] == [0, 5]  # the exact 00:00 bar, then 05:00 from 5m
     assert history.view().high[0] == 102  # the exchange's bar, not the partial one
+
+
+def test_a_restored_engine_goes_on_exactly_like_the_one_it_was_saved_from() -> None:
+    first, second = engine_with(perp_runner()), engine_with(perp_runner())
+    t1, t2 = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
+    first.step(MarketUpdate(T0, [quote(T0, 1000.0)]))
+    first.step(MarketUpdate(t1, [quote(t1, 1000.0)], [hour_bar(T0, 1000, 1001, 999, 1000)]))
+    saved = first.state()
+    assert set(saved) == {"last_at", "last_quotes", "last_nav_at", "applied_funding", "runners"}
+    second.restore(saved)
+    assert second.state() == saved and second.last_at == t1
+    assert second.last_quotes == {BTC: quote(t1, 1000.0)}
+    # in both: the stop at 990 fills inside the next bar, then its close enters again
+    bar = hour_bar(t1, 1000, 1002, 985, 995)
+    outputs = [e.step(MarketUpdate(t2, [quote(t2, 995.0)], [bar])) for e in (first, second)]
+    assert outputs[0] == outputs[1]
+    stop, entry = outputs[0].portfolios["x/perp"][0].fills
+    assert (stop.reason.value, stop.price, entry.reason.value) == ("stop", 990.0, "entry")
+
+
+def test_last_quotes_are_read_only_outside_the_engine() -> None:
+    engine = engine_with(perp_runner())
+    engine.step(MarketUpdate(T0, [quote(T0, 1000.0)]))
+    with pytest.raises(TypeError):
+        engine.last_quotes[BTC] = quote(T0, 1.0)  # type: ignore[index]
+    assert engine.last_quotes[BTC].last == 1000.0
+
+
+def test_replay_history_refills_a_strategy_history_and_shows_it_every_bar() -> None:
+    engine = engine_with(perp_runner())
+    bars = [hour_bar(T0 + timedelta(hours=i), 1000, 1001, 999, 1000 + i) for i in range(3)]
+    engine.replay_history("x", bars)
+    [slot] = engine.experiments
+    assert len(slot.history) == 3 and slot.history.last_at == T0 + timedelta(hours=2)
+    assert slot.health.errors == 0
+    with pytest.raises(ValueError, match="no experiment named 'y'"):
+        engine.replay_history("y", bars)

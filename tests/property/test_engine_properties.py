@@ -27,6 +27,7 @@ from bot.runtime.session import Session
 from bot.runtime.wiring import build_engine, portfolio_rows
 from bot.strategy import Direction, HistoryView, Signal, Strategy, StrategyParams
 from tests.e2e.harness import accounting_errors
+from tests.property.profiles import examples
 
 BTC = "BTC/USDT:USDT"
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
@@ -132,7 +133,7 @@ script_st = st.lists(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(returns=returns_st, rates=rates_st, script=script_st)
 def test_random_paths_and_signals_keep_every_vehicle_accountable(
     returns: list[float], rates: list[float], script: list[str]
@@ -160,7 +161,7 @@ def test_random_paths_and_signals_keep_every_vehicle_accountable(
         assert first == second
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(rates=rates_st, returns=st.lists(st.floats(-0.02, 0.02), min_size=25, max_size=25))
 def test_funding_is_symmetric_between_a_long_and_a_short_of_the_same_size(
     rates: list[float], returns: list[float]

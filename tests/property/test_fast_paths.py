@@ -15,15 +15,17 @@ from hypothesis import strategies as st
 
 from bot.domain import leveraged_token as lt
 from bot.domain.perp import PerpPosition, check_triggers, quiet_band
+from bot.domain.price_path import PricePoint
 from bot.domain.rebalance_rules import RuleContext
 from bot.domain.token_presets import preset_names, token_spec
 from bot.domain.token_spec import intraday_rule, quiet_zone
 from bot.domain.values import Side
 from bot.portfolios.port import Records
 from bot.portfolios.tokens import TokenRunner
+from tests.property.profiles import examples
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
-FAST = settings(max_examples=150, derandomize=True, deadline=None)
+FAST = settings(max_examples=examples(150), deadline=None)
 
 presets = st.sampled_from(preset_names())
 sides = st.sampled_from([Side.LONG, Side.SHORT])
@@ -98,7 +100,7 @@ def test_token_runner_path_equals_the_domain_point_by_point(
         specs = {specs[Side.LONG].side: specs[Side.LONG]}
     runner = TokenRunner("x/token", "x", "BTC/USDT:USDT", 1_000.0, specs)
     price = 100.0
-    runner.on_path([(T0, price, price, True, True)])
+    runner.on_path([PricePoint(T0, price, price, True, True)])
     funds = runner.funds
     if subscribe:
         side = next(iter(specs))
@@ -113,7 +115,7 @@ def test_token_runner_path_equals_the_domain_point_by_point(
         close = max(price * (1 + r), 1e-3)
         low, high = min(price, close) * 0.999, max(price, close) * 1.001
         for i, p in enumerate((price, low, high, close)):
-            points.append((at, p, p, i == 0, i == 3))
+            points.append(PricePoint(at, p, p, i == 0, i == 3))
         price = close
     expected = dict(funds)
     for at_, _, mark, _, bar_close in points:

@@ -29,6 +29,7 @@ from bot.domain.perp_vehicle import apply_perp_signal, apply_static_signal
 from bot.domain.sizing import default_rules
 from bot.domain.spot import SpotParams, apply_spot_signal
 from bot.domain.values import FeeKind, Side
+from tests.property.profiles import examples
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 SYMBOL = "BTC/USDT:USDT"
@@ -138,7 +139,7 @@ def close_enough(a: float, b: float, scale: float) -> bool:
     return abs(a - b) <= 1e-9 * max(scale, abs(a), abs(b))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     vehicle=vehicles,
     capital=st.floats(1_000.0, 100_000.0),
@@ -173,7 +174,7 @@ def test_capital_plus_pnl_minus_fees_is_nav(
         assert close_enough(acc.capital + closed + open_net, nav, capital)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     risk_pct=st.floats(0.02, 0.05),
     side=st.sampled_from([Side.LONG, Side.SHORT]),

@@ -28,9 +28,10 @@ from bot.domain.token_records import TokenRecords
 from bot.domain.token_schedule import apply_timed_event, due_events
 from bot.domain.token_spec import TokenSpec
 from bot.domain.values import Side, TokenEventKind
+from tests.property.profiles import examples
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
-FAST = settings(max_examples=60, derandomize=True, deadline=None)
+FAST = settings(max_examples=examples(60), deadline=None)
 
 sides = st.sampled_from([Side.LONG, Side.SHORT])
 fractions = st.lists(st.floats(-0.95, 0.95), min_size=1, max_size=80)
@@ -142,7 +143,7 @@ def test_per_step_decomposition_adds_up_and_covers_the_whole_path(
     assert math.isclose(growth, final.nav / final.split_factor, rel_tol=1e-9)
 
 
-@settings(max_examples=8, derandomize=True, deadline=None)
+@settings(max_examples=examples(8), deadline=None)
 @given(st.sampled_from([2.0, 3.0, -1.0, -3.0]), st.integers(0, 2**32 - 1))
 def test_ideal_continuous_matches_the_closed_form(lev: float, seed: int) -> None:
     # MECHANICS §8.1: N_T/N_0 = (S_T/S_0)^L · exp(−(L² − L)/2 · ∫σ²dt), with the realised
