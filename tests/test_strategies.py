@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config.strategy_loader import StrategyHealth, StrategyLoadError, build, discover, resolve
+from bot.config.strategy_loader import StrategyLoadError, build, discover, resolve
+from bot.engine.strategy_guard import StrategyHealth, safe_signal
 from bot.strategy import Direction, History, HistoryView, Signal, Strategy, StrategyParams
 from strategies.donchian_breakout import DonchianBreakout
 from strategies.hold import Hold
@@ -159,7 +160,6 @@ def test_donchian_breakout_enters_and_exits() -> None:
 
 
 def test_safe_signal_isolates_exceptions_and_garbage() -> None:
-    from bot.config.strategy_loader import safe_signal
 
     class Boom(Strategy[StrategyParams]):
         name = "boom"

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from bot.adapters.ccxt.feed import connect_feed
 from bot.adapters.sim.exchange import SimExchange
 from bot.adapters.sqlite.store import Store, StoreError
 from bot.cli.common import console, fail, load, setup_logging, with_database
@@ -71,7 +72,7 @@ def _run_daemon(settings: Settings, clock: Clock, options: DaemonOptions) -> str
     """`run_daemon`; a failed step exits 1 with its one line (not a user error: the log has
     the traceback)."""
     try:
-        return run_daemon(settings, clock, options)
+        return run_daemon(settings, clock, connect_feed, options)
     except StepFailed as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -1,14 +1,42 @@
-"""Clocks: the only place in `bot/` that reads the wall clock (`SystemClock`).
+"""Clocks: the only place in `bot/` that reads the wall clock or a monotonic timer.
 
-Everything else receives a `Clock` (see `bot.runtime.ports.Clock`) or a timestamp argument, so
-live runs, replays and tests share one code path: `SystemClock` for `ltbot run`, `ReplayClock`
-moved by the replay loop from the data, `FakeClock` moved by tests. All times are UTC-aware.
+Everything else receives a `Clock` (see `bot.runtime.ports.Clock`), a timestamp argument or a
+`Timer`, so live runs, replays and tests share one code path: `SystemClock` for `ltbot run`,
+`ReplayClock` moved by the replay loop from the data, `FakeClock` moved by tests. All times are
+UTC-aware. Durations (how long a step or a strategy call took, the sim exchange's running
+clock) come from `monotonic` or a `Stopwatch`; ruff's banned-api (TID251) rejects
+`datetime.now`, `time.time`, `time.monotonic`, `time.perf_counter` and the like anywhere else.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+
+# Seconds on a monotonic scale: only differences mean anything.
+Timer = Callable[[], float]
+
+
+def monotonic() -> float:
+    """Seconds on the process's high-resolution monotonic timer (differences only)."""
+    return time.perf_counter()
+
+
+class Stopwatch:
+    """Seconds elapsed on a `Timer` (the monotonic one by default), lap by lap."""
+
+    __slots__ = ("_last", "_timer")
+
+    def __init__(self, timer: Timer = monotonic) -> None:
+        self._timer = timer
+        self._last = timer()
+
+    def lap(self) -> float:
+        """Seconds since the previous lap (or the start); starts the next lap."""
+        now = self._timer()
+        elapsed, self._last = now - self._last, now
+        return elapsed
 
 
 def _require_utc(at: datetime) -> datetime:

@@ -10,30 +10,31 @@ from __future__ import annotations
 
 import gc
 import json
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from loguru import logger
 
 from bot import __version__
-from bot.adapters.ccxt.feed import CcxtFeed
 from bot.adapters.sqlite.store import Store
-from bot.config.settings import Settings
+from bot.config.settings import ExchangeSettings, Settings
 from bot.config.strategy_loader import resolve
-from bot.engine.bars import timeframe_seconds
+from bot.engine.candle_screen import CandleScreen
 from bot.engine.engine import Engine
-from bot.engine.validation import implausible_candles
 from bot.reports.job import daily_report_job
+from bot.runtime.clock import Stopwatch
 from bot.runtime.lock import DatabaseLock
 from bot.runtime.maintenance import retention_job
-from bot.runtime.ports import Clock, FeedError, MarketUpdate
+from bot.runtime.ports import Clock, Feed, FeedError
 from bot.runtime.scheduler import run_jobs
 from bot.runtime.session import Session, summary_line
 from bot.runtime.wiring import build_engine, open_store
 
 LIVE_KEY = "live"
+# Builds and connects the live feed: exchange settings, candle timeframes, the daemon's clock
+# (e.g. `bot.adapters.ccxt.feed.connect_feed`).
+FeedConnector = Callable[[ExchangeSettings, Sequence[str], Clock], Feed]
 
 
 class StepFailed(RuntimeError):
@@ -56,15 +57,22 @@ class DaemonOptions:
     exchange_clock: bool = False
 
 
-def run_daemon(settings: Settings, clock: Clock, options: DaemonOptions | None = None) -> str:
+def run_daemon(
+    settings: Settings,
+    clock: Clock,
+    connect: FeedConnector,
+    options: DaemonOptions | None = None,
+) -> str:
     """Run until SIGINT/SIGTERM (or `options.finished`); return the run's summary line."""
     options = options or DaemonOptions()
     with DatabaseLock(settings.store.path), open_store(settings) as store:
-        feed = _connect_feed(settings, clock, options)
+        timeframes = {resolve(e.strategy).timeframe for e in settings.experiments}
+        timeframes |= set(options.extra_timeframes)
+        feed = connect(settings.exchange, sorted(timeframes), clock)
         if options.exchange_clock:
             clock = _ExchangeClock(feed, clock)
         try:
-            engine = build_engine(settings, markets=feed.exchange.markets)
+            engine = build_engine(settings, markets=feed.markets)
             session = Session(store, engine, LIVE_KEY)
             if session.resume():
                 rebuild_histories(store, engine)
@@ -106,24 +114,9 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def _connect_feed(settings: Settings, clock: Clock, options: DaemonOptions) -> CcxtFeed:
-    timeframes = {resolve(e.strategy).timeframe for e in settings.experiments}
-    url = settings.exchange.api_url or ""
-    # ccxt's client-side throttle protects real exchanges; a loopback sim exchange has no limit.
-    loopback = url.startswith(("http://127.", "http://localhost", "http://[::1]"))
-    feed = CcxtFeed.from_settings(
-        settings.exchange,
-        timeframes=sorted(timeframes | set(options.extra_timeframes)),
-        clock=clock,
-        rate_limit=not loopback,
-    )
-    feed.connect()
-    return feed
-
-
 def _poller(
     session: Session,
-    feed: CcxtFeed,
+    feed: Feed,
     clock: Clock,
     options: DaemonOptions,
     max_jump_pct: float,
@@ -140,13 +133,13 @@ def _poller(
         last = session.engine.last_at
         if last is not None and at <= last:
             return False  # no time has passed on this clock: nothing can be new
-        started = time.perf_counter()
+        watch = Stopwatch()
         try:
             update = feed.poll(at)
         except FeedError as exc:
             logger.debug("poll skipped: {}", exc)  # the feed logs one line per failure streak
             return False
-        polled = time.perf_counter()
+        poll_seconds = watch.lap()
         update = screen.screen(update, session.engine, feed)
         try:
             session.process(update)
@@ -162,87 +155,18 @@ def _poller(
         logger.debug(
             "step {}: poll {:.3f}s, engine and ledger {:.3f}s",
             at.isoformat(),
-            polled - started,
-            time.perf_counter() - polled,
+            poll_seconds,
+            watch.lap(),
         )
         return options.finished is not None and options.finished(at)
 
     return poll
 
 
-class CandleScreen:
-    """Hold back live candles whose prices are absurd next to the accepted quotes.
-
-    For each symbol with an implausible candle, that candle and every candle of the symbol
-    closing after it opened (its later ones, and those of its other timeframes) are dropped
-    from the update and the feed's cursors are moved back to them, so the next poll fetches
-    them again: nothing is lost, nothing absurd reaches the strategy or the ledger.
-    The rest of the update (quotes, other series, funding) goes on. One WARNING per streak,
-    one INFO when candles pass again. After `max_held` polls in a row they pass anyway, with
-    a WARNING, so a real move the quotes have not confirmed yet cannot stall the strategies.
-    """
-
-    def __init__(self, max_jump_pct: float, max_held: int = 20) -> None:
-        self.max_jump_pct = max_jump_pct
-        self.max_held = max_held
-        self.held = 0
-
-    def screen(self, update: MarketUpdate, engine: Engine, feed: CcxtFeed) -> MarketUpdate:
-        """The update without implausible candles (and the later candles of their series)."""
-        bad = implausible_candles(
-            update.candles, engine.last_quotes, update.quotes, self.max_jump_pct
-        )
-        if not bad:
-            if self.held:
-                logger.info("candles plausible again after {} polls held back", self.held)
-            self.held = 0
-            return update
-        if self.held >= self.max_held:
-            logger.warning(
-                "{} candles accepted after {} polls held back: the move persists",
-                len(bad),
-                self.held,
-            )
-            self.held = 0
-            return update
-        if self.held == 0:
-            first = bad[0]
-            logger.warning(
-                "{} {} candle at {} implausible (close {:g}); held back and fetched again "
-                "(logged once per streak)",
-                first.symbol,
-                first.timeframe,
-                first.at.isoformat(),
-                first.close,
-            )
-        self.held += 1
-        # A symbol's series stay in step: from the first implausible candle on, every candle
-        # of its symbol that closes after it opened is held back too (a coarser strategy bar
-        # must not arrive without the finer candles it may be built from, or the reverse).
-        since: dict[str, datetime] = {}
-        for c in bad:
-            since[c.symbol] = min(since.get(c.symbol, c.at), c.at)
-        cut: dict[tuple[str, str], datetime] = {}
-        kept = []
-        for c in update.candles:
-            start = since.get(c.symbol)
-            if (
-                start is not None
-                and c.at + timedelta(seconds=timeframe_seconds(c.timeframe)) > start
-            ):
-                key = (c.symbol, c.timeframe)
-                cut[key] = min(cut.get(key, c.at), c.at)
-            else:
-                kept.append(c)
-        for (symbol, tf), at in cut.items():
-            feed.resume_candles(symbol, tf, at - timedelta(seconds=timeframe_seconds(tf)))
-        return replace(update, candles=tuple(kept))
-
-
 class _ExchangeClock:
     """Step times from the exchange's clock; sleeping is the base clock's."""
 
-    def __init__(self, feed: CcxtFeed, base: Clock) -> None:
+    def __init__(self, feed: Feed, base: Clock) -> None:
         self.feed = feed
         self.base = base
 
@@ -284,7 +208,7 @@ def rebuild_histories(store: Store, engine: Engine) -> None:
         engine.replay_history(slot.name, store.iter_candles(slot.symbol, tf, end=engine.last_at))
 
 
-def _resume_cursors(store: Store, engine: Engine, feed: CcxtFeed) -> None:
+def _resume_cursors(store: Store, engine: Engine, feed: Feed) -> None:
     """Continue the feed where the last committed step left it, so the polls after a restart
     fetch what the uninterrupted run would have: the same candles (including those still
     queued by the per-poll budget), in the same steps."""

@@ -1,8 +1,9 @@
 """Ports: what the engine and the daemon need from a clock, a market-data feed and a ledger.
 
-`CcxtFeed` (live, through ccxt) and `ReplayFeed` (a data directory or a recorded database) both
-satisfy `Feed`; the SQLite store (bot/adapters/sqlite) satisfies `Ledger`; tests can pass any
-object with the same shape. Nothing here says how.
+`CcxtFeed` (live, through ccxt) satisfies `Feed`; a replay iterates the `MarketUpdate`s of a
+`ReplayFeed` instead (it can `poll` too, but has no cursors, markets or server clock). The
+SQLite store (bot/adapters/sqlite) satisfies `Ledger`; tests can pass any object with the same
+shape. Nothing here says how.
 """
 
 from __future__ import annotations
@@ -52,14 +53,58 @@ class MarketUpdate:
 
 
 class Feed(Protocol):
-    """A source of market updates: live (ccxt), replayed, or fake."""
+    """A live source of market updates, as the daemon and the candle screen use it.
+
+    The feed keeps a cursor per (symbol, timeframe) series: the open time of the next candle
+    it fetches. The resume calls set those cursors (and the funding and poll bookmarks) from
+    the ledger after a restart, so the first polls fetch what an uninterrupted run would have.
+    """
+
+    @property
+    def symbols(self) -> Sequence[str]:
+        """The polled symbols (unified, e.g. `BTC/USDT:USDT`), in poll order."""
+        ...
+
+    @property
+    def timeframes(self) -> Sequence[str]:
+        """The candle timeframes fetched for every symbol, finest first."""
+        ...
+
+    @property
+    def markets(self) -> Mapping[str, Mapping[str, Any]]:
+        """The exchange's market descriptions by symbol (ccxt's unified shape), once connected."""
+        ...
 
     def poll(self, at: datetime) -> MarketUpdate:
         """Everything new up to step time `at`; raises FeedError when the poll must be skipped."""
         ...
 
+    def server_time(self) -> datetime:
+        """The exchange's own clock (UTC); raises FeedError when it cannot be had."""
+        ...
+
+    def resume_after(self, last_poll: datetime) -> None:
+        """Set the time of the last step before a restart."""
+        ...
+
+    def resume_funding(self, symbol: str, next_funding_at: datetime) -> None:
+        """Continue from the next funding settlement known before a restart."""
+        ...
+
+    def resume_candles(self, symbol: str, timeframe: str, last_open: datetime) -> None:
+        """Continue a series after the candle that opened at `last_open`."""
+        ...
+
+    def start_candles(self, symbol: str, timeframe: str, first_poll: datetime) -> None:
+        """Start a series as a poll at `first_poll` would have."""
+        ...
+
+    def summary(self) -> str:
+        """One line of counters for the end of a run."""
+        ...
+
     def close(self) -> None:
-        """Release connections and files (idempotent)."""
+        """Release connections (idempotent)."""
         ...
 
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 import logging
 import signal
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, time, timedelta
 from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from loguru import logger
+
+from bot.runtime.clock import SystemClock
+from bot.runtime.ports import Clock
 
 
 def run_jobs(
@@ -28,9 +31,14 @@ def run_jobs(
     report_timezone: str = "UTC",
     maintenance: Callable[[], object] | None = None,
     maintenance_every: timedelta = timedelta(days=1),
+    wall_clock: Clock | None = None,
 ) -> None:
     """Block running `poll` every `poll_seconds`, `report` daily and `maintenance` at start-up
-    and then every `maintenance_every`, until a stop signal."""
+    and then every `maintenance_every`, until a stop signal.
+
+    APScheduler keeps its own time on the wall clock, whatever clock the jobs step on (a sim
+    exchange's, in the demo); `wall_clock` (default `SystemClock`) says when "at once" is."""
+    start = (wall_clock or SystemClock()).now()
     # APScheduler logs through stdlib logging; "skipped: maximum number of running instances"
     # is the intended coalescing of a slow poll, not a problem, so only errors pass.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
@@ -48,23 +56,10 @@ def run_jobs(
         coalesce=True,
         max_instances=1,
         misfire_grace_time=max(1, int(poll_seconds)),
-        next_run_time=datetime.now(UTC),  # first poll at once
+        next_run_time=start,  # first poll at once
     )
     if report is not None:
-        trigger = CronTrigger(
-            hour=report_at.hour,
-            minute=report_at.minute,
-            second=report_at.second,
-            timezone=report_timezone,
-        )
-        scheduler.add_job(
-            report,
-            trigger,
-            id="daily_report",
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=3600,
-        )
+        _add_daily_report(scheduler, report, report_at, report_timezone)
     if maintenance is not None:
         # Tick retention: in its own worker thread beside the poll job; it deletes in short
         # transactions, so a poll waits at most one batch for the write lock.
@@ -75,12 +70,27 @@ def run_jobs(
             coalesce=True,
             max_instances=1,
             misfire_grace_time=3600,
-            next_run_time=datetime.now(UTC),  # once at start-up too
+            next_run_time=start,  # once at start-up too
         )
     _install_signal_handlers(scheduler)
     logger.info("scheduler started: poll every {}s", poll_seconds)
     scheduler.start()
     logger.info("scheduler stopped")
+
+
+def _add_daily_report(
+    scheduler: BlockingScheduler, report: Callable[[], None], at: time, timezone: str
+) -> None:
+    # A missed report (the daemon was down at `at`) still runs within the hour.
+    trigger = CronTrigger(hour=at.hour, minute=at.minute, second=at.second, timezone=timezone)
+    scheduler.add_job(
+        report,
+        trigger,
+        id="daily_report",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=3600,
+    )
 
 
 def _install_signal_handlers(scheduler: BlockingScheduler) -> None:

@@ -24,10 +24,12 @@ from bot.domain.token_spec import TokenSpec
 from bot.domain.values import Side
 from bot.engine.bars import BarAggregator
 from bot.engine.engine import Engine, ExperimentSlot, Validator
+from bot.engine.strategy_guard import SlowCallPolicy, StrategyHealth
 from bot.engine.validation import SnapshotValidator
 from bot.portfolios.accounts import AccountRunner
 from bot.portfolios.port import PortfolioRunner
 from bot.portfolios.tokens import TokenRunner
+from bot.runtime.clock import monotonic
 from bot.runtime.ports import PortfolioRow, VehicleParams
 from bot.strategy import History
 
@@ -77,7 +79,12 @@ def build_engine(
     live_tiers: Mapping[str, Sequence[Tier]] | None = None,
     live: bool = True,
 ) -> Engine:
-    """Strategies and runners for every experiment, all fed by one engine."""
+    """Strategies and runners for every experiment, all fed by one engine.
+
+    `live`: the validator's live rules, and each strategy call timed against the slow-call
+    budget (`SlowCallPolicy`); a replay times nothing, so its ledger never depends on the
+    speed of the machine.
+    """
     slots = []
     for exp in settings.experiments:
         strategy = build_strategy(exp.strategy, exp.params)
@@ -93,6 +100,7 @@ def build_engine(
                 runners,
                 History(exp.symbol, tf),
                 BarAggregator(exp.symbol, tf),
+                health=StrategyHealth(SlowCallPolicy(monotonic) if live else None),
             )
         )
     return Engine(slots, build_validator(settings, live))

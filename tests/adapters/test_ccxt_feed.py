@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from loguru import logger
 
-from bot.adapters.ccxt.feed import CcxtFeed, build_exchange
+from bot.adapters.ccxt.exchange import build_exchange
+from bot.adapters.ccxt.feed import CcxtFeed
 from bot.adapters.sim.exchange import SimExchange
 from bot.engine.validation import SnapshotValidator
 from bot.runtime.clock import FakeClock

@@ -50,7 +50,12 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimExchange]:
         yield server
 
 
-def make_feed(sim: SimExchange, budget: int | None, symbols: list[str] = SYMBOLS) -> CcxtFeed:
+def make_feed(
+    sim: SimExchange,
+    budget: int | None,
+    symbols: list[str] = SYMBOLS,
+    timeframes: tuple[str, ...] = ("1h",),
+) -> CcxtFeed:
     feed = CcxtFeed(
         symbols,
         api_url=sim.url,
@@ -58,7 +63,7 @@ def make_feed(sim: SimExchange, budget: int | None, symbols: list[str] = SYMBOLS
         timeout_ms=2000,
         max_retries=0,
         clock=FakeClock(START),
-        timeframes=["1h"],
+        timeframes=timeframes,
         history_budget=budget,
     )
     feed.connect(max_attempts=1)
@@ -167,8 +172,7 @@ def test_only_the_configured_symbols_entries_are_parsed_with_the_same_quotes(
 def test_a_symbols_timeframes_arrive_together_or_wait_together(sim: SimExchange) -> None:
     # Arrange: 15m and 1h for every symbol, budget 2: at 08:00 each symbol has 2 due series
     # (15m 07:45 and 1h 07:00); funding history takes 1 request, so no symbol fits
-    feed = make_feed(sim, budget=2)
-    feed.timeframes = ["15m", "1h"]
+    feed = make_feed(sim, budget=2, timeframes=("15m", "1h"))
     times = [START, *(EIGHT + timedelta(seconds=15 * i) for i in range(1, 7))]
 
     # Act
@@ -185,8 +189,7 @@ def test_when_one_series_fails_the_symbols_other_candles_come_again_with_it(
     sim: SimExchange,
 ) -> None:
     # Arrange: 15m and 1h; at 08:00:15 the 15m request succeeds, then the 1h one fails once
-    feed = make_feed(sim, budget=None, symbols=[SYMBOLS[0]])
-    feed.timeframes = ["15m", "1h"]
+    feed = make_feed(sim, budget=None, symbols=[SYMBOLS[0]], timeframes=("15m", "1h"))
     poll(sim, feed, START)
     real = feed.exchange.fetch_ohlcv
     failures = [ccxt.ExchangeNotAvailable("503")]

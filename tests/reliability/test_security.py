@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.ccxt.feed import CREDENTIALS, CcxtFeed, build_exchange
+from bot.adapters.ccxt.exchange import CREDENTIALS, build_exchange
+from bot.adapters.ccxt.feed import CcxtFeed
 from bot.adapters.replay.feed import ReplayFeed
 from bot.adapters.sim.exchange import SimExchange
 from bot.adapters.sqlite.store import Store

@@ -19,11 +19,22 @@ from loguru import logger
 
 from bot.adapters.replay.feed import ReplayFeed
 from bot.config.settings import Settings
-from bot.config.strategy_loader import StrategyHealth, safe_signal, signal_problem
 from bot.engine.engine import Engine
+from bot.engine.strategy_guard import (
+    MAX_SLOW_STREAK,
+    SLOW_CALL_SECONDS,
+    SlowCallPolicy,
+    StrategyHealth,
+    safe_signal,
+    signal_problem,
+)
+from bot.runtime.clock import monotonic
 from bot.runtime.daemon import strategy_summary
+from bot.runtime.replay_driver import run_replay
 from bot.runtime.wiring import build_engine
 from bot.strategy import Direction, HistoryView, Signal, Strategy, StrategyParams
+from scripts.dump_ledger import dump
+from strategies.sma_cross import SmaCross
 
 SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "data" / "sample"
 BTC = "BTC/USDT:USDT"
@@ -142,7 +153,7 @@ def test_faulty_strategies_are_isolated_and_the_others_trade_as_if_alone(
     alone = build_engine(settings_for(GOOD, tmp_path / "a.db"), live=False)
     crowded = build_engine(settings_for({**FAULTY, **GOOD}, tmp_path / "b.db"), live=False)
     slow = next(slot for slot in crowded.experiments if slot.name == "slow")
-    slow.health = StrategyHealth(budget_seconds=0.05, max_slow_streak=3)
+    slow.health = StrategyHealth(SlowCallPolicy(monotonic, budget_seconds=0.05, max_slow_streak=3))
     Slow.calls = 0
 
     # Act
@@ -196,7 +207,19 @@ def test_signal_problem_names_what_is_wrong(value: object, problem: str | None) 
         assert found is not None and problem in found
 
 
+class FakeTimer:
+    """Monotonic seconds that move only when a test strategy says how long it took."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_a_slow_streak_is_reset_by_a_fast_call(log_lines: list[str]) -> None:
+    timer = FakeTimer()
+
     class Sometimes(Strategy[StrategyParams]):
         name = "sometimes"
         timeframe = "1h"
@@ -207,17 +230,83 @@ def test_a_slow_streak_is_reset_by_a_fast_call(log_lines: list[str]) -> None:
 
         def on_bar(self, history: HistoryView) -> Signal | None:
             self.n += 1
-            if self.n % 3:  # slow, slow, fast, slow, slow, fast, ...
-                time.sleep(0.06)
+            timer.now += 0.06 if self.n % 3 else 0.01  # slow, slow, fast, slow, slow, fast, ...
             return None
 
     strategy = Sometimes(StrategyParams())
-    health = StrategyHealth(budget_seconds=0.05, max_slow_streak=3)
+    health = StrategyHealth(SlowCallPolicy(timer, budget_seconds=0.05, max_slow_streak=3))
     history = _empty_history()
     for _ in range(9):
         safe_signal(strategy, history, health, "x")
     assert not health.disabled and health.slow_calls == 6 and strategy.n == 9
     assert sum("took" in line for line in log_lines) == 6
+
+
+def test_an_untimed_health_never_counts_a_slow_call() -> None:
+    timer = FakeTimer()
+
+    class Sluggish(Strategy[StrategyParams]):
+        name = "sluggish"
+        timeframe = "1h"
+
+        def on_bar(self, history: HistoryView) -> Signal | None:
+            timer.now += 10.0
+            return None
+
+    health = StrategyHealth()  # what a replay's engine gets: no SlowCallPolicy
+    for _ in range(MAX_SLOW_STREAK + 1):
+        safe_signal(Sluggish(StrategyParams()), _empty_history(), health, "x")
+    assert (health.slow_calls, health.slow_streak, health.disabled) == (0, 0, False)
+
+
+SLEEPY_BARS = range(20, 20 + MAX_SLOW_STREAK)  # in a row: a live run would disable it
+
+
+class Sleepy(SmaCross):
+    """sma_cross that sleeps `pause` seconds on the bars numbered `SLEEPY_BARS`."""
+
+    name = "sleepy"
+    pause = 0.0
+    sleeps = 0
+
+    def on_bar(self, history: HistoryView) -> Signal | None:
+        if self.pause and len(history) in SLEEPY_BARS:
+            time.sleep(self.pause)
+            type(self).sleeps += 1
+        return super().on_bar(history)
+
+
+def test_a_replay_ledger_does_not_depend_on_how_long_the_strategy_takes(tmp_path: Path) -> None:
+    # Arrange: the same config twice, into the same database (its path is in the ledger)
+    settings = settings_for(
+        {"sleepy": (f"{HERE}:Sleepy", {"fast": 3, "slow": 8, "atr_period": 3})}, tmp_path / "r.db"
+    )
+
+    def replay(pause: float) -> list[str]:
+        Sleepy.pause, Sleepy.sleeps = pause, 0
+        feed = ReplayFeed.from_data_dir(
+            SAMPLE,
+            symbols=[BTC],
+            start=datetime(2024, 3, 1, tzinfo=UTC),
+            end=datetime(2024, 3, 3, tzinfo=UTC),
+        )
+        try:
+            run_replay(settings, feed)
+        finally:
+            feed.close()
+        return list(dump(tmp_path / "r.db"))
+
+    # Act: slower than the live budget on MAX_SLOW_STREAK bars in a row, then fast
+    slow = replay(SLOW_CALL_SECONDS + 0.05)
+    sleeps = Sleepy.sleeps
+    fast = replay(0.0)
+
+    # Assert: the slow calls happened, and the ledgers are identical table by table
+    assert sleeps == MAX_SLOW_STREAK
+    assert slow == fast
+    fills = fast[fast.index(next(x for x in fast if x.startswith("## fills "))) + 1 :]
+    fills = fills[: next(i for i, x in enumerate(fills) if x.startswith("## "))]
+    assert len(fills) > 2  # the strategy traded (and kept trading after its slow bars)
 
 
 def _empty_history() -> HistoryView:

@@ -1,4 +1,7 @@
-"""Which funding settlements have passed and still wait for their settled rate (no I/O).
+"""Funding settlements: which have passed, and fetching their settled rates within a poll.
+
+`SettlementTracker` (no I/O) decides what is pending; `SettledFunding` fetches the settled
+rates through the functions the feed gives it, within the poll's `HistoryBudget`.
 
 Exchanges move `nextFundingTime` on as soon as they settle, so when a quote's next funding
 time is later than the previous one, the previous one is a settlement whose rate the funding
@@ -8,12 +11,28 @@ the engine then keeps the predicted rate it already used.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from loguru import logger
 
+from bot.adapters.ccxt.budget import HistoryBudget
+from bot.adapters.ccxt.parse import build_funding, from_ms
 from bot.domain.values import FundingRate, Quote
+
+FUNDING_GRACE = timedelta(hours=1)  # give up on a settled rate not published by then
+FUNDING_PAGE = 1000  # rows per multi-symbol funding-history request (Binance's maximum)
+# Exchanges whose funding history answers for every symbol at once when none is named.
+ALL_SYMBOL_FUNDING_HISTORY = ("binanceusdm",)
+
+# symbol, since, limit -> settled rates of one symbol (raises on failure)
+SymbolHistory = Callable[[str, datetime, int], list[FundingRate]]
+# since, limit -> raw ccxt rows of every symbol (raises on failure)
+AllHistory = Callable[[datetime, int], list[Any]]
+# runs a fetch; a failure is reported and gives no rates (they come on a later poll)
+Guard = Callable[[Callable[[], list[FundingRate]], str], list[FundingRate]]
 
 
 class SettlementTracker:
@@ -64,3 +83,86 @@ class SettlementTracker:
             left.append((lo, hi))
         self._pending[symbol] = left
         return found
+
+
+class SettledFunding:
+    """The settled rates of the settlements seen to pass, fetched once they are due.
+
+    binanceusdm: one request for every symbol; otherwise one request per symbol, earliest
+    settlement first, then symbol order, while the poll's budget lasts.
+    """
+
+    def __init__(
+        self,
+        exchange_id: str,
+        symbols: Sequence[str],
+        symbol_history: SymbolHistory,
+        all_history: AllHistory,
+        guarded: Guard,
+    ) -> None:
+        self.exchange_id = exchange_id
+        self.symbols = list(symbols)
+        self.settlements = SettlementTracker(FUNDING_GRACE)
+        self._symbol_history = symbol_history
+        self._all_history = all_history
+        self._guarded = guarded
+
+    def fetch(self, ref: datetime, budget: HistoryBudget) -> list[FundingRate]:
+        """Settled rates of pending settlements up to the exchange time `ref`, by (time,
+        symbol); fetched before any candle (a rate fetched in the step of its settlement
+        replaces the predicted one there; a later one only goes to the ledger)."""
+        waiting = self.settlements.waiting()
+        if not waiting:
+            return []
+        out: list[FundingRate] = []
+        if self.exchange_id in ALL_SYMBOL_FUNDING_HISTORY:
+            fetch = functools.partial(self._settled_all, waiting, ref, budget)
+            out.extend(self._guarded(fetch, "funding history"))
+        else:
+            order = {s: i for i, s in enumerate(self.symbols)}
+            for symbol, earliest in sorted(waiting.items(), key=lambda w: (w[1], order[w[0]])):
+                if not budget.take():
+                    break
+                fetch = functools.partial(self._settled, symbol, earliest, ref)
+                out.extend(self._guarded(fetch, "funding history"))
+        return sorted(out, key=lambda r: (r.at, r.symbol))
+
+    def _settled(self, symbol: str, earliest: datetime, ref: datetime) -> list[FundingRate]:
+        # 100 rows cover 33 days of 8-hourly settlements after the earliest pending one.
+        rates = self._symbol_history(symbol, earliest - timedelta(minutes=1), 100)
+        return self.settlements.resolve(symbol, rates, ref)
+
+    def _settled_all(
+        self, waiting: Mapping[str, datetime], ref: datetime, budget: HistoryBudget
+    ) -> list[FundingRate]:
+        # The history of every symbol from the earliest pending settlement on, ascending;
+        # a full page is continued from its last time (rows there may have been cut).
+        since = min(waiting.values()) - timedelta(minutes=1)
+        by_symbol: dict[str, dict[datetime, FundingRate]] = {s: {} for s in waiting}
+        while budget.take():
+            rows = self._all_history(since, FUNDING_PAGE)
+            for symbol, mine in _rows_by_symbol(rows, by_symbol).items():
+                by_symbol[symbol].update((r.at, r) for r in build_funding(symbol, mine))
+            stamps = [t for t in (_row_ms(r) for r in rows) if t is not None]
+            if len(rows) < FUNDING_PAGE or not stamps or from_ms(max(stamps)) <= since:
+                break
+            since = from_ms(max(stamps))
+        out: list[FundingRate] = []
+        for symbol in waiting:
+            rates = sorted(by_symbol[symbol].values(), key=lambda r: r.at)
+            out.extend(self.settlements.resolve(symbol, rates, ref))
+        return out
+
+
+def _row_ms(row: Any) -> int | None:
+    stamp = row.get("timestamp") if isinstance(row, Mapping) else None
+    return int(stamp) if isinstance(stamp, (int, float)) and not isinstance(stamp, bool) else None
+
+
+def _rows_by_symbol(rows: list[Any], wanted: Mapping[str, object]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for row in rows:
+        symbol = row.get("symbol") if isinstance(row, Mapping) else None
+        if symbol in wanted:
+            out.setdefault(str(symbol), []).append(row)
+    return out

@@ -24,7 +24,6 @@ import pandas as pd
 from bot.domain.values import Candle, FundingRate
 
 COLUMNS = ["date", "open", "high", "low", "close", "volume"]
-CANDLE_TYPES = ("futures", "mark", "funding_rate")
 _NAME = re.compile(
     r"^(?P<pair>[A-Z0-9]+(?:_[A-Z0-9]+){1,2})-(?P<tf>\d+[mhdwM])"
     r"(?:-(?P<kind>futures|mark|funding_rate|index|premiumIndex))?\.(?P<ext>feather|csv)$"

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import deque
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -61,6 +60,7 @@ from bot.adapters.sim.faults import FaultBook, drop_fields, spike
 from bot.adapters.sim.http import Reply, SimHTTPServer, SimRequest, status_reason
 from bot.adapters.sim.load import find_exchange_info, load_market_data
 from bot.adapters.sim.routes import KLINE_ROUTES, ROUTES, BadRequest, MarketView
+from bot.runtime.clock import Timer, monotonic
 
 __all__ = ["SimDataError", "SimExchange", "SimRequest"]
 MAX_RECORDED_REQUESTS = 100_000  # `requests` keeps the newest ones, so a long run stays bounded
@@ -71,7 +71,8 @@ class SimExchange:
 
     `data_dir` None means the bundled sample; `speed` is simulated seconds per wall second
     (0 = frozen, moved only by `set_time`/`advance`); `start` defaults to the first time at
-    which every symbol has data; `port` 0 picks a free port.
+    which every symbol has data; `port` 0 picks a free port; `timer` (monotonic seconds) runs
+    the simulated clock.
     """
 
     def __init__(
@@ -81,6 +82,7 @@ class SimExchange:
         start: datetime | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        timer: Timer = monotonic,
     ) -> None:
         if speed < 0:
             raise ValueError("speed must be >= 0")
@@ -101,7 +103,8 @@ class SimExchange:
         self._host, self._port = host, port
         first_ms = max(sym.first_ms for sym in self._data.values())
         self._anchor_ms = first_ms if start is None else _to_ms(start)
-        self._anchor_wall = time.monotonic()
+        self._timer = timer
+        self._anchor_wall = timer()
         self._clock_lock = threading.Lock()
         self._faults = FaultBook()
         self._requests: deque[SimRequest] = deque(maxlen=MAX_RECORDED_REQUESTS)
@@ -124,7 +127,7 @@ class SimExchange:
         server.backend = self
         self._server = server
         with self._clock_lock:
-            self._anchor_wall = time.monotonic()
+            self._anchor_wall = self._timer()
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="sim-exchange"
         )
@@ -172,14 +175,14 @@ class SimExchange:
     def now_ms(self) -> int:
         """The simulated time in epoch milliseconds."""
         with self._clock_lock:
-            elapsed = time.monotonic() - self._anchor_wall
+            elapsed = self._timer() - self._anchor_wall
             return self._anchor_ms + int(elapsed * self._speed * 1000)
 
     def set_time(self, at: datetime) -> None:
         """Jump the simulated clock to `at` (it keeps running at `speed` from there)."""
         with self._clock_lock:
             self._anchor_ms = _to_ms(at)
-            self._anchor_wall = time.monotonic()
+            self._anchor_wall = self._timer()
 
     def advance(self, delta: timedelta) -> None:
         """Move the simulated clock by `delta`."""
