@@ -7,9 +7,9 @@ Runs the real daemon (`ltbot run --clock exchange`) against the in-process sim e
 (`ledger.db`, copied with SQLite's backup API). It then restarts the daemon on it for the
 remaining steps and writes the dump of the ledger tables (`expected.dump`, from
 scripts/dump_ledger.py without `runs`, `engine_state` and `_sqlite_migrations`, which hold
-paths, the state's encoding and the schema version). The test resumes a copy of `ledger.db` with the current code over the same steps
-and compares its dump with `expected.dump`: a ledger written by older code resumes after a
-refactor with the very same money.
+paths, the state's encoding and the schema version). The test resumes a copy of `ledger.db`
+with the current code over the same steps and compares its dump with `expected.dump`: a ledger
+written by older code resumes after a refactor with the very same money.
 """
 
 from __future__ import annotations
