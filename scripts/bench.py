@@ -10,7 +10,7 @@ time: the numbers are read by people. Sections (all by default; `--only NAME` re
   freqtrade   freqtrade backtesting on the same 5m/1h files (scripts/bench_freqtrade.py)
   live        one poll of N symbols x 7 vehicles against the sim exchange (bench_live.py)
   memory      RSS over a 1,000,000-step run; ledger bytes per live day (bench_memory.py)
-  store       store.write_step, one transaction per step (the daemon's write path)
+  store       store.write_steps, one transaction per step (the daemon's write path)
 
 Tests that need ../shared/data are skipped with a note when it is absent.
 """
@@ -164,11 +164,13 @@ def bench_store_steps(steps: int = 5_000, portfolios: int = 7) -> tuple[float, s
             for i in range(steps):
                 at = T0 + timedelta(seconds=15 * i)
                 nav = [NavRecord(at, 1e4, 1e4, 0.0, 0.0, 100.0)]
-                store.write_step(
-                    StepBatch(
-                        quotes=[Quote("BTC/USDT:USDT", at, 100.0 + i)],
-                        portfolios=[PortfolioStep(pid, nav=nav) for pid in ids],
-                    )
+                store.write_steps(
+                    [
+                        StepBatch(
+                            quotes=[Quote("BTC/USDT:USDT", at, 100.0 + i)],
+                            portfolios=[PortfolioStep(pid, nav=nav) for pid in ids],
+                        )
+                    ]
                 )
 
     seconds = median_seconds(run)
@@ -232,7 +234,7 @@ def main() -> None:
         _memory(results)
     if "store" in wanted:
         seconds, detail = bench_store_steps()
-        print(f"| store write_step (1 txn per step) | {seconds:.3f} s | {detail} |\n")
+        print(f"| store write_steps (1 txn per step) | {seconds:.3f} s | {detail} |\n")
     out = ROOT / ".bench" / "last.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=1, default=str))

@@ -48,7 +48,7 @@ def _fill_ledger(path: Path) -> None:
             nav = NavRecord(at, 1e4, 1e4, 10.0, 0.001, 100.0 + i)
             step = PortfolioStep("p", [fill], [fee], (), [position], [nav])
             state = EngineState("live", at, "{}")
-            store.write_step(StepBatch(quotes, candles, funding, [step], state))
+            store.write_steps([StepBatch(quotes, candles, funding, [step], state)])
 
 
 def _tables(path: Path) -> dict[str, list[tuple[object, ...]]]:

@@ -348,7 +348,6 @@ PRESETS: dict[str, Callable[[Side], TokenSpec]] = {
     "ideal_daily": ideal_daily,
     "ideal_continuous": ideal_continuous,
 }
-FIXED_SIDE: dict[str, Side] = {"ftx_hedge": Side.SHORT, "ftx_half": Side.LONG}
 
 
 def preset_names() -> list[str]:

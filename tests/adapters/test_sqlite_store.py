@@ -114,7 +114,7 @@ def test_portfolio_step_round_trips_every_ledger_table(store: Store) -> None:
     )
     nav = NavRecord(T0, 9_990.0, 9_990.0, 20_000.0, 2.002, 40_000.0)
     step = PortfolioStep(pid, [fill], fees, [event], [position], [nav])
-    store.write_step(StepBatch(portfolios=[step]))
+    store.write_steps([StepBatch(portfolios=[step])])
 
     [fill_row] = store.rows("fills")
     assert fill_row["reason"] == "entry" and fill_row["qty"] == 0.5 and fill_row["fee"] == 10.0
@@ -167,8 +167,8 @@ def test_position_update_closes_the_same_row(store: Store) -> None:
         -10.2,
         "stop",
     )
-    store.write_step(StepBatch(portfolios=[PortfolioStep(pid, positions=[opened])]))
-    store.write_step(StepBatch(portfolios=[PortfolioStep(pid, positions=[closed])]))
+    store.write_steps([StepBatch(portfolios=[PortfolioStep(pid, positions=[opened])])])
+    store.write_steps([StepBatch(portfolios=[PortfolioStep(pid, positions=[closed])])])
     [row] = store.rows("positions")
     assert (row["closed_at"], row["exit_price"], row["pnl"], row["exit_reason"]) == (
         "2024-01-01T10:00:00.000Z",
@@ -181,9 +181,9 @@ def test_position_update_closes_the_same_row(store: Store) -> None:
 def test_funding_is_booked_once_per_settlement(store: Store) -> None:
     pid = _portfolio(store)
     funding = FeeRecord(T0, FeeKind.FUNDING, 3.0)
-    store.write_step(StepBatch(portfolios=[PortfolioStep(pid, fees=[funding])]))
+    store.write_steps([StepBatch(portfolios=[PortfolioStep(pid, fees=[funding])])])
     with pytest.raises(sqlite3.IntegrityError):
-        store.write_step(StepBatch(portfolios=[PortfolioStep(pid, fees=[funding])]))
+        store.write_steps([StepBatch(portfolios=[PortfolioStep(pid, fees=[funding])])])
     assert store.count("fees") == 1
 
 
@@ -193,7 +193,7 @@ def test_a_failing_step_writes_nothing(store: Store) -> None:
     good = PortfolioStep(pid, nav=[NavRecord(T0, 1.0, 1.0, 0.0, 0.0, 1.0)])
     bad = PortfolioStep("no-such-portfolio", nav=[NavRecord(T0, 1.0, 1.0, 0.0, 0.0, 1.0)])
     with pytest.raises(sqlite3.IntegrityError):  # foreign key: unknown portfolio
-        store.write_step(StepBatch(quotes=[quote], portfolios=[good, bad]))
+        store.write_steps([StepBatch(quotes=[quote], portfolios=[good, bad])])
     assert (store.count("ticks"), store.count("nav")) == (0, 0)
 
 
@@ -222,8 +222,8 @@ def test_unknown_table_is_refused(store: Store) -> None:
 def test_engine_state_is_written_with_the_step(store: Store) -> None:
     assert store.load_state("live") is None
     state = EngineState("live", T0, '{"x":1}')
-    store.write_step(StepBatch(quotes=[Quote("BTC/USDT:USDT", T0, 1.0)], state=state))
-    store.write_step(StepBatch(state=EngineState("live", T0 + timedelta(hours=1), '{"x":2}')))
+    store.write_steps([StepBatch(quotes=[Quote("BTC/USDT:USDT", T0, 1.0)], state=state)])
+    store.write_steps([StepBatch(state=EngineState("live", T0 + timedelta(hours=1), '{"x":2}'))])
     assert store.load_state("live") == EngineState("live", T0 + timedelta(hours=1), '{"x":2}')
 
 

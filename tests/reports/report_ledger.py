@@ -168,4 +168,4 @@ def write_fixed_ledger(store: Store) -> None:
     """Write the fixed two-experiment ledger described in this module's docstring."""
     store.upsert_portfolios(_portfolios())
     for step in _token_steps() + _perp_steps() + _other_steps():
-        store.write_step(StepBatch(portfolios=[step]))
+        store.write_steps([StepBatch(portfolios=[step])])

@@ -87,12 +87,9 @@ class LedgerWriter:
 
     # -- engine steps --------------------------------------------------------------------
 
-    def write_step(self, batch: StepBatch) -> None:
-        """Write a whole engine step atomically: all of it or, on any error, none of it."""
-        self.write_steps([batch])
-
     def write_steps(self, batches: Sequence[StepBatch]) -> None:
-        """Write several steps in one transaction (replay groups steps for speed)."""
+        """Write steps in one transaction, all or (on any error) none of them: the daemon one
+        step at a time, replay in groups for speed."""
         # Rows are gathered for one executemany per table; each table still receives its rows
         # in step order, so row ids are the same as one step at a time. Fills go one by one
         # (fees need their ids).
