@@ -3,15 +3,19 @@ real store through the session's step batch; rejected quotes never do."""
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from bot.adapters.sqlite.store import Store
 from bot.domain.values import Candle, FundingRate, Quote
 from bot.engine.engine import Engine
 from bot.engine.validation import SnapshotValidator
-from bot.runtime.ports import MarketUpdate
+from bot.runtime.ports import EngineState, MarketUpdate, StepBatch
 from bot.runtime.session import Session
+from bot.runtime.state_codec import ResumeStateError
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
@@ -50,3 +54,26 @@ def test_recording_twice_is_harmless(store: Store) -> None:
     assert store.count("ticks") == 2
     assert store.count("candles") == 1
     assert store.count("funding_rates") == 1
+
+
+def test_each_commit_stores_the_resume_state_in_the_versioned_envelope(store: Store) -> None:
+    session = Session(store, Engine([], SnapshotValidator([BTC, ETH])), "live")
+    session.process(update(T0, 100.0, 10.0))
+
+    saved = store.load_state("live")
+
+    assert saved is not None
+    envelope = json.loads(saved.text)
+    assert (envelope["schema"], envelope["classes"]) == (2, ["bot.domain.values:Quote"])
+    assert Session(store, Engine([], SnapshotValidator([BTC, ETH])), "live").resume()
+
+
+def test_a_state_from_a_newer_ltbot_is_refused_and_left_as_it_is(store: Store) -> None:
+    store.write_steps([StepBatch(state=EngineState("live", T0, '{"schema": 9}'))])
+    session = Session(store, Engine([], SnapshotValidator([BTC, ETH])), "live")
+
+    with pytest.raises(ResumeStateError, match="schema 9"):
+        session.resume()
+
+    saved = store.load_state("live")
+    assert saved is not None and saved.text == '{"schema": 9}'

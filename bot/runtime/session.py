@@ -15,7 +15,7 @@ from loguru import logger
 
 from bot.engine.engine import Engine, StepOutput, Update
 from bot.runtime.ports import EngineState, Ledger, PortfolioStep, StepBatch
-from bot.runtime.state_codec import dumps, loads
+from bot.runtime.state_codec import dump_resume_state, load_resume_state
 
 
 @dataclass(slots=True)
@@ -46,7 +46,7 @@ class Session:
         saved = self.store.load_state(self.key)
         if saved is None:
             return False
-        restore_engine(self.engine, loads(saved.text))
+        restore_engine(self.engine, load_resume_state(saved.text))
         logger.info("resumed from the step at {}", saved.at.isoformat())
         return True
 
@@ -110,7 +110,9 @@ class Session:
             return
         last = self._pending[-1]
         if last.state is None and self.engine.last_at is not None:
-            state = EngineState(self.key, self.engine.last_at, dumps(engine_state(self.engine)))
+            state = EngineState(
+                self.key, self.engine.last_at, dump_resume_state(engine_state(self.engine))
+            )
             self._pending[-1] = replace(last, state=state)
         self.store.write_steps(self._pending)
         self._pending = []
@@ -124,7 +126,7 @@ class Session:
         ]
         state = None
         if with_state:
-            state = EngineState(self.key, output.at, dumps(engine_state(self.engine)))
+            state = EngineState(self.key, output.at, dump_resume_state(engine_state(self.engine)))
         return StepBatch(output.quotes, output.candles, output.funding, steps, state, output.at)
 
     def _count(self, output: StepOutput) -> None:
