@@ -273,8 +273,7 @@ class Drift:
     """A fund between transitions that do more than re-price it: `on_price` there only sets
     `at`, `price` and `nav = nav + qty·(price − previous)`, so a Drift keeps those three
     numbers (`walk_quiet` moves them) and builds the same `TokenState` only when asked.
-    `bounds` is None when the fund cannot take that fast path (wiped out, request deferred).
-    """
+    `bounds` is None when the fund cannot take that fast path (wiped out, request deferred)."""
 
     __slots__ = ("base", "at", "price", "nav", "bounds")
 
@@ -282,13 +281,9 @@ class Drift:
         self.base = base
         self.at, self.price, self.nav = base.at, base.price, base.nav
         # Below the floor a reverse split is due (and NAV <= 0 is a wipe-out): on_price decides.
-        floor = spec.split_threshold_nav or 0.0
-        self.bounds = (
-            None
-            if base.wiped_out or base.pending
-            else (base.qty, floor, base.rebalance_price, zone.continuous)
-            + (zone.lev_lo, zone.lev_hi, zone.move_lo, zone.move_hi)
-        )
+        floor, live = spec.split_threshold_nav or 0.0, not (base.wiped_out or base.pending)
+        quiet = (zone.continuous, zone.lev_lo, zone.lev_hi, zone.move_lo, zone.move_hi)
+        self.bounds = (base.qty, floor, base.rebalance_price, *quiet) if live else None
 
     def state(self) -> TokenState:
         """Return the fund as `on_price` point by point would have left it."""
@@ -299,44 +294,51 @@ class Drift:
 
 
 def walk_quiet(funds: Sequence[Drift], points: Sequence[PricePoint], start: int, end: int) -> int:
-    """Move `funds` along points[start:end] while `on_price` only re-prices each of them; return
-    the first index where one may act (`end` if none does): NAV <= 0 or below the split floor,
-    or, where rules are checked, |λ| or the move outside the `QuietZone`. `_move`'s arithmetic
-    and `on_price`'s tests, negated, so the funds end exactly where `on_price` leaves them.
-    """
+    """Move one fund or two (a token's sides, in one pass: most of a replay's time) along
+    points[start:end] while `on_price` only re-prices them; return the first index where one may
+    act (`end` if none): NAV <= 0 or under the split floor, or, where rules are checked, |λ| or
+    the move outside the `QuietZone`. `_move`'s arithmetic and `on_price`'s tests, negated."""
+    if not 0 < len(funds) <= 2:
+        raise ValueError(f"walk_quiet takes one or two funds, got {len(funds)}")
+    a, b = funds[0], funds[-1]  # a single fund walks as both
+    if a.bounds is None or b.bounds is None:
+        return start
+    qty_a, floor_a, ref_a, cont_a, lev_lo_a, lev_hi_a, move_lo_a, move_hi_a = a.bounds
+    qty_b, floor_b, ref_b, cont_b, lev_lo_b, lev_hi_b, move_lo_b, move_hi_b = b.bounds
+    when_a, price_a, nav_a = a.at, a.price, a.nav
+    when_b, price_b, nav_b = b.at, b.price, b.nav
     stop = end
-    while True:  # each fund walks up to where the ones before it stopped; again if one stops
-        navs = []
-        for fund in funds:
-            if fund.bounds is None:
-                return start
-            qty, floor, reference, continuous, lev_lo, lev_hi, move_lo, move_hi = fund.bounds
-            when, price, nav = fund.at, fund.price, fund.nav
-            for i in range(start, stop):
-                at, _, mark, _, bar_close = points[i]
-                if not (at >= when and 0.0 < mark < inf):
-                    break
-                moved = nav + qty * (mark - price)
-                if not (moved > 0.0 and moved >= floor) or (
-                    (bar_close or continuous)
-                    and not (
-                        lev_lo < abs(qty * mark / moved) < lev_hi
-                        and move_lo < mark / reference - 1 < move_hi
-                    )
-                ):
-                    break
-                when, price, nav = at, mark, moved
-            else:
-                navs.append(nav)
-                continue
+    for i in range(start, end):
+        at, _, mark, _, bar_close = points[i]
+        if not (at >= when_a and at >= when_b and 0.0 < mark < inf):
             stop = i
             break
-        else:
+        moved_a = nav_a + qty_a * (mark - price_a)
+        moved_b = nav_b + qty_b * (mark - price_b)
+        if not (
+            moved_a > 0.0
+            and moved_a >= floor_a
+            and moved_b > 0.0
+            and moved_b >= floor_b
+            and (
+                not (bar_close or cont_a)
+                or lev_lo_a < abs(qty_a * mark / moved_a) < lev_hi_a
+                and move_lo_a < mark / ref_a - 1 < move_hi_a
+            )
+            and (
+                not (bar_close or cont_b)
+                or lev_lo_b < abs(qty_b * mark / moved_b) < lev_hi_b
+                and move_lo_b < mark / ref_b - 1 < move_hi_b
+            )
+        ):
+            stop = i
             break
+        when_a = when_b = at
+        price_a = price_b = mark
+        nav_a, nav_b = moved_a, moved_b
     if stop > start:
-        at, mark = points[stop - 1][0], points[stop - 1][2]
-        for fund, nav in zip(funds, navs, strict=True):
-            fund.at, fund.price, fund.nav = at, mark, nav
+        a.at, a.price, a.nav = when_a, price_a, nav_a
+        b.at, b.price, b.nav = when_b, price_b, nav_b
     return stop
 
 

@@ -87,6 +87,9 @@ class TimelineEntry(NamedTuple):
 
 
 _ORDER = itemgetter(0, 1)
+# Builds a named tuple from a plain one, as its `_make` does without the length check: the
+# class call runs a Python-level __new__, several times slower on the per-step hot path.
+_new = tuple.__new__
 
 
 def _merge_paths(entries: list[TimelineEntry]) -> list[TimelineEntry]:
@@ -209,18 +212,18 @@ class Engine:
             path = bar_path(candle.open, candle.high, candle.low, candle.close)
             last = len(path) - 1
             t = candle.at
-            points = [PricePoint(t, p, p, i == 0, i == last) for i, p in enumerate(path)]
-            entries.append(TimelineEntry(t, _PRICE, candle.symbol, points))
+            points = [_new(PricePoint, (t, p, p, i == 0, i == last)) for i, p in enumerate(path)]
+            entries.append(_new(TimelineEntry, (t, _PRICE, candle.symbol, points)))
         for symbol, quote in fresh.items():
-            point = PricePoint(quote.at, quote.last, quote.mark or quote.last, True, True)
-            entries.append(TimelineEntry(quote.at, _PRICE, symbol, [point]))
+            point = _new(PricePoint, (quote.at, quote.last, quote.mark or quote.last, True, True))
+            entries.append(_new(TimelineEntry, (quote.at, _PRICE, symbol, [point])))
         # A stable sort keeps each bar's path in order.
         entries.sort(key=_ORDER)
         return _merge_paths(entries)
 
     def _run_timeline(self, entries: list[TimelineEntry]) -> None:
         known: dict[str, PricePoint] = {
-            s: PricePoint(q.at, q.last, q.mark or q.last, True, True)
+            s: _new(PricePoint, (q.at, q.last, q.mark or q.last, True, True))
             for s, q in self._last_quotes.items()
         }
         for at, kind, key, payload in entries:
