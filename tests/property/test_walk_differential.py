@@ -28,7 +28,7 @@ from bot.domain.sizing import default_rules
 from bot.domain.spot import SpotParams, apply_spot_signal, new_spot_account
 from bot.domain.token_presets import preset_names, token_spec
 from bot.domain.token_schedule import apply_timed_event, due_events
-from bot.domain.token_spec import TokenSpec, with_overrides
+from bot.domain.token_spec import TokenSpec, quiet_zone, with_overrides
 from bot.domain.values import Side
 from bot.portfolios.accounts import AccountRunner
 from bot.portfolios.port import TARGETS, Records
@@ -334,3 +334,13 @@ def test_account_runner_walks_like_the_domain_point_by_point(
         assert runner.account == plain.account
         assert runner.drain() == plain.records
         plain.records = Records()
+
+
+def test_walk_quiet_takes_one_or_two_funds() -> None:
+    spec = token_spec("bybit", Side.LONG)
+    fund = lt.Drift(spec, quiet_zone(spec), lt.new_token(spec, T0, 100.0))
+    points = [PricePoint(T0, 100.0, 100.0, True, True)]
+    for funds in ((), (fund, fund, fund)):
+        with pytest.raises(ValueError, match="one or two funds"):
+            lt.walk_quiet(funds, points, 0, 1)
+    assert lt.walk_quiet((fund,), points, 0, 1) == 1
