@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config.toml
 
-.PHONY: run test demo bench lint format clean
+.PHONY: run test fuzz demo bench lint format clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (ltbot needs Python >= 3.11; set PYTHON=...)"; exit 2; }
@@ -26,16 +26,20 @@ run: $(STAMP) $(CONFIG)  ## start the daemon on live public data
 test: $(STAMP)  ## run the whole test suite
 	$(BIN)/python -m pytest -q
 
+fuzz: $(STAMP)  ## property tests with random seeds and 20x the examples (CI runs them derandomized)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests/property
+
 demo: $(STAMP)  ## offline end-to-end demo over the bundled sample
 	$(BIN)/ltbot demo
 
 bench: $(STAMP)  ## benchmarks; results go to docs/PERFORMANCE.md by hand
 	$(BIN)/python scripts/bench.py
 
-lint: $(STAMP)  ## ruff and mypy; fails on any finding
+lint: $(STAMP)  ## ruff, mypy and vulture (dead code); fails on any finding
 	$(BIN)/ruff check bot strategies tests scripts
 	$(BIN)/ruff format --check bot strategies tests scripts
 	$(BIN)/mypy bot
+	$(BIN)/vulture
 
 format: $(STAMP)
 	$(BIN)/ruff format bot strategies tests scripts

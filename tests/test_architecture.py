@@ -67,3 +67,37 @@ def test_guard_catches_each_kind_of_violation(source: str) -> None:
 
 def test_guard_accepts_plain_domain_code() -> None:
     assert violations("from dataclasses import dataclass\nfrom datetime import datetime\n") == []
+
+
+# -- small pieces: files and functions ---------------------------------------------------------
+
+BOT = DOMAIN.parent
+MAX_FILE_LINES = 400
+MAX_FUNCTION_LINES = 60  # CLI wiring (bot/cli/) is exempt: a command lists its options
+
+
+def oversized(path: Path) -> list[str]:
+    """The file itself when over the line budget, and each function over its budget."""
+    source = path.read_text(encoding="utf-8")
+    found = []
+    if len(source.splitlines()) > MAX_FILE_LINES:
+        found.append(f"{len(source.splitlines())} lines")
+    if "cli" not in path.relative_to(BOT).parts:
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    found.append(f"{node.name}: {length} lines")
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", sorted(BOT.rglob("*.py")), ids=lambda p: str(p.relative_to(BOT.parent))
+)
+def test_module_and_its_functions_are_small(path: Path) -> None:
+    assert oversized(path) == []
+
+
+def test_only_the_public_surface_lives_at_the_top_of_the_package() -> None:
+    top = sorted(p.name for p in BOT.glob("*.py"))
+    assert top == ["__init__.py", "__main__.py", "simulate.py", "strategy.py"]

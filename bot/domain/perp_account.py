@@ -103,7 +103,7 @@ class PerpAccount:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """A fully sized order to open a position (see `perp_vehicle` and `spot`).
+    """A fully sized order to open a position (see `perp_signals` and `spot`).
 
     `price` is the reference price; `fee`, `slippage` are fractions; `margin` None for spot.
     """

@@ -17,7 +17,7 @@ from bot.domain import perp_account as pa
 from bot.domain.ledger import NavRecord
 from bot.domain.liquidation import Tier
 from bot.domain.perp import PerpParams, PerpPosition, StaticPerpParams, quiet_band
-from bot.domain.perp_vehicle import apply_perp_signal, apply_static_signal
+from bot.domain.perp_signals import apply_perp_signal, apply_static_signal
 from bot.domain.sizing import MarketRules
 from bot.domain.spot import SpotParams, apply_spot_signal, new_spot_account
 from bot.domain.values import Side

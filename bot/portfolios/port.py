@@ -133,14 +133,13 @@ TARGETS = {Direction.LONG: Side.LONG, Direction.SHORT: Side.SHORT, Direction.FLA
 
 
 class RunnerBase:
-    """What every runner shares: its identity, the records of the step, refused signals."""
+    """What every runner shares: its identity and the records of the step."""
 
     def __init__(self, portfolio_id: str, experiment: str, symbol: str) -> None:
         self.id = portfolio_id
         self.experiment = experiment
         self.symbol = symbol
         self._records = Records()
-        self.refused_signals = 0
 
     def drain(self) -> Records:
         """Return and forget the records produced since the last drain."""
@@ -151,7 +150,6 @@ class RunnerBase:
         return records
 
     def _refused(self, at: datetime, signal: Signal, exc: ValueError) -> None:
-        self.refused_signals += 1
         logger.warning(
             "{}: {} signal at {} refused: {}", self.id, signal.direction.value, at.isoformat(), exc
         )

@@ -28,7 +28,7 @@ from bot.domain.perp_account import (
     on_bar,
     on_price,
 )
-from bot.domain.perp_vehicle import apply_perp_signal, apply_static_signal
+from bot.domain.perp_signals import apply_perp_signal, apply_static_signal
 from bot.domain.price_path import bar_path
 from bot.domain.sizing import USDM_RULES, loss_per_unit
 from bot.domain.values import FeeKind, FillReason, Side

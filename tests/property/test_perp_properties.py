@@ -25,7 +25,7 @@ from bot.domain.perp_account import (
     on_bar,
     on_price,
 )
-from bot.domain.perp_vehicle import apply_perp_signal, apply_static_signal
+from bot.domain.perp_signals import apply_perp_signal, apply_static_signal
 from bot.domain.sizing import default_rules
 from bot.domain.spot import SpotParams, apply_spot_signal
 from bot.domain.values import FeeKind, Side

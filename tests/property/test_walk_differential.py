@@ -22,7 +22,7 @@ from bot.adapters.ccxt.tiers import tiers_for
 from bot.domain import leveraged_token as lt
 from bot.domain import perp_account as pa
 from bot.domain.perp import PerpParams, StaticPerpParams
-from bot.domain.perp_vehicle import apply_perp_signal, apply_static_signal
+from bot.domain.perp_signals import apply_perp_signal, apply_static_signal
 from bot.domain.price_path import PricePoint
 from bot.domain.sizing import default_rules
 from bot.domain.spot import SpotParams, apply_spot_signal, new_spot_account
