@@ -26,8 +26,8 @@ run: $(STAMP) $(CONFIG)  ## start the daemon on live public data
 test: $(STAMP)  ## run the whole test suite
 	$(BIN)/python -m pytest -q
 
-fuzz: $(STAMP)  ## property tests with random seeds and 20x the examples (CI runs them derandomized)
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests/property
+fuzz: $(STAMP)  ## every hypothesis test with random seeds (tests/property: 20x the examples); CI runs them derandomized
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests/property tests/test_validation.py tests/adapters/test_feather_data.py
 
 demo: $(STAMP)  ## offline end-to-end demo over the bundled sample
 	$(BIN)/ltbot demo

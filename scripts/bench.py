@@ -35,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bot.adapters.sqlite.store import Store  # noqa: E402
 from bot.config.vehicles import DEFAULT_VEHICLES  # noqa: E402
-from bot.domain.ledger import NavRecord  # noqa: E402
+from bot.domain.records import NavRecord  # noqa: E402
 from bot.domain.values import Quote  # noqa: E402
-from bot.runtime.ports import PortfolioRow, PortfolioStep, StepBatch  # noqa: E402
+from bot.engine.ports import PortfolioRow, PortfolioStep, StepBatch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "binance_usdm"

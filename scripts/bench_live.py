@@ -175,7 +175,7 @@ def run(
             # Only BTC and ETH tiers are bundled: every copy uses the BTC ones.
             btc = tiers_for("BTC/USDT:USDT", None)
             tiers = {s: btc for s in symbols}
-            engine = build_engine(settings, markets=feed.exchange.markets, live_tiers=tiers)
+            engine = build_engine(settings, markets=feed.markets, live_tiers=tiers)
             session = Session(store, engine, "live")
             freeze_startup_objects()  # as the daemon does after start-up
             regular: list[float] = []

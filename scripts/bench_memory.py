@@ -9,7 +9,7 @@
    example config's symbols and portfolios into a fresh database; bytes per day from the file
    size (after a checkpoint), and row counts per table.
 3. Tick retention: the same over several simulated days, with the daemon's retention job
-   (`bot.runtime.maintenance.tick_retention_job`) run after each day: the file size per day with
+   (`bot.runtime.retention_job.tick_retention_job`) run after each day: the file size per day with
    `[store] tick_retention_days` 0 (grows linearly) and 1 (levels off: freed pages are reused).
 
     .venv/bin/python scripts/bench_memory.py --only retention --days 5
@@ -51,7 +51,7 @@ def mirrored_updates(steps: int) -> Iterator[Any]:
     """`steps` 5m updates of BTC: recorded bars forward, backward, forward, ..."""
     from bot.adapters.replay.feed import ReplayFeed
     from bot.domain.values import Candle, FundingRate, Quote
-    from bot.runtime.ports import MarketUpdate
+    from bot.engine.ports import MarketUpdate
 
     source = DATA_5M / "2023-01_2024-05"
     bars = [u.candles[0] for u in ReplayFeed.from_data_dir(source, symbols=[BTC])]
@@ -142,9 +142,9 @@ def ledger_days(days: int, retention_days: int, poll_seconds: int = 15) -> dict[
     the file size after each day (WAL checkpointed), rows and free pages at the end."""
     from bot.config.settings import load_settings
     from bot.domain.values import Quote
+    from bot.engine.ports import MarketUpdate
     from bot.runtime.log_setup import configure_logging
-    from bot.runtime.maintenance import tick_retention_job
-    from bot.runtime.ports import MarketUpdate
+    from bot.runtime.retention_job import tick_retention_job
     from bot.runtime.session import Session
     from bot.runtime.wiring import build_engine, open_store
 

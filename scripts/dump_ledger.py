@@ -4,7 +4,7 @@
     python scripts/dump_ledger.py data/replay.db --out after.txt
     diff before.txt after.txt
 
-Tables are dumped by name, rows sorted by every column (then by rowid), one line per row with
+Tables are dumped by name, rows sorted by every column in table order, one line per row with
 `repr` of each value (so floats keep every bit). The wall-clock columns that legitimately change
 between two runs of the same input (`runs.started_at`, `runs.ended_at`, `runs.version` and
 `_sqlite_migrations.applied_at`) are written as `<wall clock>` unless `--raw` is given.

@@ -1,4 +1,5 @@
-"""Shared fixtures: real SQLite files in tmp_path, the repository root, ../shared/data."""
+"""Shared fixtures: real SQLite files in tmp_path, the repository root, ../shared/data; the
+hypothesis profile of every property test (`ci` derandomized, `fuzz` with HYPOTHESIS_PROFILE)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import tests.hypothesis_profiles  # noqa: F401  (registers and loads the profiles)
 from bot.adapters.sqlite.store import Store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -101,3 +101,77 @@ def test_module_and_its_functions_are_small(path: Path) -> None:
 def test_only_the_public_surface_lives_at_the_top_of_the_package() -> None:
     top = sorted(p.name for p in BOT.glob("*.py"))
     assert top == ["__init__.py", "__main__.py", "simulate.py", "strategy.py"]
+
+
+# -- layers: which package may import which ----------------------------------------------------
+
+# Each package of bot/ and the packages it may import (besides itself and the stdlib/third
+# parties). Lower layers never import higher ones: the domain nothing; the engine and the
+# portfolios the domain and the strategy API; adapters implement the engine's ports; reports
+# read the ledger; runtime wires everything; the CLI sits on top. `bot.runtime.clock` is the
+# one seam anyone may import (the only reader of the wall clock).
+CORE = {"domain", "strategy"}
+ALLOWED = {
+    "domain": set(),
+    "strategy": set(),
+    "simulate": {"domain"},
+    "portfolios": CORE,
+    "engine": CORE | {"portfolios"},
+    "config": CORE | {"engine"},
+    "adapters": CORE | {"engine", "config", "adapters"},
+    "reports": CORE | {"engine", "config", "adapters"},
+    "runtime": CORE | {"engine", "portfolios", "config", "adapters", "reports", "__init__"},
+    "cli": CORE | {"engine", "config", "adapters", "reports", "runtime", "__init__"},
+    "__init__": {"simulate"},
+    "__main__": {"cli"},
+}
+CLOCK_SEAM = "bot.runtime.clock"
+
+
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def layer_violations(path: Path) -> list[str]:
+    """Imports of `path` (a module under bot/) that its layer may not make."""
+    relative = path.relative_to(BOT.parent).with_suffix("")
+    layer = _layer(".".join(relative.parts).removesuffix(".__init__"))
+    allowed = ALLOWED[layer] | {layer}
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        for name in names:
+            if name == "bot":
+                name = "bot.__init__"  # `from bot import __version__`
+            if name.startswith("bot.") and name != CLOCK_SEAM and _layer(name) not in allowed:
+                found.append(name)
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", sorted(BOT.rglob("*.py")), ids=lambda p: str(p.relative_to(BOT.parent))
+)
+def test_module_imports_only_lower_layers(path: Path) -> None:
+    assert layer_violations(path) == []
+
+
+def test_every_package_has_a_layer() -> None:
+    layers = {p.stem if p.parent == BOT else p.relative_to(BOT).parts[0] for p in BOT.rglob("*.py")}
+    assert layers <= set(ALLOWED)
+
+
+def test_make_fuzz_runs_every_hypothesis_test() -> None:
+    makefile = (BOT.parent / "Makefile").read_text(encoding="utf-8")
+    fuzz = next(line for line in makefile.splitlines() if "HYPOTHESIS_PROFILE=fuzz" in line)
+    tests = BOT.parent / "tests"
+    files = tests.rglob("test_*.py")
+    with_given = [p for p in files if "\n@given(" in p.read_text(encoding="utf-8")]
+    assert with_given
+    for path in with_given:
+        relative = path.relative_to(BOT.parent)
+        assert str(relative) in fuzz or str(relative.parent) in fuzz.split(), relative

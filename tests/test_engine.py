@@ -14,8 +14,8 @@ from bot.domain.spot import SpotParams
 from bot.domain.values import Candle, FundingRate, Quote
 from bot.engine.bars import BarAggregator
 from bot.engine.engine import Engine, ExperimentSlot
+from bot.engine.ports import MarketUpdate
 from bot.portfolios.accounts import AccountRunner
-from bot.runtime.ports import MarketUpdate
 from bot.strategy import Direction, HistoryView, Signal, Strategy, StrategyParams
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)

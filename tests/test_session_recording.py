@@ -12,8 +12,8 @@ import pytest
 from bot.adapters.sqlite.store import Store
 from bot.domain.values import Candle, FundingRate, Quote
 from bot.engine.engine import Engine
+from bot.engine.ports import EngineState, MarketUpdate, StepBatch
 from bot.engine.validation import SnapshotValidator
-from bot.runtime.ports import EngineState, MarketUpdate, StepBatch
 from bot.runtime.session import Session
 from bot.runtime.state_codec import ResumeStateError
 

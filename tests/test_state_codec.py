@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.domain.ledger import PositionRecord
+from bot.domain.records import PositionRecord
 from bot.domain.values import FeeKind, Quote, Side
 from bot.runtime.state_codec import (
     MOVED,
@@ -70,6 +70,11 @@ def test_a_schema_1_state_without_envelope_still_loads() -> None:
 def test_a_newer_schema_is_refused_with_one_clear_line() -> None:
     with pytest.raises(ResumeStateError, match="schema 3; this ltbot reads 1..2"):
         load_resume_state('{"schema": 3, "classes": [], "state": {}}')
+
+
+def test_a_schema_2_envelope_without_its_parts_is_refused_with_one_clear_line() -> None:
+    with pytest.raises(ResumeStateError, match="without its classes or state"):
+        load_resume_state('{"schema": 2, "classes": []}')
 
 
 def test_a_class_that_is_gone_is_named_before_anything_is_restored() -> None:

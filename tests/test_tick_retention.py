@@ -17,10 +17,11 @@ from pydantic import BaseModel
 from bot.adapters.sqlite.queries import TABLES
 from bot.adapters.sqlite.store import Store
 from bot.config.settings import ConfigError, Settings, StoreSettings, load_settings
-from bot.domain.ledger import FeeRecord, FillRecord, NavRecord, PositionRecord
+from bot.domain.records import FeeRecord, FillRecord, NavRecord, PositionRecord
 from bot.domain.values import Candle, FeeKind, FillReason, FundingRate, Quote
-from bot.runtime.maintenance import prune_ticks, retention_job, tick_retention_job
-from bot.runtime.ports import EngineState, PortfolioRow, PortfolioStep, StepBatch
+from bot.engine.ports import EngineState, PortfolioRow, PortfolioStep, StepBatch
+from bot.runtime.clock import SystemClock
+from bot.runtime.retention_job import prune_ticks, retention_job, tick_retention_job
 from bot.runtime.scheduler import run_jobs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -129,7 +130,7 @@ def test_run_jobs_runs_the_maintenance_job_at_start_up(tmp_path: Path) -> None:
         polls.append(1)
         return bool(done) or len(polls) >= 400
 
-    run_jobs(poll, 0.01, maintenance=lambda: done.append(job()))
+    run_jobs(poll, 0.01, maintenance=lambda: done.append(job()), wall_clock=SystemClock())
     assert done == [16]  # newest tick T0 + 4 days, keep 2 days
 
 

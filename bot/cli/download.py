@@ -19,8 +19,8 @@ from rich.progress import (
 
 from bot.adapters.ccxt.feed import CcxtFeed
 from bot.adapters.ccxt.history import DownloadJob, JobResult, download, plan
+from bot.engine.ports import FeedError
 from bot.runtime.clock import SystemClock
-from bot.runtime.ports import FeedError
 
 
 def _fail(message: str) -> typer.Exit:
@@ -94,13 +94,14 @@ def download_command(
     try:
         wanted = parse_symbols(symbols)
         start = parse_since(since)
-        end = SystemClock().now() if until is None else parse_since(until)
+        clock = SystemClock()  # the command is the edge: the wall clock comes in here
+        end = clock.now() if until is None else parse_since(until)
         jobs = plan(wanted, timeframe, out, exchange)
         if start >= end:
             raise ValueError(
                 f"--since {start:%Y-%m-%d %H:%M} is not before the end {end:%Y-%m-%d %H:%M}"
             )
-        feed = CcxtFeed(wanted, exchange, timeframes=[], api_url=api_url)
+        feed = CcxtFeed(wanted, exchange, clock=clock, timeframes=[], api_url=api_url)
     except ValueError as exc:
         raise _fail(str(exc)) from None
     try:

@@ -14,8 +14,8 @@ from bot.adapters.replay.feed import ReplayFeed
 from bot.adapters.sqlite.store import Store, StoreError
 from bot.cli.common import console, fail, load, setup_logging, with_database
 from bot.config.strategy_loader import StrategyLoadError
+from bot.engine.ports import MarketUpdate
 from bot.reports.comparison import print_comparison
-from bot.runtime.ports import MarketUpdate
 from bot.runtime.replay_driver import ReplayError, run_replay
 
 

@@ -19,13 +19,13 @@ from bot.adapters.sqlite.store import Store, StoreError
 from bot.cli.common import console, fail, load, setup_logging, with_database
 from bot.config.settings import ConfigError, Settings, load_settings
 from bot.config.strategy_loader import StrategyLoadError
+from bot.engine.ports import Clock
 from bot.reports.comparison import comparison_rows, print_comparison
 from bot.reports.job import run_report
 from bot.reports.render_text import print_report
 from bot.runtime.clock import SystemClock
 from bot.runtime.daemon import DaemonOptions, StepFailed, run_daemon
 from bot.runtime.lock import LockError
-from bot.runtime.ports import Clock
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "data" / "config.example.toml"
 USER_ERRORS = (LockError, StoreError, StrategyLoadError, ConfigError)
@@ -72,7 +72,7 @@ def _run_daemon(settings: Settings, clock: Clock, options: DaemonOptions) -> str
     """`run_daemon`; a failed step exits 1 with its one line (not a user error: the log has
     the traceback)."""
     try:
-        return run_daemon(settings, clock, connect_feed, options)
+        return run_daemon(settings, clock, connect_feed, options, wall_clock=SystemClock())
     except StepFailed as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

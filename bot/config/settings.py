@@ -72,7 +72,7 @@ class StoreSettings(_Section):
 
     path: Path = Path("data/ltbot.db")
     # Days of `ticks` the daemon keeps (0: all). Once a day older ticks are deleted; candles,
-    # funding and the ledger stay. See bot/runtime/maintenance.py.
+    # funding and the ledger stay. See bot/runtime/retention_job.py.
     tick_retention_days: int = Field(0, ge=0)
 
 

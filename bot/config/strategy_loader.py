@@ -18,9 +18,6 @@ from typing import Any
 from loguru import logger
 from pydantic import ValidationError
 
-# Re-exported for bot/engine/engine.py until it imports them from bot.engine.strategy_guard.
-from bot.engine.strategy_guard import StrategyHealth as StrategyHealth
-from bot.engine.strategy_guard import safe_signal as safe_signal
 from bot.strategy import API_VERSION, Strategy
 
 ENTRY_POINT_GROUP = "ltbot.strategies"

@@ -18,9 +18,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from math import inf
 
-from bot.domain.ledger import FeeRecord, FillRecord, TokenEventRecord
 from bot.domain.price_path import PricePoint, check_price, check_time
 from bot.domain.rebalance_rules import RuleContext, target_exposure
+from bot.domain.records import FeeRecord, FillRecord, TokenEventRecord
 from bot.domain.token_records import NO_RECORDS, TokenRecords, carry_step, holder_fee, price_step
 from bot.domain.token_spec import QuietZone, TokenSpec, daily_rule, intraday_rule
 from bot.domain.values import FeeKind, FillReason, TokenEventKind

@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from bot.domain.ledger import FeeRecord, FillRecord, NavRecord, PositionRecord, rebase_fees
 from bot.domain.perp import (
     PerpPosition,
     Trigger,
@@ -30,6 +29,7 @@ from bot.domain.perp import (
     unrealised_pnl,
 )
 from bot.domain.price_path import PricePoint, bar_path
+from bot.domain.records import FeeRecord, FillRecord, NavRecord, PositionRecord, rebase_fees
 from bot.domain.sizing import fill_price
 from bot.domain.values import FeeKind, FillReason, Side
 
@@ -299,7 +299,7 @@ def walk_quiet(
     end: int,
 ) -> int:
     """Return the first index in [start, end) where `on_price` may act on the account holding
-    `pos` (`end` if none): outside `band = quiet_band(pos)` nothing triggers and `pos` stays.
+    `pos` (`end` if none): inside `band = quiet_band(pos)` nothing triggers and `pos` stays.
     """
     lo, hi, mark_lo, mark_hi = band
     by_mark = pos.stop_trigger == "mark"

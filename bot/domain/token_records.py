@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot.domain.ledger import FeeRecord, FillRecord, TokenEventRecord, rebase_fees
+from bot.domain.records import FeeRecord, FillRecord, TokenEventRecord, rebase_fees
 from bot.domain.values import FeeKind
 
 if TYPE_CHECKING:  # the fund module builds these records, so it imports this one

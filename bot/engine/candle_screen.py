@@ -14,8 +14,8 @@ from loguru import logger
 
 from bot.engine.bars import timeframe_seconds
 from bot.engine.engine import Engine
+from bot.engine.ports import Feed, MarketUpdate
 from bot.engine.validation import implausible_candles
-from bot.runtime.ports import Feed, MarketUpdate
 
 
 class CandleScreen:

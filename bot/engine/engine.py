@@ -26,12 +26,12 @@ from typing import Any, NamedTuple, Protocol
 
 from loguru import logger
 
-from bot.domain.ledger import NavRecord
 from bot.domain.price_path import bar_path
+from bot.domain.records import NavRecord
 from bot.domain.values import Candle, FundingRate, Quote
 from bot.engine.bars import BarAggregator, timeframe_seconds
 from bot.engine.strategy_guard import StrategyHealth, safe_signal
-from bot.portfolios.port import NO_RECORDS, PortfolioRunner, PricePoint, Records
+from bot.portfolios.protocol import NO_RECORDS, PortfolioRunner, PricePoint, Records
 from bot.strategy import History, Strategy
 
 

@@ -14,14 +14,14 @@ from typing import Any
 from loguru import logger
 
 from bot.domain import perp_account as pa
-from bot.domain.ledger import NavRecord
 from bot.domain.liquidation import Tier
 from bot.domain.perp import PerpParams, PerpPosition, StaticPerpParams, quiet_band
 from bot.domain.perp_signals import apply_perp_signal, apply_static_signal
+from bot.domain.records import NavRecord
 from bot.domain.sizing import MarketRules
 from bot.domain.spot import SpotParams, apply_spot_signal, new_spot_account
 from bot.domain.values import Side
-from bot.portfolios.port import TARGETS, PricePoint, RunnerBase, TimedEvent
+from bot.portfolios.protocol import TARGETS, PricePoint, RunnerBase, TimedEvent
 from bot.strategy import Signal
 
 

@@ -11,13 +11,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain import leveraged_token as lt
-from bot.domain.ledger import NavRecord
 from bot.domain.price_path import check_time
+from bot.domain.records import NavRecord
 from bot.domain.token_records import TokenRecords
 from bot.domain.token_schedule import TokenTimedEvent, apply_timed_event, due_events
 from bot.domain.token_spec import TokenSpec, quiet_zone
 from bot.domain.values import Side
-from bot.portfolios.port import TARGETS, PricePoint, RunnerBase, TimedEvent
+from bot.portfolios.protocol import TARGETS, PricePoint, RunnerBase, TimedEvent
 from bot.strategy import Signal
 
 _TWO_DAYS = timedelta(days=2)

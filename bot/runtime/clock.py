@@ -1,6 +1,6 @@
 """Clocks: the only place in `bot/` that reads the wall clock or a monotonic timer.
 
-Everything else receives a `Clock` (see `bot.runtime.ports.Clock`), a timestamp argument or a
+Everything else receives a `Clock` (see `bot.engine.ports.Clock`), a timestamp argument or a
 `Timer`, so live runs, replays and tests share one code path: `SystemClock` for `ltbot run`,
 `ReplayClock` moved by the replay loop from the data, `FakeClock` moved by tests. All times are
 UTC-aware. Durations (how long a step or a strategy call took, the sim exchange's running

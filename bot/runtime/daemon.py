@@ -22,11 +22,11 @@ from bot.config.settings import ExchangeSettings, Settings
 from bot.config.strategy_loader import resolve
 from bot.engine.candle_screen import CandleScreen
 from bot.engine.engine import Engine
+from bot.engine.ports import Clock, Feed, FeedError
 from bot.reports.job import daily_report_job
 from bot.runtime.clock import Stopwatch
 from bot.runtime.lock import DatabaseLock
-from bot.runtime.maintenance import retention_job
-from bot.runtime.ports import Clock, Feed, FeedError
+from bot.runtime.retention_job import retention_job
 from bot.runtime.scheduler import run_jobs
 from bot.runtime.session import Session, summary_line
 from bot.runtime.wiring import build_engine, open_store
@@ -62,8 +62,13 @@ def run_daemon(
     clock: Clock,
     connect: FeedConnector,
     options: DaemonOptions | None = None,
+    *,
+    wall_clock: Clock,
 ) -> str:
-    """Run until SIGINT/SIGTERM (or `options.finished`); return the run's summary line."""
+    """Run until SIGINT/SIGTERM (or `options.finished`); return the run's summary line.
+
+    `clock` gives the step times (the system clock, or a sim exchange's in the demo);
+    `wall_clock` is the system clock the scheduler keeps its own time on."""
     options = options or DaemonOptions()
     with DatabaseLock(settings.store.path), open_store(settings) as store:
         timeframes = {resolve(e.strategy).timeframe for e in settings.experiments}
@@ -93,6 +98,7 @@ def run_daemon(
                 settings.report.time,
                 settings.report.timezone,
                 maintenance=retention_job(settings),
+                wall_clock=wall_clock,
             )
             store.end_run(run_id, clock.now())
             if failures:

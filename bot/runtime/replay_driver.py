@@ -18,7 +18,7 @@ from bot import __version__
 from bot.adapters.replay.feed import ReplayFeed
 from bot.adapters.sqlite.store import Store, StoreError
 from bot.config.settings import Settings
-from bot.runtime.ports import MarketUpdate
+from bot.engine.ports import MarketUpdate
 from bot.runtime.session import Session, SessionStats
 from bot.runtime.wiring import build_engine, open_store
 

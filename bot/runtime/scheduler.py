@@ -19,8 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from loguru import logger
 
-from bot.runtime.clock import SystemClock
-from bot.runtime.ports import Clock
+from bot.engine.ports import Clock
 
 
 def run_jobs(
@@ -31,14 +30,15 @@ def run_jobs(
     report_timezone: str = "UTC",
     maintenance: Callable[[], object] | None = None,
     maintenance_every: timedelta = timedelta(days=1),
-    wall_clock: Clock | None = None,
+    *,
+    wall_clock: Clock,
 ) -> None:
     """Block running `poll` every `poll_seconds`, `report` daily and `maintenance` at start-up
     and then every `maintenance_every`, until a stop signal.
 
     APScheduler keeps its own time on the wall clock, whatever clock the jobs step on (a sim
-    exchange's, in the demo); `wall_clock` (default `SystemClock`) says when "at once" is."""
-    start = (wall_clock or SystemClock()).now()
+    exchange's, in the demo); `wall_clock` (the system clock) says when "at once" is."""
+    start = wall_clock.now()
     # APScheduler logs through stdlib logging; "skipped: maximum number of running instances"
     # is the intended coalescing of a slow poll, not a problem, so only errors pass.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)

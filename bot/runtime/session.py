@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from loguru import logger
 
 from bot.engine.engine import Engine, StepOutput, Update
-from bot.runtime.ports import EngineState, Ledger, PortfolioStep, StepBatch
+from bot.engine.ports import EngineState, Ledger, PortfolioStep, StepBatch
 from bot.runtime.state_codec import dump_resume_state, load_resume_state
 
 
@@ -46,7 +45,7 @@ class Session:
         saved = self.store.load_state(self.key)
         if saved is None:
             return False
-        restore_engine(self.engine, load_resume_state(saved.text))
+        self.engine.restore(load_resume_state(saved.text))
         logger.info("resumed from the step at {}", saved.at.isoformat())
         return True
 
@@ -111,7 +110,7 @@ class Session:
         last = self._pending[-1]
         if last.state is None and self.engine.last_at is not None:
             state = EngineState(
-                self.key, self.engine.last_at, dump_resume_state(engine_state(self.engine))
+                self.key, self.engine.last_at, dump_resume_state(self.engine.state())
             )
             self._pending[-1] = replace(last, state=state)
         self.store.write_steps(self._pending)
@@ -126,7 +125,7 @@ class Session:
         ]
         state = None
         if with_state:
-            state = EngineState(self.key, output.at, dump_resume_state(engine_state(self.engine)))
+            state = EngineState(self.key, output.at, dump_resume_state(self.engine.state()))
         return StepBatch(output.quotes, output.candles, output.funding, steps, state, output.at)
 
     def _count(self, output: StepOutput) -> None:
@@ -134,16 +133,6 @@ class Session:
         for _, reason in output.rejected:
             self.stats.rejected[reason] = self.stats.rejected.get(reason, 0) + 1
         self.stats.records += sum(len(r.fills) + len(r.fees) for r, _ in output.portfolios.values())
-
-
-def engine_state(engine: Engine) -> dict[str, Any]:
-    """Everything needed to resume the engine (strategy histories are rebuilt from candles)."""
-    return engine.state()
-
-
-def restore_engine(engine: Engine, state: dict[str, Any]) -> None:
-    """Put a saved state back into a freshly built engine with the same portfolios."""
-    engine.restore(state)
 
 
 def summary_line(stats: SessionStats, extra: Sequence[str] = ()) -> str:

@@ -141,8 +141,10 @@ def load_resume_state(text: str) -> Any:
     if schema == 1:
         classes = sorted(set(_CLASS_TAG.findall(text)))
         payload = data
-    elif schema == RESUME_SCHEMA:
+    elif schema == RESUME_SCHEMA and isinstance(data.get("classes"), list) and "state" in data:
         classes, payload = data["classes"], data["state"]
+    elif schema == RESUME_SCHEMA:
+        raise ResumeStateError("resume state of schema 2 without its classes or state")
     else:
         raise ResumeStateError(
             f"resume state has schema {schema!r}; this ltbot reads 1..{RESUME_SCHEMA} "

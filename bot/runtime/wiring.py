@@ -24,13 +24,13 @@ from bot.domain.token_spec import TokenSpec
 from bot.domain.values import Side
 from bot.engine.bars import BarAggregator
 from bot.engine.engine import Engine, ExperimentSlot, Validator
+from bot.engine.ports import PortfolioRow, VehicleParams
 from bot.engine.strategy_guard import SlowCallPolicy, StrategyHealth
 from bot.engine.validation import SnapshotValidator
 from bot.portfolios.accounts import AccountRunner
-from bot.portfolios.port import PortfolioRunner
+from bot.portfolios.protocol import PortfolioRunner
 from bot.portfolios.tokens import TokenRunner
 from bot.runtime.clock import monotonic
-from bot.runtime.ports import PortfolioRow, VehicleParams
 from bot.strategy import History
 
 

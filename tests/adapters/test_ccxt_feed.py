@@ -13,9 +13,9 @@ from loguru import logger
 from bot.adapters.ccxt.exchange import build_exchange
 from bot.adapters.ccxt.feed import CcxtFeed
 from bot.adapters.sim.exchange import SimExchange
+from bot.engine.ports import FeedError
 from bot.engine.validation import SnapshotValidator
 from bot.runtime.clock import FakeClock
-from bot.runtime.ports import FeedError
 
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 START = datetime(2024, 3, 1, 7, 50, tzinfo=UTC)

@@ -14,8 +14,8 @@ import pytest
 
 from bot.adapters.ccxt.feed import CcxtFeed
 from bot.adapters.sim.exchange import SimExchange
+from bot.engine.ports import MarketUpdate
 from bot.runtime.clock import FakeClock
-from bot.runtime.ports import MarketUpdate
 
 SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "data" / "sample"
 INFO = SAMPLE.parent / "exchange_info_btc_eth.json"
@@ -140,7 +140,7 @@ def test_a_series_started_at_the_first_poll_resumes_its_queued_candle(sim: SimEx
 
 def test_a_budget_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="history_budget"):
-        CcxtFeed(SYMBOLS, history_budget=0, exchange=object())
+        CcxtFeed(SYMBOLS, history_budget=0, exchange=object(), clock=FakeClock(START))
 
 
 def test_only_the_configured_symbols_entries_are_parsed_with_the_same_quotes(

@@ -15,9 +15,9 @@ from bot.adapters.replay.feed import ReplayFeed
 from bot.adapters.sim.exchange import SimExchange
 from bot.adapters.sqlite.store import Store
 from bot.engine.engine import Engine
+from bot.engine.ports import MarketUpdate
 from bot.engine.validation import SnapshotValidator
-from bot.runtime.clock import ReplayClock
-from bot.runtime.ports import MarketUpdate
+from bot.runtime.clock import ReplayClock, SystemClock
 from bot.runtime.session import Session
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,7 +111,9 @@ def test_recorded_database_replays_what_was_recorded(tmp_path: Path) -> None:
 def test_replay_yields_what_the_live_feed_gets_from_the_sim_exchange() -> None:
     replay = first(ReplayFeed.from_data_dir(SAMPLE), 24)
     with SimExchange(speed=0, start=T0) as sim:
-        live = CcxtFeed([BTC, ETH], api_url=sim.url, rate_limit=False, timeframes=["5m"])
+        live = CcxtFeed(
+            [BTC, ETH], api_url=sim.url, rate_limit=False, timeframes=["5m"], clock=SystemClock()
+        )
         live.connect(max_attempts=1)
         live.poll(T0)
         for expected in replay:

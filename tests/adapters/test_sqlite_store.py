@@ -13,9 +13,9 @@ from sqlite_utils import Database
 from bot.adapters.sqlite.migrations import migrations
 from bot.adapters.sqlite.queries import TABLES
 from bot.adapters.sqlite.store import Store, StoreError
-from bot.domain.ledger import FeeRecord, FillRecord, NavRecord, PositionRecord, TokenEventRecord
+from bot.domain.records import FeeRecord, FillRecord, NavRecord, PositionRecord, TokenEventRecord
 from bot.domain.values import Candle, FeeKind, FillReason, FundingRate, Quote, TokenEventKind
-from bot.runtime.ports import EngineState, PortfolioRow, PortfolioStep, StepBatch, VehicleParams
+from bot.engine.ports import EngineState, PortfolioRow, PortfolioStep, StepBatch, VehicleParams
 
 T0 = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
 

@@ -14,9 +14,9 @@ from bot.adapters.sqlite.queries import TABLES
 from bot.adapters.sqlite.store import Store
 from bot.adapters.sqlite.timefmt import format_time
 from bot.adapters.sqlite.writer import _TimeText
-from bot.domain.ledger import NavRecord
+from bot.domain.records import NavRecord
 from bot.domain.values import Candle, FundingRate, Quote
-from bot.runtime.ports import PortfolioRow, PortfolioStep, StepBatch
+from bot.engine.ports import PortfolioRow, PortfolioStep, StepBatch
 
 T0 = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
 BTC = "BTC/USDT:USDT"

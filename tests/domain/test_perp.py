@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain.ledger import FeeRecord
 from bot.domain.liquidation import (
     Tier,
     cumulative_amounts,
@@ -30,6 +29,7 @@ from bot.domain.perp_account import (
 )
 from bot.domain.perp_signals import apply_perp_signal, apply_static_signal
 from bot.domain.price_path import bar_path
+from bot.domain.records import FeeRecord
 from bot.domain.sizing import USDM_RULES, loss_per_unit
 from bot.domain.values import FeeKind, FillReason, Side
 

@@ -22,12 +22,12 @@ from bot.adapters.sqlite.store import Store
 from bot.config.settings import Settings
 from bot.domain.values import Candle, Quote
 from bot.engine.engine import Engine
-from bot.runtime.ports import MarketUpdate
+from bot.engine.ports import MarketUpdate
 from bot.runtime.session import Session
 from bot.runtime.wiring import build_engine, portfolio_rows
 from bot.strategy import Direction, HistoryView, Signal, Strategy, StrategyParams
 from tests.e2e.harness import accounting_errors
-from tests.property.profiles import examples
+from tests.hypothesis_profiles import examples
 
 BTC = "BTC/USDT:USDT"
 T0 = datetime(2024, 3, 1, tzinfo=UTC)

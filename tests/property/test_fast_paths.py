@@ -20,9 +20,9 @@ from bot.domain.rebalance_rules import RuleContext
 from bot.domain.token_presets import preset_names, token_spec
 from bot.domain.token_spec import intraday_rule, quiet_zone
 from bot.domain.values import Side
-from bot.portfolios.port import Records
+from bot.portfolios.protocol import Records
 from bot.portfolios.tokens import TokenRunner
-from tests.property.profiles import examples
+from tests.hypothesis_profiles import examples
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 FAST = settings(max_examples=examples(150), deadline=None)

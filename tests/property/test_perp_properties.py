@@ -16,7 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.adapters.ccxt.tiers import bundled_tiers
-from bot.domain.ledger import FeeRecord, FillRecord, PositionRecord
 from bot.domain.perp import PerpParams, StaticPerpParams
 from bot.domain.perp_account import (
     Bookings,
@@ -26,10 +25,11 @@ from bot.domain.perp_account import (
     on_price,
 )
 from bot.domain.perp_signals import apply_perp_signal, apply_static_signal
+from bot.domain.records import FeeRecord, FillRecord, PositionRecord
 from bot.domain.sizing import default_rules
 from bot.domain.spot import SpotParams, apply_spot_signal
 from bot.domain.values import FeeKind, Side
-from tests.property.profiles import examples
+from tests.hypothesis_profiles import examples
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 SYMBOL = "BTC/USDT:USDT"

@@ -28,7 +28,7 @@ from bot.domain.token_records import TokenRecords
 from bot.domain.token_schedule import apply_timed_event, due_events
 from bot.domain.token_spec import TokenSpec
 from bot.domain.values import Side, TokenEventKind
-from tests.property.profiles import examples
+from tests.hypothesis_profiles import examples
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 FAST = settings(max_examples=examples(60), deadline=None)

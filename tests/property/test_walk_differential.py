@@ -31,10 +31,10 @@ from bot.domain.token_schedule import apply_timed_event, due_events
 from bot.domain.token_spec import TokenSpec, quiet_zone, with_overrides
 from bot.domain.values import Side
 from bot.portfolios.accounts import AccountRunner
-from bot.portfolios.port import TARGETS, Records
+from bot.portfolios.protocol import TARGETS, Records
 from bot.portfolios.tokens import TokenRunner
 from bot.strategy import Direction, Signal
-from tests.property.profiles import examples
+from tests.hypothesis_profiles import examples
 
 BTC = "BTC/USDT:USDT"
 T0 = datetime(2024, 1, 1, 23, 0, tzinfo=UTC)

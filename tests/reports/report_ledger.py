@@ -32,9 +32,9 @@ from datetime import UTC, datetime, timedelta
 from bot.adapters.sqlite.store import Store
 from bot.config.settings import Settings
 from bot.config.vehicles import parse_vehicle
-from bot.domain.ledger import FeeRecord, FillRecord, NavRecord, PositionRecord, TokenEventRecord
+from bot.domain.records import FeeRecord, FillRecord, NavRecord, PositionRecord, TokenEventRecord
 from bot.domain.values import FeeKind, FillReason, TokenEventKind
-from bot.runtime.ports import PortfolioRow, PortfolioStep, StepBatch
+from bot.engine.ports import PortfolioRow, PortfolioStep, StepBatch
 from bot.runtime.wiring import vehicle_params
 
 DAY0 = datetime(2024, 1, 1, tzinfo=UTC)

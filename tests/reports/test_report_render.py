@@ -8,11 +8,11 @@ from datetime import date
 from pathlib import Path
 
 from bot.adapters.sqlite.store import Store
+from bot.engine.ports import PortfolioRow
 from bot.reports.model import LedgerRows, Report, build_report, period_for
 from bot.reports.render_html import render_html
 from bot.reports.render_markdown import render_markdown
 from bot.reports.render_text import render_text
-from bot.runtime.ports import PortfolioRow
 
 GOLDEN = Path(__file__).parent / "golden" / "fixed_ledger_2024-01-01.md"
 

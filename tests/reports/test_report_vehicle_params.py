@@ -20,8 +20,8 @@ from bot.config.vehicles import parse_vehicle
 from bot.domain.perp import PerpParams
 from bot.domain.token_presets import token_spec
 from bot.domain.values import Side
+from bot.engine.ports import VehicleParams
 from bot.reports.job import run_report
-from bot.runtime.ports import VehicleParams
 from bot.runtime.wiring import open_store, vehicle_params
 
 DAY = date(2024, 1, 1)

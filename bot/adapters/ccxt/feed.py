@@ -42,8 +42,7 @@ from bot.adapters.ccxt.quotes import fetch_quotes
 from bot.adapters.ccxt.retry import Backoff, Retrier, RetryStats
 from bot.domain.values import Candle, FundingRate, Quote
 from bot.engine.bars import timeframe_seconds
-from bot.runtime.clock import SystemClock
-from bot.runtime.ports import Clock, FeedError, MarketUpdate
+from bot.engine.ports import Clock, FeedError, MarketUpdate
 
 if TYPE_CHECKING:
     from bot.config.settings import ExchangeSettings
@@ -81,13 +80,13 @@ class CcxtFeed:
         symbols: Sequence[str],
         exchange_id: str = "binanceusdm",
         *,
+        clock: Clock,
         timeframes: Sequence[str] = (),
         api_url: str | None = None,
         timeout_ms: int = 10_000,
         max_retries: int = 5,
         backoff_base_seconds: float = 1.0,
         backoff_max_seconds: float = 60.0,
-        clock: Clock | None = None,
         rng: random.Random | None = None,
         rate_limit: bool = True,
         warmup_bars: int = 0,
@@ -100,7 +99,7 @@ class CcxtFeed:
         self._timeframes = tuple(sorted(set(timeframes), key=timeframe_seconds))
         self.exchange_id = exchange_id
         self.api_url = api_url
-        self.clock: Clock = clock or SystemClock()
+        self.clock = clock
         self.warmup_bars = warmup_bars
         if history_budget is not None and history_budget < 1:
             raise ValueError("history_budget must be at least 1")

@@ -39,8 +39,8 @@ from bot.adapters.sqlite.store import Store
 from bot.adapters.sqlite.timefmt import format_time, parse_time
 from bot.domain.values import Candle, FundingRate, Quote
 from bot.engine.bars import timeframe_seconds
+from bot.engine.ports import MarketUpdate
 from bot.runtime.clock import ReplayClock
-from bot.runtime.ports import MarketUpdate
 
 
 @dataclass(slots=True)

@@ -181,7 +181,7 @@ def m0005_vehicle_params(db: Database) -> None:
     """Each portfolio's effective vehicle parameters, written once when it is first registered.
 
     `params` is JSON: `{"kind", "tokens": {"long"|"short": every TokenSpec field}, "params":
-    every perp/perp_static/spot parameter}` (bot.runtime.ports.VehicleParams). Reports read it
+    every perp/perp_static/spot parameter}` (bot.engine.ports.VehicleParams). Reports read it
     instead of rebuilding a token's spec from the config of the day; a later config change
     leaves it as it is. Existing tables are untouched.
     """

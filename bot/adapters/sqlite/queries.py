@@ -15,7 +15,7 @@ from sqlite_utils import Database
 
 from bot.adapters.sqlite.timefmt import format_time, parse_time
 from bot.domain.values import Candle, FundingRate, Quote
-from bot.runtime.ports import VehicleParams
+from bot.engine.ports import VehicleParams
 
 # The tables of the DESIGN.md database contract.
 TABLES = (

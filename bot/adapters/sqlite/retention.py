@@ -1,4 +1,4 @@
-"""Ledger maintenance in SQL: tick retention (policy and schedule: bot/runtime/maintenance.py).
+"""Ledger maintenance in SQL: tick retention (policy and schedule: bot/runtime/retention_job.py).
 
 Only `ticks` ever shrinks: candles, funding rates and every ledger table stay, so reports and
 resumes are unaffected; a recorded session replays exactly only where its ticks remain.

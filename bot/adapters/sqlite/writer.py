@@ -4,7 +4,7 @@ report metrics.
 `write_steps` writes everything one or more engine steps produced in a single transaction, so a
 crash leaves either the whole group or none of it. Domain records are mapped to rows here;
 domain classes know nothing of SQL. Every statement uses bound parameters. `LedgerWriter`
-satisfies the `Ledger` port (bot/runtime/ports.py) that a session writes through.
+satisfies the `Ledger` port (bot/engine/ports.py) that a session writes through.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.adapters.sqlite.timefmt import format_time, parse_time
-from bot.domain.ledger import FillRecord, PositionRecord
-from bot.runtime.ports import EngineState, PortfolioRow, PortfolioStep, StepBatch
+from bot.domain.records import FillRecord, PositionRecord
+from bot.engine.ports import EngineState, PortfolioRow, PortfolioStep, StepBatch
 
 
 class LedgerWriter:

@@ -1,7 +1,7 @@
-"""Hypothesis profiles for the property tests (loaded by tests/property/conftest.py).
+"""Hypothesis profiles of the whole suite (loaded by tests/conftest.py).
 
 `ci` (the default): derandomized, so every run checks the same examples, with budgets that
-keep this directory well under a minute. `fuzz` (HYPOTHESIS_PROFILE=fuzz, `make fuzz`): random
+keep tests/property well under a minute. `fuzz` (HYPOTHESIS_PROFILE=fuzz, `make fuzz`): random
 seeds and FUZZ_FACTOR times each test's budget.
 """
 

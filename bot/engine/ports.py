@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.domain.ledger import FeeRecord, FillRecord, NavRecord, PositionRecord, TokenEventRecord
+from bot.domain.records import FeeRecord, FillRecord, NavRecord, PositionRecord, TokenEventRecord
 from bot.domain.token_spec import TokenSpec
 from bot.domain.values import Candle, FundingRate, Quote, Side
 

@@ -13,7 +13,8 @@ from typing import Any, Protocol
 
 from loguru import logger
 
-from bot.domain.ledger import (
+from bot.domain.price_path import PricePoint
+from bot.domain.records import (
     FeeRecord,
     FillRecord,
     NavRecord,
@@ -21,7 +22,6 @@ from bot.domain.ledger import (
     TokenEventRecord,
     rebase_fees,
 )
-from bot.domain.price_path import PricePoint
 from bot.domain.values import Side
 from bot.strategy import Direction, Signal
 
