@@ -11,15 +11,13 @@ from bot.adapters.sim.http import SimHTTPServer, _Handler
 from bot.config.settings import Settings
 from bot.config.vehicles import DEFAULT_VEHICLES  # the example config's vehicles; bench scripts
 from bot.domain.leveraged_token import PendingRequest, TokenState
-from bot.domain.liquidation import maintenance_margin  # MECHANICS §9 formula, test vectors
-from bot.domain.rebalance_rules import DailyCheck, DailyReset, trigger_move  # §11 vectors
-from bot.domain.token_records import StepAttribution
+from bot.domain.rebalance_rules import DailyCheck, DailyReset
 from bot.domain.token_spec import TokenSpec
 from bot.engine.validation import REASONS  # the documented set of rejection reasons
 from bot.reports.model import LedgerRows
 from bot.runtime.clock import FakeClock  # the test clock of the Clock port (STYLE 7.3)
 
-__getattr__, DEFAULT_VEHICLES, maintenance_margin, trigger_move, REASONS, FakeClock
+__getattr__, DEFAULT_VEHICLES, REASONS, FakeClock
 SimExchange.set_time, SimExchange.inject, SimExchange.clear_faults  # how tests drive the sim
 SimHTTPServer.daemon_threads, SimHTTPServer.block_on_close  # socketserver hooks
 SimHTTPServer.handle_error  # socketserver hook
@@ -28,8 +26,7 @@ _Handler.do_GET, _Handler.do_PUT, _Handler.do_DELETE, _Handler.log_message  # ht
 _Handler.close_connection  # http.server reads it after each request
 Settings.settings_customise_sources  # pydantic-settings hook (environment over TOML)
 PendingRequest.asked_at, TokenState.rebalance_at  # state fields, kept in the resume state
-DailyReset.time_of_day, DailyCheck.time_of_day  # describe the rule (repr); schedule: spec
-StepAttribution.residual  # the attribution identity's rest, asserted by property tests
+DailyReset.time_of_day, DailyCheck.time_of_day  # say which rule it is (repr, ==)
 TokenSpec.spot_fee_pct  # a preset parameter, shown by `ltbot presets` and stored per portfolio
 LedgerRows.rebalance_leverage  # read through dataclasses.fields by the report model
 model_config  # pydantic model configuration

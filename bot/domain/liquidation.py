@@ -71,12 +71,6 @@ def tier_for(tiers: Sequence[Tier], notional: float) -> Tier:
     return tiers[-1]
 
 
-def maintenance_margin(tiers: Sequence[Tier], notional: float) -> float:
-    """MM = notional x MMR - cum (USDT) for an absolute notional."""
-    tier = tier_for(tiers, notional)
-    return notional * tier.mmr - tier.cum
-
-
 def liquidation_price(
     side: Side, qty: float, entry: float, margin: float, tiers: Sequence[Tier]
 ) -> float | None:

@@ -163,17 +163,6 @@ class DailyCheck:
         return self.condition.fires(ctx)
 
 
-def trigger_move(start_leverage: float, bound: float) -> float:
-    """Return the underlying return r* that takes λ from `start_leverage` to `bound`.
-
-    λ(r) = L0(1+r)/(1+L0·r) between rebalances, so r* = (U - L0) / (L0·(1 - U)) (MECHANICS §0);
-    `bound` carries the sign of the leverage (-4 for a -3x token).
-    """
-    if start_leverage == 0 or bound == 1:
-        raise ValueError("trigger_move needs L0 != 0 and bound != 1")
-    return (bound - start_leverage) / (start_leverage * (1 - bound))
-
-
 def target_exposure(target: float, nav: float, current: float, cost_rate: float) -> float:
     """Return the exposure (USDT per unit, signed) that leaves λ = `target` after the fund pays
     `cost_rate` (fee + slippage, a fraction) of the notional traded from `current` out of `nav`.

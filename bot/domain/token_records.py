@@ -42,12 +42,6 @@ class StepAttribution:
     funding: float
     token_return: float
 
-    @property
-    def residual(self) -> float:
-        """Return token_return minus the sum of the terms (0 up to rounding)."""
-        terms = self.market + self.decay + self.rebalance_cost + self.management_fee
-        return self.token_return - terms - self.funding
-
 
 @dataclass(frozen=True, slots=True)
 class TokenRecords:

@@ -15,7 +15,6 @@ from bot.domain.liquidation import (
     buffered_liquidation_price,
     cumulative_amounts,
     liquidation_price,
-    maintenance_margin,
     max_qty_with_stop_first,
     stop_comes_first,
     tier_for,
@@ -32,6 +31,12 @@ CUMS_2024 = [0, 50, 950, 11_450, 131_450, 481_450, 2_981_450, 14_481_450, 26_481
              41_481_450, 121_481_450, 421_481_450]  # fmt: skip
 ROWS = zip(FLOORS, CAPS, MMRS, CUMS_2024, MAX_LEV, strict=True)
 TIERS_2024 = validate_tiers([Tier(f, c, m, cum, lev) for f, c, m, cum, lev in ROWS])
+
+
+def maintenance_margin(tiers: list[Tier], notional: float) -> float:
+    """MM = notional x MMR - cum (USDT) for an absolute notional (MECHANICS §9)."""
+    tier = tier_for(tiers, notional)
+    return notional * tier.mmr - tier.cum
 
 
 def test_cum_column_follows_from_floors_and_rates() -> None:

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.domain.leveraged_token import TokenState, apply_daily_rebalance, new_token, on_price
-from bot.domain.rebalance_rules import trigger_move
 from bot.domain.token_presets import token_spec
 from bot.domain.token_spec import TokenSpec
 from bot.domain.values import Side
@@ -20,6 +19,12 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 NO_COSTS = {"management_fee_pct": 0.0, "rebalance_fee_pct": 0.0, "slippage_pct": 0.0}
 PP = 0.01  # tolerance in percentage points
 BYBIT_PATH = [40_000.0, 44_444.0, 49_381.0, 54_868.0]
+
+
+def trigger_move(start_leverage: float, bound: float) -> float:
+    """The underlying return r* that takes λ from L0 to the bound U (MECHANICS §0): between
+    rebalances λ(r) = L0(1+r)/(1+L0·r), so r* = (U - L0) / (L0·(1 - U)); U is signed."""
+    return (bound - start_leverage) / (start_leverage * (1 - bound))
 
 
 def pct(state: TokenState, start_nav: float = 1.0) -> float:
