@@ -31,7 +31,7 @@ from bot.domain.records import NavRecord
 from bot.domain.values import Candle, FundingRate, Quote
 from bot.engine.bars import BarAggregator, timeframe_seconds
 from bot.engine.strategy_guard import StrategyHealth, safe_signal
-from bot.portfolios.protocol import NO_RECORDS, PortfolioRunner, PricePoint, Records
+from bot.portfolios.protocol import NO_RECORDS, PortfolioRunner, PricePoint, Records, TimedEvent
 from bot.strategy import History, Strategy
 
 
@@ -44,6 +44,13 @@ class Update(Protocol):
     funding: Sequence[FundingRate]
 
 
+class PortfolioOutput(NamedTuple):
+    """One portfolio's part of a step: its ledger records and its NAV snapshots."""
+
+    records: Records
+    navs: list[NavRecord]
+
+
 @dataclass(frozen=True, slots=True)
 class StepOutput:
     """What one step produced, ready for the store."""
@@ -52,7 +59,7 @@ class StepOutput:
     quotes: list[Quote]
     candles: list[Candle]
     funding: list[FundingRate]
-    portfolios: dict[str, tuple[Records, list[NavRecord]]]
+    portfolios: dict[str, PortfolioOutput]
     rejected: list[tuple[str, str]]
 
 
@@ -75,9 +82,16 @@ Validator = Callable[[Sequence[Quote], datetime], tuple[list[Quote], list[tuple[
 _FUNDING, _VEHICLE_EVENT, _PRICE = 0, 1, 2
 
 
+class DueEvent(NamedTuple):
+    """A portfolio's timed event on the timeline, with the runner that applies it."""
+
+    runner: PortfolioRunner
+    event: TimedEvent
+
+
 class TimelineEntry(NamedTuple):
     """One entry of a step's timeline: funding (`key` a symbol, `payload` the rate), a
-    vehicle's timed event (`key` a portfolio id, `payload` (runner, event)) or a price path
+    vehicle's timed event (`key` a portfolio id, `payload` a DueEvent) or a price path
     (`key` a symbol, `payload` its points); sorted by (at, kind)."""
 
     at: datetime
@@ -206,7 +220,7 @@ class Engine:
             due = runner.due_events(after, at)
             if due:
                 entries += [
-                    TimelineEntry(e.at, _VEHICLE_EVENT, runner.id, (runner, e)) for e in due
+                    TimelineEntry(e.at, _VEHICLE_EVENT, runner.id, DueEvent(runner, e)) for e in due
                 ]
         for candle in self._unseen_candles(update.candles, after):
             path = bar_path(candle.open, candle.high, candle.low, candle.close)
@@ -337,7 +351,7 @@ class Engine:
     def _collect(
         self, at: datetime, update: Update, quotes: list[Quote], rejected: list[tuple[str, str]]
     ) -> StepOutput:
-        portfolios: dict[str, tuple[Records, list[NavRecord]]] = {}
+        portfolios: dict[str, PortfolioOutput] = {}
         # _hour(at) > _hour(last) exactly when last < _hour(at), which lies on the hour.
         hour = _hour(at)
         # Once every runner has its NAV of this hour, only runners with records need one.
@@ -359,7 +373,7 @@ class Engine:
             elif hourly:
                 complete = False  # no price yet: its hourly NAV is still to come
             if recorded or navs:
-                portfolios[runner.id] = (records, navs)
+                portfolios[runner.id] = PortfolioOutput(records, navs)
         if hourly_due and complete:
             self._nav_hour = hour
         return StepOutput(
