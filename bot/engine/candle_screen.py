@@ -1,87 +1,151 @@
 """The candle screen: hold back candles whose prices are absurd next to the accepted quotes.
 
-Used by the daemon on every live poll (and open to any feed with the `Feed` protocol's
-`resume_candles`), before the update reaches the engine. Which candles are implausible is
-decided by `bot.engine.validation.implausible_candles`; this module decides what to do with them.
+Used on every update before it reaches the engine, by the daemon (live polls) and the replay
+driver alike. Which candles are implausible is decided by
+`bot.engine.validation.implausible_candles`; `hold_back` decides which candles go with them
+(pure); `CandleScreen` keeps the streak and gets the held candles offered again: a live feed
+fetches them again (`CandleRefetch`), a replay gets them back from the screen with the next
+update.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from loguru import logger
 
+from bot.domain.values import Candle, Quote
 from bot.engine.bars import timeframe_seconds
-from bot.engine.engine import Engine
-from bot.engine.ports import Feed, MarketUpdate
+from bot.engine.ports import MarketUpdate
 from bot.engine.validation import implausible_candles
 
 
+class CandleRefetch(Protocol):
+    """What the screen needs from a live feed (the `Feed` port has it): fetch a series again."""
+
+    def resume_candles(self, symbol: str, timeframe: str, last_open: datetime) -> None:
+        """Continue a series after the candle that opened at `last_open`."""
+        ...
+
+
+def hold_back(
+    candles: Sequence[Candle], bad: Sequence[Candle]
+) -> tuple[list[Candle], list[Candle]]:
+    """Split `candles` into (kept, held): the `bad` ones and, per symbol with a bad candle,
+    every candle of the symbol closing after the first bad one opened are held.
+
+    A symbol's series stay in step: a coarser strategy bar must not arrive without the finer
+    candles it may be built from, or the reverse. Pure; both lists keep the input's order.
+    """
+    since: dict[str, datetime] = {}
+    for c in bad:
+        since[c.symbol] = min(since.get(c.symbol, c.at), c.at)
+    kept: list[Candle] = []
+    held: list[Candle] = []
+    for c in candles:
+        start = since.get(c.symbol)
+        late = (
+            start is not None and c.at + timedelta(seconds=timeframe_seconds(c.timeframe)) > start
+        )
+        (held if late else kept).append(c)
+    return kept, held
+
+
 class CandleScreen:
-    """Hold back live candles whose prices are absurd next to the accepted quotes.
+    """Hold back candles whose prices are absurd next to the accepted quotes.
 
     For each symbol with an implausible candle, that candle and every candle of the symbol
     closing after it opened (its later ones, and those of its other timeframes) are dropped
-    from the update and the feed's cursors are moved back to them, so the next poll fetches
-    them again: nothing is lost, nothing absurd reaches the strategy or the ledger.
-    The rest of the update (quotes, other series, funding) goes on. One WARNING per streak,
-    one INFO when candles pass again. After `max_held` polls in a row they pass anyway, with
-    a WARNING, so a real move the quotes have not confirmed yet cannot stall the strategies.
+    from the update and offered again with the next one: with `refetch` (a live feed) its
+    cursors are moved back so the next poll fetches them again; without it (a replay, which
+    cannot fetch again) the screen keeps them and puts them before the next update's candles.
+    Nothing is lost, nothing absurd reaches the strategy or the ledger. The rest of the update
+    (quotes, other series, funding) goes on. One WARNING per streak, one INFO when candles pass
+    again. After `max_held` updates in a row they pass anyway, with a WARNING, so a real move
+    the quotes have not confirmed yet cannot stall the strategies; malformed candles (a price
+    not a finite number > 0, inconsistent OHLC), which no path can walk, are dropped instead.
     """
 
-    def __init__(self, max_jump_pct: float, max_held: int = 20) -> None:
+    def __init__(
+        self,
+        max_jump_pct: float | None,
+        max_held: int = 20,
+        refetch: CandleRefetch | None = None,
+    ) -> None:
+        """`max_jump_pct` None: hold back only malformed candles (what a replay does)."""
         self.max_jump_pct = max_jump_pct
         self.max_held = max_held
-        self.held = 0
+        self.refetch = refetch
+        self.held = 0  # updates held back in a row
+        self.pending: tuple[Candle, ...] = ()  # held candles to offer again (no refetch)
 
-    def screen(self, update: MarketUpdate, engine: Engine, feed: Feed) -> MarketUpdate:
-        """The update without implausible candles (and the later candles of their series)."""
-        bad = implausible_candles(
-            update.candles, engine.last_quotes, update.quotes, self.max_jump_pct
-        )
+    def screen(self, update: MarketUpdate, last_quotes: Mapping[str, Quote]) -> MarketUpdate:
+        """The update without implausible candles (and the later candles of their series).
+
+        `last_quotes`: the engine's last accepted quote per symbol (`Engine.last_quotes`)."""
+        if self.pending:
+            update = replace(update, candles=(*self.pending, *update.candles))
+            self.pending = ()
+        bad = implausible_candles(update.candles, last_quotes, update.quotes, self.max_jump_pct)
         if not bad:
             if self.held:
                 logger.info("candles plausible again after {} polls held back", self.held)
             self.held = 0
             return update
         if self.held >= self.max_held:
-            logger.warning(
-                "{} candles accepted after {} polls held back: the move persists",
-                len(bad),
-                self.held,
-            )
-            self.held = 0
-            return update
+            return self._give_up(update, bad)
         if self.held == 0:
             first = bad[0]
             logger.warning(
-                "{} {} candle at {} implausible (close {:g}); held back and fetched again "
+                "{} {} candle at {} implausible (close {:g}); held back and {} "
                 "(logged once per streak)",
                 first.symbol,
                 first.timeframe,
                 first.at.isoformat(),
                 first.close,
+                "fetched again"
+                if self.refetch is not None
+                else "offered again with the next update",
             )
         self.held += 1
-        # A symbol's series stay in step: from the first implausible candle on, every candle
-        # of its symbol that closes after it opened is held back too (a coarser strategy bar
-        # must not arrive without the finer candles it may be built from, or the reverse).
-        since: dict[str, datetime] = {}
-        for c in bad:
-            since[c.symbol] = min(since.get(c.symbol, c.at), c.at)
-        cut: dict[tuple[str, str], datetime] = {}
-        kept = []
-        for c in update.candles:
-            start = since.get(c.symbol)
-            if (
-                start is not None
-                and c.at + timedelta(seconds=timeframe_seconds(c.timeframe)) > start
-            ):
+        kept, held = hold_back(update.candles, bad)
+        if self.refetch is None:
+            self.pending = tuple(held)
+        else:
+            cut: dict[tuple[str, str], datetime] = {}
+            for c in held:
                 key = (c.symbol, c.timeframe)
                 cut[key] = min(cut.get(key, c.at), c.at)
-            else:
-                kept.append(c)
-        for (symbol, tf), at in cut.items():
-            feed.resume_candles(symbol, tf, at - timedelta(seconds=timeframe_seconds(tf)))
+            for (symbol, tf), at in cut.items():
+                self.refetch.resume_candles(
+                    symbol, tf, at - timedelta(seconds=timeframe_seconds(tf))
+                )
         return replace(update, candles=tuple(kept))
+
+    def _give_up(self, update: MarketUpdate, bad: Sequence[Candle]) -> MarketUpdate:
+        """After `max_held` updates: let the candles pass, all but the malformed ones."""
+        # Without references, only the malformed candles are implausible.
+        malformed = implausible_candles(bad, {}, (), self.max_jump_pct)
+        held, self.held = self.held, 0
+        if len(malformed) < len(bad):
+            logger.warning(
+                "{} candles accepted after {} polls held back: the move persists",
+                len(bad) - len(malformed),
+                held,
+            )
+        if not malformed:
+            return update
+        first = malformed[0]
+        logger.warning(
+            "{} malformed candles dropped after {} polls held back (first: {} {} at {})",
+            len(malformed),
+            held,
+            first.symbol,
+            first.timeframe,
+            first.at.isoformat(),
+        )
+        dropped = set(map(id, malformed))
+        return replace(update, candles=tuple(c for c in update.candles if id(c) not in dropped))

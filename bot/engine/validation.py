@@ -10,9 +10,9 @@ A quote is rejected, with one reason, when a price is
 Checks run in that order and the first failure is the reason. Rejected quotes change no state,
 so nothing downstream sees them; counts per reason accumulate for the run summary.
 
-Live candles are checked too (`implausible_candles`): the daemon skips a poll whose candles
-are absurd next to the accepted prices (or inconsistent OHLC) and fetches them again on the next
-poll.
+Candles are checked too (`implausible_candles`, applied by `bot.engine.candle_screen`): the
+daemon holds back candles absurd next to the accepted prices, or malformed, and fetches them
+again on the next poll; a replay holds back the malformed ones only.
 """
 
 from __future__ import annotations
@@ -177,22 +177,27 @@ def implausible_candles(
     candles: Sequence[Candle],
     last_accepted: Mapping[str, Quote],
     fresh: Sequence[Quote],
-    max_jump_pct: float,
+    max_jump_pct: float | None,
 ) -> list[Candle]:
     """Candles with a price that is not a number, not > 0, inconsistent (a high below the open
-    or close, a low above them), or farther than `max_jump_pct` from every reference price of
-    its symbol (live polls only; recorded data is trusted).
+    or close, a low above them), or, unless `max_jump_pct` is None, farther than `max_jump_pct`
+    from every reference price of its symbol (`bot.engine.candle_screen.CandleScreen` holds
+    them back, in live polls and replays alike).
 
     References: the last accepted quote's last price and, when it lies within `max_jump_pct`
     of that one, the fresh quote's (so a spiked quote cannot vouch for a spiked candle). A
     symbol without an accepted quote yet has no reference and its candles pass.
     """
+    if not candles:
+        return []  # most replay and live steps: no candle closed
+    # Without a jump bound there are no references: only malformed candles are implausible.
+    jump = math.inf if max_jump_pct is None else max_jump_pct
     refs: dict[str, list[float]] = {}
-    for symbol, quote in last_accepted.items():
+    for symbol, quote in () if max_jump_pct is None else last_accepted.items():
         refs[symbol] = [quote.last]
     for quote in fresh:
         base = refs.get(quote.symbol)
-        if base and _finite(quote.last) and abs(quote.last / base[0] - 1) <= max_jump_pct:
+        if base and _finite(quote.last) and abs(quote.last / base[0] - 1) <= jump:
             base.append(quote.last)
     bad = []
     for candle in candles:
@@ -206,7 +211,7 @@ def implausible_candles(
             bad.append(candle)  # inconsistent: no price path runs through such a bar
             continue
         near = refs.get(candle.symbol)
-        if near and any(all(abs(p / r - 1) > max_jump_pct for r in near) for p in prices):
+        if near and any(all(abs(p / r - 1) > jump for r in near) for p in prices):
             bad.append(candle)
     return bad
 

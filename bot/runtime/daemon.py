@@ -128,7 +128,7 @@ def _poller(
     max_jump_pct: float,
     failures: list[StepFailed],
 ) -> Callable[[], bool]:
-    screen = CandleScreen(max_jump_pct)
+    screen = CandleScreen(max_jump_pct, refetch=feed)
 
     def poll() -> bool:
         try:
@@ -146,7 +146,7 @@ def _poller(
             logger.debug("poll skipped: {}", exc)  # the feed logs one line per failure streak
             return False
         poll_seconds = watch.lap()
-        update = screen.screen(update, session.engine, feed)
+        update = screen.screen(update, session.engine.last_quotes)
         try:
             session.process(update)
         except Exception as exc:
