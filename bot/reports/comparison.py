@@ -8,10 +8,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bot.adapters.sqlite.store import Store
+from bot.adapters.sqlite.queries import LedgerQueries
 
 
-def comparison_rows(store: Store) -> dict[str, list[dict[str, Any]]]:
+def comparison_rows(store: LedgerQueries) -> dict[str, list[dict[str, Any]]]:
     """Portfolio summaries grouped by experiment, best return first."""
     grouped: dict[str, list[dict[str, Any]]] = {}
     rows = store.portfolio_summaries()
@@ -24,7 +24,7 @@ def comparison_rows(store: Store) -> dict[str, list[dict[str, Any]]]:
     return grouped
 
 
-def print_comparison(store: Store, console: Console) -> None:
+def print_comparison(store: LedgerQueries, console: Console) -> None:
     """Print one ranked table per experiment."""
     for experiment, rows in comparison_rows(store).items():
         table = Table(title=f"{experiment} ({rows[0]['symbol']})", title_justify="left")

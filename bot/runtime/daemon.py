@@ -17,7 +17,7 @@ from datetime import datetime
 from loguru import logger
 
 from bot import __version__
-from bot.adapters.sqlite.store import Store
+from bot.adapters.sqlite.queries import LedgerQueries
 from bot.config.settings import ExchangeSettings, Settings
 from bot.config.strategy_loader import resolve
 from bot.engine.candle_screen import CandleScreen
@@ -207,14 +207,14 @@ def strategy_summary(engine: Engine) -> str:
     return "strategies: " + ("; ".join(parts) or "no faults")
 
 
-def rebuild_histories(store: Store, engine: Engine) -> None:
+def rebuild_histories(store: LedgerQueries, engine: Engine) -> None:
     """Refill each strategy's bar history (and its own state) from the recorded candles."""
     for slot in engine.experiments:
         tf = slot.aggregator.timeframe
         engine.replay_history(slot.name, store.iter_candles(slot.symbol, tf, end=engine.last_at))
 
 
-def _resume_cursors(store: Store, engine: Engine, feed: Feed) -> None:
+def _resume_cursors(store: LedgerQueries, engine: Engine, feed: Feed) -> None:
     """Continue the feed where the last committed step left it, so the polls after a restart
     fetch what the uninterrupted run would have: the same candles (including those still
     queued by the per-poll budget), in the same steps."""
