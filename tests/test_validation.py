@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain.values import Quote
-from bot.engine.validation import REASONS, SnapshotValidator
+from bot.domain.values import Candle, Quote
+from bot.engine.validation import REASONS, SnapshotValidator, implausible_candles
 from bot.runtime.clock import FakeClock
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -125,3 +125,21 @@ def test_accepted_prices_are_finite_positive_and_bounded(prices: list[float]) ->
             assert math.isfinite(a.last) and a.last > 0
             previous = a.last
     assert previous is None or previous > 0
+
+
+PRICES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, -1.0, 1.0, 100.0])
+)
+
+
+@given(PRICES, PRICES, PRICES, PRICES)
+def test_a_malformed_candle_is_exactly_one_no_path_can_walk(
+    open_: float, high: float, low: float, close: float
+) -> None:
+    # The screen's one chained comparison against the rule written out in full.
+    candle = Candle(BTC, "5m", T0, open_, high, low, close, 1.0)
+    prices = (open_, high, low, close)
+    malformed = not all(math.isfinite(p) and p > 0 for p in prices) or (
+        high < max(open_, close) or low > min(open_, close)
+    )
+    assert (implausible_candles([candle], {}, [], None) == [candle]) is malformed

@@ -20,7 +20,7 @@ from loguru import logger
 from bot.domain.values import Candle, Quote
 from bot.engine.bars import timeframe_seconds
 from bot.engine.ports import MarketUpdate
-from bot.engine.validation import implausible_candles
+from bot.engine.validation import implausible_candles, sound_candle
 
 
 class CandleRefetch(Protocol):
@@ -86,6 +86,12 @@ class CandleScreen:
         """The update without implausible candles (and the later candles of their series).
 
         `last_quotes`: the engine's last accepted quote per symbol (`Engine.last_quotes`)."""
+        if (
+            self.max_jump_pct is None
+            and not self.pending
+            and all(map(sound_candle, update.candles))
+        ):
+            return update  # a replay's usual step: nothing held, every candle sound
         if self.pending:
             update = replace(update, candles=(*self.pending, *update.candles))
             self.pending = ()

@@ -201,19 +201,26 @@ def implausible_candles(
             base.append(quote.last)
     bad = []
     for candle in candles:
-        prices = (candle.open, candle.high, candle.low, candle.close)
-        if not all(_finite(p) and p > 0 for p in prices):
+        if not sound_candle(candle):
             bad.append(candle)
             continue
-        if candle.high < max(candle.open, candle.close) or candle.low > min(
-            candle.open, candle.close
-        ):
-            bad.append(candle)  # inconsistent: no price path runs through such a bar
-            continue
+        prices = (candle.open, candle.high, candle.low, candle.close)
         near = refs.get(candle.symbol)
         if near and any(all(abs(p / r - 1) > jump for r in near) for p in prices):
             bad.append(candle)
     return bad
+
+
+def sound_candle(candle: Candle) -> bool:
+    """Return True when every price is a finite number > 0 and a path runs through them
+    (low <= open, close <= high): the opposite of malformed."""
+    # One chained comparison, False for NaN, infinities and prices <= 0 (this runs for every
+    # candle of a replay); a price that is not a number at all raises TypeError.
+    low, high = candle.low, candle.high
+    try:
+        return 0.0 < low <= candle.open <= high < math.inf and low <= candle.close <= high
+    except TypeError:
+        return False
 
 
 def _finite(value: object) -> bool:
