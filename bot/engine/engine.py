@@ -236,10 +236,7 @@ class Engine:
         return _merge_paths(entries)
 
     def _run_timeline(self, entries: list[TimelineEntry]) -> None:
-        known: dict[str, PricePoint] = {
-            s: _new(PricePoint, (q.at, q.last, q.mark or q.last, True, True))
-            for s, q in self._last_quotes.items()
-        }
+        known: dict[str, PricePoint] = {}  # the last point walked per symbol in this step
         for at, kind, key, payload in entries:
             if kind == _PRICE:
                 for on_path in self._paths.get(key, ()):
@@ -247,14 +244,22 @@ class Engine:
                 # a bar's close is known at its close time; until then its open stands
                 known[key] = payload[-1]
             elif kind == _FUNDING:
-                self._settle_funding(key, at, payload, known.get(key))
+                self._settle_funding(key, at, payload, known.get(key) or self._quoted(key))
             else:
                 runner, event = payload
-                price = known.get(runner.symbol)
+                price = known.get(runner.symbol) or self._quoted(runner.symbol)
                 if price is None:
                     logger.warning("{} {} at {} skipped: no price yet", runner.id, event.kind, at)
                     continue
                 runner.apply_event(event, price.last)
+
+    def _quoted(self, symbol: str) -> PricePoint | None:
+        # The previous step's quote: the price at or before a timed event that comes before
+        # any point of this step's path.
+        quote = self._last_quotes.get(symbol)
+        if quote is None:
+            return None
+        return PricePoint(quote.at, quote.last, quote.mark or quote.last, True, True)
 
     def _funding_due(
         self, after: datetime, at: datetime, settled: Sequence[FundingRate]
