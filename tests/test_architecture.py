@@ -74,6 +74,9 @@ def test_guard_accepts_plain_domain_code() -> None:
 BOT = DOMAIN.parent
 MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 60  # CLI wiring (bot/cli/) is exempt: a command lists its options
+EVERY_MODULE = pytest.mark.parametrize(
+    "path", sorted(BOT.rglob("*.py")), ids=lambda p: str(p.relative_to(BOT.parent))
+)
 
 
 def oversized(path: Path) -> list[str]:
@@ -91,9 +94,7 @@ def oversized(path: Path) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize(
-    "path", sorted(BOT.rglob("*.py")), ids=lambda p: str(p.relative_to(BOT.parent))
-)
+@EVERY_MODULE
 def test_module_and_its_functions_are_small(path: Path) -> None:
     assert oversized(path) == []
 
@@ -153,9 +154,7 @@ def layer_violations(path: Path) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize(
-    "path", sorted(BOT.rglob("*.py")), ids=lambda p: str(p.relative_to(BOT.parent))
-)
+@EVERY_MODULE
 def test_module_imports_only_lower_layers(path: Path) -> None:
     assert layer_violations(path) == []
 

@@ -37,6 +37,7 @@ from bot.domain.sizing import (
     round_down_to_step,
     size_by_risk,
 )
+from bot.domain.spot import SpotParams, apply_spot_signal
 from bot.domain.values import FillReason, Side
 
 
@@ -78,6 +79,28 @@ def apply_perp_signal(
         account, at, target, price, stop, take_profit, params, rules, tiers
     )
     return account, closed + opened
+
+
+def apply_account_signal(
+    account: PerpAccount,
+    at: datetime,
+    target: Side | None,
+    price: float,
+    stop: float | None,
+    take_profit: float | None,
+    params: PerpParams | StaticPerpParams | SpotParams,
+    rules: MarketRules,
+    tiers: Sequence[Tier],
+) -> tuple[PerpAccount, Bookings]:
+    """Act on a signal with the account's vehicle: `perp` (risk-sized, stop and take-profit),
+    `perp_static` (fixed leverage, no stop) or `spot` (long only), chosen by `params`."""
+    if isinstance(params, PerpParams):
+        return apply_perp_signal(
+            account, at, target, price, stop, take_profit, params, rules, tiers
+        )
+    if isinstance(params, StaticPerpParams):
+        return apply_static_signal(account, at, target, price, params, rules, tiers)
+    return apply_spot_signal(account, at, target, price, params, rules)
 
 
 def apply_static_signal(

@@ -16,10 +16,10 @@ from loguru import logger
 from bot.domain import perp_account as pa
 from bot.domain.liquidation import Tier
 from bot.domain.perp import PerpParams, PerpPosition, StaticPerpParams, quiet_band
-from bot.domain.perp_signals import apply_perp_signal, apply_static_signal
+from bot.domain.perp_signals import apply_account_signal
 from bot.domain.records import NavRecord
 from bot.domain.sizing import MarketRules
-from bot.domain.spot import SpotParams, apply_spot_signal, new_spot_account
+from bot.domain.spot import SpotParams, new_spot_account
 from bot.domain.values import Side
 from bot.portfolios.protocol import TARGETS, PricePoint, RunnerBase, TimedEvent
 from bot.strategy import Signal
@@ -90,24 +90,17 @@ class AccountRunner(RunnerBase):
     def _apply(
         self, at: datetime, target: Side | None, signal: Signal, price: float
     ) -> tuple[pa.PerpAccount, pa.Bookings]:
-        params = self.params
-        if isinstance(params, PerpParams):
-            return apply_perp_signal(
-                self.account,
-                at,
-                target,
-                price,
-                signal.stop,
-                signal.take_profit,
-                params,
-                self.rules,
-                self.tiers,
-            )
-        if isinstance(params, StaticPerpParams):
-            return apply_static_signal(
-                self.account, at, target, price, params, self.rules, self.tiers
-            )
-        return apply_spot_signal(self.account, at, target, price, params, self.rules)
+        return apply_account_signal(
+            self.account,
+            at,
+            target,
+            price,
+            signal.stop,
+            signal.take_profit,
+            self.params,
+            self.rules,
+            self.tiers,
+        )
 
     def _book(self, bookings: pa.Bookings) -> None:
         if bookings is pa.NOTHING:

@@ -22,10 +22,10 @@ from bot.adapters.ccxt.tiers import tiers_for
 from bot.domain import leveraged_token as lt
 from bot.domain import perp_account as pa
 from bot.domain.perp import PerpParams, StaticPerpParams
-from bot.domain.perp_signals import apply_perp_signal, apply_static_signal
+from bot.domain.perp_signals import apply_account_signal
 from bot.domain.price_path import PricePoint
 from bot.domain.sizing import default_rules
-from bot.domain.spot import SpotParams, apply_spot_signal, new_spot_account
+from bot.domain.spot import SpotParams, new_spot_account
 from bot.domain.token_presets import preset_names, token_spec
 from bot.domain.token_schedule import apply_timed_event, due_events
 from bot.domain.token_spec import TokenSpec, quiet_zone, with_overrides
@@ -290,24 +290,17 @@ class PlainAccount:
     def signal(self, at: datetime, signal: Signal, price: float) -> None:
         target, params = TARGETS[signal.direction], self.params
         try:
-            if isinstance(params, PerpParams):
-                result = apply_perp_signal(
-                    self.account,
-                    at,
-                    target,
-                    price,
-                    signal.stop,
-                    signal.take_profit,
-                    params,
-                    self.rules,
-                    self.tiers,
-                )
-            elif isinstance(params, StaticPerpParams):
-                result = apply_static_signal(
-                    self.account, at, target, price, params, self.rules, self.tiers
-                )
-            else:
-                result = apply_spot_signal(self.account, at, target, price, params, self.rules)
+            result = apply_account_signal(
+                self.account,
+                at,
+                target,
+                price,
+                signal.stop,
+                signal.take_profit,
+                params,
+                self.rules,
+                self.tiers,
+            )
         except ValueError:
             return
         self.book(result)
