@@ -66,13 +66,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no such database: {args.db}", file=sys.stderr)
         return 2
     lines = dump(args.db, raw=args.raw, skip=frozenset(args.skip))
-    if args.out is None:
-        for line in lines:
-            sys.stdout.write(line + "\n")
-    else:
-        with args.out.open("w", encoding="utf-8") as out:
+    try:
+        if args.out is None:
             for line in lines:
-                out.write(line + "\n")
+                sys.stdout.write(line + "\n")
+        else:
+            with args.out.open("w", encoding="utf-8") as out:
+                for line in lines:
+                    out.write(line + "\n")
+    except sqlite3.DatabaseError as exc:  # not an SQLite file, or a damaged one
+        print(f"error: {args.db}: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
