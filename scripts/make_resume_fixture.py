@@ -1,6 +1,7 @@
 """Write the resume fixture of tests/e2e/test_resume_fixture.py (run once per state schema).
 
     python scripts/make_resume_fixture.py tests/data/resume
+    python scripts/make_resume_fixture.py tests/data/resume --continue-only
 
 Runs the real daemon (`ltbot run --clock exchange`) against the in-process sim exchange for
 `STOP_AT` steps of the e2e scenario, stops it with SIGTERM and keeps that ledger
@@ -10,6 +11,11 @@ scripts/dump_ledger.py without `runs`, `engine_state` and `_sqlite_migrations`, 
 paths, the state's encoding and the schema version). The test resumes a copy of `ledger.db`
 with the current code over the same steps and compares its dump with `expected.dump`: a ledger
 written by older code resumes after a refactor with the very same money.
+
+`--continue-only` keeps the existing `ledger.db` (written by older code) and re-makes only
+`expected.dump` by resuming a copy of it with the current code: for a change of the money
+model made on purpose (issue 14: isolated margin), where the old code's continuation is no
+longer what the current code must write, but an old ledger must still resume.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ def backup(source: Path, target: Path) -> None:
         conn.execute("PRAGMA journal_mode=DELETE")
 
 
-def main(out: Path) -> int:
+def main(out: Path, continue_only: bool = False) -> int:
     from loguru import logger
 
     from bot.adapters.sim.exchange import SimExchange
@@ -59,11 +65,15 @@ def main(out: Path) -> int:
         db = directory / "ledger.db"
         daemon = Daemon(config, directory / "daemon.log")
         times = scenario_times(sim.data_start)
-        sim.set_time(times[0])
-        daemon.start()
-        drive(sim, daemon, db, times[:STOP_AT])
-        assert daemon.stop() == 0
-        backup(db, out / "ledger.db")
+        if continue_only:
+            backup(out / "ledger.db", db)
+            sim.set_time(times[STOP_AT - 1])
+        else:
+            sim.set_time(times[0])
+            daemon.start()
+            drive(sim, daemon, db, times[:STOP_AT])
+            assert daemon.stop() == 0
+            backup(db, out / "ledger.db")
         daemon.start()
         drive(sim, daemon, db, times[STOP_AT:])
         assert daemon.stop() == 0
@@ -74,4 +84,6 @@ def main(out: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "tests/data/resume"))
+    args = [a for a in sys.argv[1:] if a != "--continue-only"]
+    target = Path(args[0]) if args else ROOT / "tests/data/resume"
+    sys.exit(main(target, continue_only="--continue-only" in sys.argv[1:]))

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WALKS = {
     "bot/domain/leveraged_token.py": ("Drift", "walk_quiet"),
-    "bot/domain/perp_account.py": ("walk_quiet",),
+    "bot/domain/perp.py": ("walk_quiet",),
     "bot/portfolios/tokens.py": ("on_path", "_on_point"),
     "bot/portfolios/accounts.py": ("on_path",),
 }

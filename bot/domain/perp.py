@@ -4,6 +4,10 @@ Units: prices in USDT per base unit, `qty` in base units (always > 0; direction 
 money (margin, PnL, fees) in USDT, rates and slippage as fractions of the notional.
 Sign conventions: PnL > 0 is a gain; a funding `payment` > 0 is a cost to the holder.
 
+Sources cited where applied: [BN-INS] Binance's "Liquidation Protocol" FAQ (copy at
+https://docs.traderwagon.com/faq/futures-trading-introduction/liquidation-protocol) and
+"Insurance Fund" (https://www.binance.com/en/support/articles/360033525371).
+
 The position's `entry` is the *reference* price (the market price the order was sent at);
 slippage is booked separately as a fee, so the accounting identity
 capital + realised + unrealised - fees = NAV holds with realised/unrealised PnL measured from
@@ -13,10 +17,12 @@ reference prices. Fill records carry the executed price (reference moved by the 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from bot.domain.price_path import PricePoint
 from bot.domain.values import FillReason, Side
 
 STOP_TRIGGERS = ("last", "mark")
@@ -157,11 +163,14 @@ def _check_leverage(max_leverage: float, leverage: float | None) -> None:
 class PerpPosition:
     """An open position (perpetual, or a spot holding when `margin` and `liq_price` are None).
 
-    `entry`: reference entry price; `margin`: isolated margin (USDT); `leverage`: the setting;
-    `liq_price` / `bankruptcy`: where the mark liquidates it and where that fills; `stop`,
+    `entry`: reference entry price; `margin`: the isolated margin balance now (USDT: the
+    initial margin, less funding paid, plus funding received); `leverage`: the setting;
+    `liq_price`: the mark price that liquidates it at the current margin (0.0 when no positive
+    price can, e.g. a 1x long); `bankruptcy`: where the margin is used up; `stop`,
     `take_profit`: trigger prices or None; `trailing_pct`: trailing distance (fraction) or None;
     `best`: the most favourable trigger price seen since entry; `fee`, `slippage`: fractions
-    used for the exit; `costs`: fees, slippage and funding booked so far for this position.
+    used for the exit; `costs`: fees, slippage and funding booked so far for this position;
+    `initial_margin`: the isolated margin at entry; `liquidation_fee`: the clearance fee rate.
     """
 
     id: str
@@ -186,6 +195,8 @@ class PerpPosition:
     risk_pct: float | None = None
     intended_risk: float | None = None
     effective_risk: float | None = None
+    initial_margin: float | None = None
+    liquidation_fee: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +215,27 @@ def notional(pos: PerpPosition, price: float) -> float:
 def unrealised_pnl(pos: PerpPosition, mark: float) -> float:
     """Price PnL (USDT) from the reference entry to `mark`."""
     return float(pos.side) * pos.qty * (mark - pos.entry)
+
+
+def entry_fill(pos: PerpPosition) -> float:
+    """The executed entry price of `pos` (reference entry moved by the slippage)."""
+    s = pos.slippage
+    return pos.entry * (1.0 + s) if pos.side is Side.LONG else pos.entry * (1.0 - s)
+
+
+def margin_left(pos: PerpPosition, price: float) -> float:
+    """The isolated margin balance plus the PnL from the executed entry to `price` (USDT): what
+    a close at `price` leaves of the margin before exit fees (0 at the bankruptcy price)."""
+    assert pos.margin is not None  # isolated positions only
+    return pos.margin + float(pos.side) * pos.qty * (price - entry_fill(pos))
+
+
+def not_beyond_bankruptcy(pos: PerpPosition, price: float) -> float:
+    """`price`, or the bankruptcy price when `price` lies beyond it: an isolated position never
+    loses more than its margin (the insurance fund takes the rest) [BN-INS]."""
+    if pos.bankruptcy is None or (price - pos.bankruptcy) * float(pos.side) >= 0.0:
+        return price
+    return pos.bankruptcy
 
 
 def funding_payment(pos: PerpPosition, mark: float, rate: float) -> float:
@@ -273,10 +305,13 @@ def _liquidation(pos: PerpPosition, price: float, mark: float, gap: bool) -> Tri
     stop_first = _beyond(pos, price, pos.stop) and not _beyond(pos, pos.stop or 0.0, pos.liq_price)
     if not gap and stop_first:
         return None
-    # Liquidation fills at the bankruptcy price: the whole isolated margin is lost, whatever
-    # the gap (the insurance fund takes the rest). The remaining maintenance margin at LP is
-    # the clearance fee; no separate liquidation fee or trading fee: UNCONFIRMED (§14).
-    return Trigger(FillReason.LIQUIDATION, pos.bankruptcy)
+    # The liquidation engine closes the position at the liquidation price when the mark moved
+    # there continuously; when the mark gapped through it, at the mark seen, but never beyond
+    # the bankruptcy price: the loss stops at the isolated margin and the insurance fund takes
+    # the rest ([BN-INS]: "the user's position will be closed at the bankruptcy price and the
+    # Insurance Fund will take over the position"). The clearance fee is `close_position`'s.
+    fill = mark if gap else pos.liq_price
+    return Trigger(FillReason.LIQUIDATION, not_beyond_bankruptcy(pos, fill))
 
 
 def _stop(pos: PerpPosition, price: float, last: float, gap: bool) -> Trigger | None:
@@ -307,3 +342,23 @@ def _trail(pos: PerpPosition, price: float) -> PerpPosition:
     if best == pos.best and stop == pos.stop:
         return pos
     return replace(pos, best=best, stop=stop)
+
+
+def walk_quiet(
+    pos: PerpPosition,
+    band: tuple[float, float, float, float],
+    points: Sequence[PricePoint],
+    start: int,
+    end: int,
+) -> int:
+    """Return the first index in [start, end) where `on_price` may act on the account holding
+    `pos` (`end` if none): inside `band = quiet_band(pos)` nothing triggers and `pos` stays.
+    """
+    lo, hi, mark_lo, mark_hi = band
+    by_mark = pos.stop_trigger == "mark"
+    for i in range(start, end):
+        _, last, mark, _, _ = points[i]
+        price = mark if by_mark else last
+        if not (lo < price < hi and mark_lo < mark < mark_hi and last > 0.0):
+            return i
+    return end

@@ -16,7 +16,6 @@ fill-relative fee indices, position upserts, and human-readable notes for the lo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -24,24 +23,28 @@ from bot.domain.perp import (
     PerpPosition,
     Trigger,
     check_triggers,
-    funding_payment,
+    entry_fill,
+    margin_left,
+    not_beyond_bankruptcy,
     notional,
     unrealised_pnl,
 )
-from bot.domain.price_path import PricePoint, bar_path
+from bot.domain.price_path import bar_path
 from bot.domain.records import FeeRecord, FillRecord, NavRecord, PositionRecord, rebase_fees
 from bot.domain.sizing import fill_price
-from bot.domain.values import FeeKind, FillReason, Side
+from bot.domain.values import FeeKind, FillReason, Refusal, Side
 
 
 @dataclass(frozen=True, slots=True)
 class Bookings:
-    """Ledger output of one transition; `FeeRecord.fill_index` points into `fills`."""
+    """Ledger output of one transition; `FeeRecord.fill_index` points into `fills`;
+    `refusals` counts entries the account refused, by reason."""
 
     fills: tuple[FillRecord, ...] = ()
     fees: tuple[FeeRecord, ...] = ()
     positions: tuple[PositionRecord, ...] = ()
     notes: tuple[str, ...] = ()
+    refusals: tuple[Refusal, ...] = ()
 
     def __add__(self, other: Bookings) -> Bookings:
         base = len(self.fills)
@@ -51,7 +54,13 @@ class Bookings:
             self.fees + fees,
             self.positions + other.positions,
             self.notes + other.notes,
+            self.refusals + other.refusals,
         )
+
+
+def refused(reason: Refusal, note: str) -> Bookings:
+    """The bookings of a refused entry: no records, the reason counted, a note for the log."""
+    return Bookings(notes=(f"entry refused: {note}",), refusals=(reason,))
 
 
 NOTHING = Bookings()
@@ -63,6 +72,7 @@ class PerpAccount:
 
     `capital`: starting cash; `realised_pnl`: price PnL of closed positions (reference prices);
     `trading_fees`, `slippage`: costs so far; `funding`: net funding paid (< 0 = received);
+    `clearance_fees`: liquidation clearance fees paid (from the liquidated margin);
     `last_funding_at`: the latest settlement applied (later repeats are ignored);
     `opened`: positions opened so far (the next id); `pays_funding`: False for spot.
     """
@@ -74,6 +84,7 @@ class PerpAccount:
     slippage: float = 0.0
     funding: float = 0.0
     position: PerpPosition | None = None
+    clearance_fees: float = 0.0
     last_funding_at: datetime | None = None
     opened: int = 0
     pays_funding: bool = True
@@ -84,8 +95,8 @@ class PerpAccount:
 
     @property
     def fees(self) -> float:
-        """All costs booked so far (trading + slippage + net funding), USDT."""
-        return self.trading_fees + self.slippage + self.funding
+        """All costs booked so far (trading + slippage + net funding + clearance), USDT."""
+        return self.trading_fees + self.slippage + self.funding + self.clearance_fees
 
     @property
     def cash(self) -> float:
@@ -126,6 +137,7 @@ class Entry:
     effective_risk: float | None = None
     instrument: str | None = None
     notes: tuple[str, ...] = field(default=())
+    liquidation_fee: float = 0.0
 
 
 def open_position(account: PerpAccount, at: datetime, entry: Entry) -> tuple[PerpAccount, Bookings]:
@@ -194,6 +206,8 @@ def _position(
         risk_pct=e.risk_pct,
         intended_risk=e.intended_risk,
         effective_risk=e.effective_risk,
+        initial_margin=e.margin,
+        liquidation_fee=e.liquidation_fee,
     )
 
 
@@ -225,12 +239,8 @@ def position_record(
         exit_reason=None if reason is None else reason.value,
         intended_risk=pos.intended_risk,
         effective_risk=pos.effective_risk,
+        margin=pos.initial_margin,
     )
-
-
-def entry_fill(pos: PerpPosition) -> float:
-    """The executed entry price of `pos` (reference entry moved by the slippage)."""
-    return fill_price(pos.entry, pos.side is Side.LONG, pos.slippage)
 
 
 def close_position(
@@ -238,33 +248,74 @@ def close_position(
 ) -> tuple[PerpAccount, Bookings]:
     """Close the open position at reference `price` (a taker order, slippage against us).
 
-    A liquidation fills at `price` (the bankruptcy price) with no fee and no slippage.
+    An isolated position that cannot pay for the close (what is left of its margin at the
+    executed price, less the exit fee, is below 0) is liquidated at the bankruptcy price
+    instead: it never loses more than its margin. A liquidation fills at `price` with no
+    trading fee and no slippage and pays the clearance fee from what is left of the margin.
     """
     pos = account.position
     if pos is None:
         return account, NOTHING
     if not price > 0.0:
         raise ValueError(f"exit price must be > 0, got {price}")
-    liquidation = reason is FillReason.LIQUIDATION
-    slippage = 0.0 if liquidation else pos.slippage
-    executed = fill_price(price, pos.side is Side.SHORT, slippage)
-    fee = 0.0 if liquidation else pos.qty * executed * pos.fee
-    slip = pos.qty * price * slippage
-    gross = unrealised_pnl(pos, price)
+    if reason is FillReason.LIQUIDATION:
+        return _liquidate(account, pos, at, price)
+    executed = fill_price(price, pos.side is Side.SHORT, pos.slippage)
+    fee = pos.qty * executed * pos.fee
+    if pos.margin is not None and margin_left(pos, executed) - fee < 0.0:
+        # The close would take more than the isolated margin: only a liquidation can (the
+        # insurance fund takes the rest) [BN-INS]; happens when the last price gaps beyond the
+        # bankruptcy price while the mark has not reached the liquidation price.
+        return _liquidate(account, pos, at, not_beyond_bankruptcy(pos, executed))
+    slip = pos.qty * price * pos.slippage
+    return _closed(account, pos, at, _Exit(price, executed, fee, slip, 0.0, reason))
+
+
+@dataclass(frozen=True, slots=True)
+class _Exit:
+    price: float  # reference
+    executed: float
+    fee: float
+    slip: float
+    clearance: float
+    reason: FillReason
+
+
+def _liquidate(
+    account: PerpAccount, pos: PerpPosition, at: datetime, price: float
+) -> tuple[PerpAccount, Bookings]:
+    # Binance charges a liquidation (insurance clearance) fee on the liquidated notional from
+    # the margin left, at the symbol's `liquidationFee` rate of exchangeInfo [BN-INS]; what
+    # the margin cannot pay is not charged. The base (notional at the fill) is UNCONFIRMED.
+    left = 0.0 if pos.margin is None else max(0.0, margin_left(pos, price))
+    clearance = min(left, pos.liquidation_fee * pos.qty * price)
+    return _closed(
+        account, pos, at, _Exit(price, price, 0.0, 0.0, clearance, FillReason.LIQUIDATION)
+    )
+
+
+def _closed(
+    account: PerpAccount, pos: PerpPosition, at: datetime, x: _Exit
+) -> tuple[PerpAccount, Bookings]:
+    gross = unrealised_pnl(pos, x.price)
     side = "sell" if pos.side is Side.LONG else "buy"
-    fill = FillRecord(at, pos.instrument, side, pos.qty, executed, fee, reason)
-    net = gross - pos.costs - fee - slip
+    fill = FillRecord(at, pos.instrument, side, pos.qty, x.executed, x.fee + x.clearance, x.reason)
+    net = gross - pos.costs - x.fee - x.slip - x.clearance
     record = position_record(
-        pos, entry_fill(pos), closed_at=at, exit_fill=executed, pnl=net, reason=reason
+        pos, entry_fill(pos), closed_at=at, exit_fill=x.executed, pnl=net, reason=x.reason
     )
     account = replace(
         account,
         position=None,
         realised_pnl=account.realised_pnl + gross,
-        trading_fees=account.trading_fees + fee,
-        slippage=account.slippage + slip,
+        trading_fees=account.trading_fees + x.fee,
+        slippage=account.slippage + x.slip,
+        clearance_fees=account.clearance_fees + x.clearance,
     )
-    return account, Bookings((fill,), _fee_records(at, fee, slip), (record,))
+    fees = _fee_records(at, x.fee, x.slip)
+    if x.clearance > 0.0:
+        fees += (FeeRecord(at, FeeKind.LIQUIDATION, x.clearance, fill_index=0),)
+    return account, Bookings((fill,), fees, (record,))
 
 
 def on_price(
@@ -291,26 +342,6 @@ def on_price(
     return account, NOTHING
 
 
-def walk_quiet(
-    pos: PerpPosition,
-    band: tuple[float, float, float, float],
-    points: Sequence[PricePoint],
-    start: int,
-    end: int,
-) -> int:
-    """Return the first index in [start, end) where `on_price` may act on the account holding
-    `pos` (`end` if none): inside `band = quiet_band(pos)` nothing triggers and `pos` stays.
-    """
-    lo, hi, mark_lo, mark_hi = band
-    by_mark = pos.stop_trigger == "mark"
-    for i in range(start, end):
-        _, last, mark, _, _ = points[i]
-        price = mark if by_mark else last
-        if not (lo < price < hi and mark_lo < mark < mark_hi and last > 0.0):
-            return i
-    return end
-
-
 def on_bar(
     account: PerpAccount, at: datetime, open: float, high: float, low: float, close: float
 ) -> tuple[PerpAccount, Bookings]:
@@ -334,31 +365,6 @@ def _triggered(
     account, bookings = close_position(account, at, trigger.price, trigger.reason)
     note = f"{trigger.reason.value} at {trigger.price:.8g}"
     return account, bookings + Bookings(notes=(note,))
-
-
-def apply_funding(
-    account: PerpAccount, at: datetime, rate: float, mark: float
-) -> tuple[PerpAccount, Bookings]:
-    """Settle the funding at `at`: payment = side x mark x qty x rate (> 0 is paid).
-
-    Idempotent: a settlement at or before the last one applied is ignored (no record), so
-    overlapping polls and restarts never count it twice.
-    """
-    if account.last_funding_at is not None and at <= account.last_funding_at:
-        return account, NOTHING
-    account = replace(account, last_funding_at=at)
-    pos = account.position
-    # A position must be open at the settlement time to pay or receive (§9); spot never does.
-    if pos is None or not account.pays_funding or pos.opened_at > at:
-        return account, NOTHING
-    if not mark > 0.0:
-        raise ValueError(f"mark must be > 0, got {mark}")
-    payment = funding_payment(pos, mark, rate)
-    # Simplification: funding is paid from the wallet, not from the isolated margin, so the
-    # liquidation price does not move with it.
-    pos = replace(pos, costs=pos.costs + payment)
-    account = replace(account, position=pos, funding=account.funding + payment)
-    return account, Bookings(fees=(FeeRecord(at, FeeKind.FUNDING, payment),))
 
 
 def nav_record(account: PerpAccount, at: datetime, price: float) -> NavRecord:

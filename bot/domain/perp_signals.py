@@ -27,6 +27,7 @@ from bot.domain.perp_account import (
     PerpAccount,
     close_position,
     open_position,
+    refused,
 )
 from bot.domain.sizing import (
     MarketRules,
@@ -38,19 +39,19 @@ from bot.domain.sizing import (
     size_by_risk,
 )
 from bot.domain.spot import SpotParams, apply_spot_signal
-from bot.domain.values import FillReason, Side
+from bot.domain.values import FillReason, Refusal, Side
 
 
 @dataclass(frozen=True, slots=True)
 class Margin:
     """Isolated margin terms of a sized order: quantity, leverage setting, margin (USDT),
-    liquidation and bankruptcy prices (None when it cannot be liquidated)."""
+    liquidation price (None when no positive price can liquidate it) and bankruptcy price."""
 
     qty: float
     leverage: float
     margin: float
     liq_price: float | None
-    bankruptcy: float | None
+    bankruptcy: float
 
 
 def apply_perp_signal(
@@ -142,35 +143,47 @@ def open_risk_sized(
 ) -> tuple[PerpAccount, Bookings]:
     """Open a position sized so that a stop-out loses `risk_pct` of the NAV (§10).
 
-    Capped at max_leverage (or the leverage setting) x NAV in notional, rounded down to the
-    lot step, refused below the minimum notional, and shrunk when its stop lies beyond the
-    buffered liquidation price. Returns a note and no records when refused.
+    Capped so that the isolated margin at max_leverage (or the leverage setting) plus the
+    entry's fee and slippage fit in the NAV, rounded down to the lot step, refused below the
+    minimum notional, and shrunk when its stop lies beyond the buffered liquidation price.
+    Returns a note and the reason, and no records, when refused.
     """
     _check_take_profit(side, price, take_profit)
     equity = account.nav(price)
+    if not equity > 0.0:
+        return account, refused(Refusal.NO_EQUITY, f"NAV {equity:.2f} USDT")
     fee = rules.taker_fee if params.taker_fee is None else params.taker_fee
     slippage = params.slippage_bps / 10_000.0
-    # The cap bounds the executed notional: convert it to the reference price sizing uses.
-    executed = fill_price(price, side is Side.LONG, slippage)
-    cap = (params.leverage or params.max_leverage) * equity * price / executed
-    if not equity > 0.0:
-        return account, Bookings(notes=(f"entry refused: NAV {equity:.2f} USDT",))
+    cap = max_qty(equity, price, side, params.leverage or params.max_leverage, fee, slippage)
     order = RiskOrder(
-        side, price, stop, equity, params.risk_pct, cap, fee, slippage, params.fee_aware
+        side, price, stop, equity, params.risk_pct, cap * price, fee, slippage, params.fee_aware
     )
     sizing = size_by_risk(order, rules)
     if sizing.refused is not None:
-        return account, Bookings(notes=(f"entry refused: {sizing.refused}",))
-    terms, notes = _margin_terms(sizing.qty, side, price, stop, equity, params, rules, tiers)
-    if isinstance(terms, str):
-        return account, Bookings(notes=(*notes, f"entry refused: {terms}"))
+        return account, refused(Refusal.MIN_NOTIONAL, sizing.refused)
+    terms = _margin_terms(sizing.qty, side, price, stop, equity, params, rules, tiers)
+    if isinstance(terms[0], Refusal):
+        return account, refused(terms[0], terms[1][0])
+    margin, notes = terms
     per_unit = loss_per_unit(side, price, stop, fee, slippage)
     entry = Entry(
-        side, terms.qty, price, fee, slippage, terms.leverage, terms.margin, terms.liq_price,
-        terms.bankruptcy, stop, take_profit, params.trailing_pct, params.stop_trigger,
-        params.risk_pct, sizing.intended_risk, terms.qty * per_unit, notes=notes,
+        side, margin.qty, price, fee, slippage, margin.leverage, margin.margin,
+        margin.liq_price or 0.0, margin.bankruptcy, stop, take_profit, params.trailing_pct,
+        params.stop_trigger, params.risk_pct, sizing.intended_risk, margin.qty * per_unit,
+        notes=notes, liquidation_fee=rules.liquidation_fee,
     )  # fmt: skip
     return open_position(account, at, entry)
+
+
+def max_qty(
+    equity: float, price: float, side: Side, leverage: float, fee: float, slippage: float
+) -> float:
+    """The largest quantity whose isolated margin at `leverage` plus the entry's fee and
+    slippage fit in `equity` (USDT): q x (EP / L + EP x fee + P x slippage) = equity, with EP
+    the executed entry price. Binance takes the initial margin and the opening fee from the
+    available balance, so neither may exceed what the account has."""
+    executed = fill_price(price, side is Side.LONG, slippage)
+    return equity / (executed / leverage + executed * fee + price * slippage)
 
 
 def _check_take_profit(side: Side, price: float, take_profit: float | None) -> None:
@@ -188,14 +201,25 @@ def _margin_terms(
     params: PerpParams,
     rules: MarketRules,
     tiers: Sequence[Tier],
-) -> tuple[Margin | str, tuple[str, ...]]:
-    executed = fill_price(price, side is Side.LONG, params.slippage_bps / 10_000.0)
-    # Auto leverage: the smallest whole setting whose initial margin fits in the NAV.
-    leverage = params.leverage or max(1.0, float(math.ceil(qty * executed / equity - 1e-9)))
+) -> tuple[Margin, tuple[str, ...]] | tuple[Refusal, tuple[str]]:
+    slippage = params.slippage_bps / 10_000.0
+    executed = fill_price(price, side is Side.LONG, slippage)
+    fee = rules.taker_fee if params.taker_fee is None else params.taker_fee
+    # Margin rule of a risk-sized perp: the leverage setting comes from the sizing, the
+    # smallest whole leverage whose isolated margin (notional / leverage) plus the entry's
+    # fee and slippage fit in the NAV, capped by max_leverage (the sizing's cap makes that
+    # fit) or fixed by `leverage`; the bracket's maximum leverage refuses more (§9). So a
+    # risk-sized perp always has a margin, a liquidation price (0.0 when no positive price
+    # can liquidate it, e.g. a 1x long) and a bankruptcy price.
+    costs = qty * (executed * fee + price * slippage)
+    needed = qty * executed / (equity - costs)
+    leverage = params.leverage or min(
+        params.max_leverage, max(1.0, float(math.ceil(needed - 1e-9)))
+    )
     terms = isolated_terms(side, qty, executed, leverage, tiers)
-    if isinstance(terms, str) or stop_comes_first(
-        side, stop, executed, terms.liq_price, params.liquidation_buffer
-    ):
+    if isinstance(terms, str):
+        return Refusal.LEVERAGE_BRACKET, (terms,)
+    if stop_comes_first(side, stop, executed, terms.liq_price, params.liquidation_buffer):
         return terms, ()
     # Guard (§10): the stop lies beyond the buffered liquidation price. Keep the margin and
     # shrink the quantity until the stop comes first; this lowers the effective leverage.
@@ -205,7 +229,7 @@ def _margin_terms(
     shrunk = round_down_to_step(wanted, rules.lot_step)
     refusal = min_notional_refusal(shrunk, price, rules)
     if refusal is not None:
-        return f"stop beyond the liquidation price and {refusal}", ()
+        return Refusal.LIQUIDATION_GUARD, (f"stop beyond the liquidation price and {refusal}",)
     note = f"shrunk from {qty:g} to {shrunk:g} so the stop comes before the liquidation price"
     return _with_margin(side, shrunk, executed, terms.margin, tiers), (note,)
 
@@ -224,8 +248,9 @@ def _with_margin(
     side: Side, qty: float, executed: float, margin: float, tiers: Sequence[Tier]
 ) -> Margin:
     lp = liquidation_price(side, qty, executed, margin, tiers)
-    bankruptcy = None if lp is None else bankruptcy_price(side, qty, executed, margin)
-    return Margin(qty, qty * executed / margin, margin, lp, bankruptcy)
+    return Margin(
+        qty, qty * executed / margin, margin, lp, bankruptcy_price(side, qty, executed, margin)
+    )
 
 
 def open_static(
@@ -237,20 +262,50 @@ def open_static(
     rules: MarketRules,
     tiers: Sequence[Tier],
 ) -> tuple[PerpAccount, Bookings]:
-    """Open notional = leverage x NAV at `price` with isolated margin = notional / leverage."""
+    """Open a fixed-leverage position with isolated margin = notional / leverage, as large as
+    the NAV allows once the entry's fee and slippage are paid (`max_qty`)."""
     equity = account.nav(price)
     if not equity > 0.0:
-        return account, Bookings(notes=(f"entry refused: NAV {equity:.2f} USDT",))
+        return account, refused(Refusal.NO_EQUITY, f"NAV {equity:.2f} USDT")
     fee = rules.taker_fee if params.taker_fee is None else params.taker_fee
     slippage = params.slippage_bps / 10_000.0
     executed = fill_price(price, side is Side.LONG, slippage)
-    qty = round_down_to_step(params.leverage * equity / executed, rules.lot_step)
+    qty = round_down_to_step(
+        max_qty(equity, price, side, params.leverage, fee, slippage), rules.lot_step
+    )
     refusal = min_notional_refusal(qty, price, rules)
-    terms = refusal or isolated_terms(side, qty, executed, params.leverage, tiers)
+    if refusal is not None:
+        return account, refused(Refusal.MIN_NOTIONAL, refusal)
+    terms = isolated_terms(side, qty, executed, params.leverage, tiers)
     if isinstance(terms, str):
-        return account, Bookings(notes=(f"entry refused: {terms}",))
+        return account, refused(Refusal.LEVERAGE_BRACKET, terms)
     entry = Entry(
-        side, qty, price, fee, slippage, terms.leverage, terms.margin, terms.liq_price,
-        terms.bankruptcy,
+        side, qty, price, fee, slippage, terms.leverage, terms.margin, terms.liq_price or 0.0,
+        terms.bankruptcy, liquidation_fee=rules.liquidation_fee,
     )  # fmt: skip
     return open_position(account, at, entry)
+
+
+def can_open(
+    nav: float,
+    price: float,
+    params: PerpParams | StaticPerpParams | SpotParams,
+    rules: MarketRules,
+) -> bool:
+    """Whether a flat account with `nav` (USDT) can still open the smallest order the market
+    takes at `price`, at the most leverage its vehicle allows. A flat account has no income, so
+    one that cannot is dead (the minimum is a notional, so the price barely matters: only
+    through the lot step)."""
+    if not nav > 0.0:
+        return False
+    slippage = params.slippage_bps / 10_000.0
+    fee = rules.taker_fee if params.taker_fee is None else params.taker_fee
+    if isinstance(params, SpotParams):
+        qty = nav / (fill_price(price, True, slippage) * (1.0 + fee))
+    else:
+        if isinstance(params, StaticPerpParams):
+            leverage = params.leverage
+        else:
+            leverage = params.leverage or params.max_leverage
+        qty = max_qty(nav, price, Side.LONG, leverage, fee, slippage)
+    return min_notional_refusal(round_down_to_step(qty, rules.lot_step), price, rules) is None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain.values import FeeKind, FillReason, TokenEventKind
+from bot.domain.values import FeeKind, FillReason, Refusal, TokenEventKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +81,10 @@ class PositionRecord:
 
     `id` is unique within the portfolio's ledger and stable across restarts; `side` is "long" or
     "short"; `pnl` is the realised PnL in USDT after fees (None while open); `intended_risk` and
-    `effective_risk` are the USDT loss at the stop before and after rounding, caps and fees.
+    `effective_risk` are the USDT loss at the stop before and after rounding, caps and fees;
+    `margin` is the isolated margin at entry (None for spot); `liq_price` the liquidation
+    price at the current margin (it moves with funding; 0.0 when no positive price can
+    liquidate the position).
     """
 
     id: str
@@ -101,3 +104,21 @@ class PositionRecord:
     exit_reason: str | None = None
     intended_risk: float | None = None
     effective_risk: float | None = None
+    margin: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalRecord:
+    """An entry the portfolio refused at `at`, and why (counted per reason in the ledger)."""
+
+    at: datetime
+    reason: Refusal
+
+
+@dataclass(frozen=True, slots=True)
+class DeathRecord:
+    """The portfolio died at `at`: its NAV reached 0, or too little is left to ever open the
+    smallest order again (`cause` says which, for people)."""
+
+    at: datetime
+    cause: str

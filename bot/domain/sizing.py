@@ -18,20 +18,23 @@ class MarketRules:
     """What the exchange allows and charges for one market.
 
     `lot_step`: quantity increment in base units (0 = no rounding); `min_notional`: smallest
-    order notional in USDT; `taker_fee` / `maker_fee`: fractions of the notional.
+    order notional in USDT; `taker_fee` / `maker_fee`: fractions of the notional;
+    `liquidation_fee`: the insurance clearance fee rate of a liquidation, a fraction of the
+    liquidated notional (exchangeInfo `liquidationFee`; 0 for spot).
     """
 
     lot_step: float
     min_notional: float
     taker_fee: float
     maker_fee: float
+    liquidation_fee: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("lot_step", "min_notional", "taker_fee", "maker_fee"):
+        for name in ("lot_step", "min_notional", "taker_fee", "maker_fee", "liquidation_fee"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0.0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        if self.taker_fee >= 0.1 or self.maker_fee >= 0.1:
+        if self.taker_fee >= 0.1 or self.maker_fee >= 0.1 or self.liquidation_fee >= 0.1:
             raise ValueError(f"fee rates are fractions below 0.1, got {self}")
 
 
@@ -39,15 +42,17 @@ class MarketRules:
 # Binance USDⓈ-M (GET /fapi/v1/exchangeInfo, serverTime 2025-12-24, shared/data/exchange_info):
 # BTCUSDT and ETHUSDT have LOT_SIZE = MARKET_LOT_SIZE stepSize 0.001 and MIN_NOTIONAL 100 / 20.
 # Fees: VIP0 taker 0.05 % / maker 0.02 % (MECHANICS §9; the official text is UNCONFIRMED).
+# Liquidation clearance fee: `liquidationFee` of the same exchangeInfo, 0.02 for BTCUSDT and
+# ETHUSDT; 0.015 is the most common value (408 of its 648 perpetuals), used for any other.
 USDM_TAKER_FEE = 0.0005
 USDM_MAKER_FEE = 0.0002
 USDM_RULES: dict[str, MarketRules] = {
-    "BTC/USDT:USDT": MarketRules(0.001, 100.0, USDM_TAKER_FEE, USDM_MAKER_FEE),
-    "ETH/USDT:USDT": MarketRules(0.001, 20.0, USDM_TAKER_FEE, USDM_MAKER_FEE),
+    "BTC/USDT:USDT": MarketRules(0.001, 100.0, USDM_TAKER_FEE, USDM_MAKER_FEE, 0.02),
+    "ETH/USDT:USDT": MarketRules(0.001, 20.0, USDM_TAKER_FEE, USDM_MAKER_FEE, 0.02),
 }
 # Any other perpetual offline: no lot rounding and a 5 USDT minimum (the common Binance value,
 # UNCONFIRMED per symbol). Live runs take the real values from ccxt market info.
-USDM_FALLBACK = MarketRules(0.0, 5.0, USDM_TAKER_FEE, USDM_MAKER_FEE)
+USDM_FALLBACK = MarketRules(0.0, 5.0, USDM_TAKER_FEE, USDM_MAKER_FEE, 0.015)
 # Binance spot (GET /api/v3/exchangeInfo, 2024-09-08): LOT_SIZE stepSize 0.00001 BTC /
 # 0.0001 ETH, NOTIONAL minNotional 5; regular spot fee 0.1 % both sides (UNCONFIRMED text).
 SPOT_FEE = 0.001

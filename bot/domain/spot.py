@@ -20,6 +20,7 @@ from bot.domain.perp_account import (
     PerpAccount,
     close_position,
     open_position,
+    refused,
 )
 from bot.domain.sizing import (
     SPOT_FEE,
@@ -29,7 +30,7 @@ from bot.domain.sizing import (
     round_down_to_step,
     spot_symbol,
 )
-from bot.domain.values import FillReason, Side
+from bot.domain.values import FillReason, Refusal, Side
 
 
 def _fraction(name: str, value: Any, upper: float) -> float:
@@ -90,9 +91,11 @@ def buy_spot(
     executed = fill_price(price, True, slippage)
     # Cost = qty x executed x (1 + fee) must fit in the cash: no borrowing on spot.
     qty = round_down_to_step(equity / (executed * (1.0 + params.taker_fee)), rules.lot_step)
-    refusal = min_notional_refusal(qty, price, rules) if equity > 0.0 else "no cash"
+    if not equity > 0.0:
+        return account, refused(Refusal.NO_EQUITY, f"no cash (NAV {equity:.2f} USDT)")
+    refusal = min_notional_refusal(qty, price, rules)
     if refusal is not None:
-        return account, Bookings(notes=(f"spot buy refused: {refusal}",))
+        return account, refused(Refusal.MIN_NOTIONAL, refusal)
     entry = Entry(
         Side.LONG, qty, price, params.taker_fee, slippage, leverage=1.0,
         instrument=spot_symbol(account.symbol),

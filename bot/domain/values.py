@@ -31,6 +31,17 @@ class FeeKind(StrEnum):
     REDEMPTION = "redemption"
     MANAGEMENT = "management"
     FUNDING = "funding"
+    # Binance's insurance clearance fee of a liquidated position (income type INSURANCE_CLEAR)
+    LIQUIDATION = "liquidation"
+
+
+class Refusal(StrEnum):
+    """Why an account refused to open a position (the `entry_refusals.reason` column)."""
+
+    NO_EQUITY = "no_equity"  # NAV (or free cash) <= 0
+    MIN_NOTIONAL = "min_notional"  # the size rounds below the market's minimum notional
+    LIQUIDATION_GUARD = "liquidation_guard"  # the stop cannot come before the liquidation price
+    LEVERAGE_BRACKET = "leverage_bracket"  # the leverage exceeds the bracket's maximum
 
 
 class FillReason(StrEnum):

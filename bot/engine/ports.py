@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.domain.records import FeeRecord, FillRecord, NavRecord, PositionRecord, TokenEventRecord
+from bot.domain.records import (
+    DeathRecord,
+    FeeRecord,
+    FillRecord,
+    NavRecord,
+    PositionRecord,
+    RefusalRecord,
+    TokenEventRecord,
+)
 from bot.domain.token_spec import TokenSpec
 from bot.domain.values import Candle, FundingRate, Quote, Side
 
@@ -177,6 +185,8 @@ class PortfolioStep:
     token_events: Sequence[TokenEventRecord] = ()
     positions: Sequence[PositionRecord] = ()
     nav: Sequence[NavRecord] = ()
+    refusals: Sequence[RefusalRecord] = ()
+    death: DeathRecord | None = None
 
 
 @dataclass(frozen=True, slots=True)

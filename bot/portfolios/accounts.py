@@ -15,9 +15,10 @@ from loguru import logger
 
 from bot.domain import perp_account as pa
 from bot.domain.liquidation import Tier
-from bot.domain.perp import PerpParams, PerpPosition, StaticPerpParams, quiet_band
-from bot.domain.perp_signals import apply_account_signal
-from bot.domain.records import NavRecord
+from bot.domain.perp import PerpParams, PerpPosition, StaticPerpParams, quiet_band, walk_quiet
+from bot.domain.perp_funding import apply_funding
+from bot.domain.perp_signals import apply_account_signal, can_open
+from bot.domain.records import NavRecord, RefusalRecord
 from bot.domain.sizing import MarketRules
 from bot.domain.spot import SpotParams, new_spot_account
 from bot.domain.values import Side
@@ -59,17 +60,17 @@ class AccountRunner(RunnerBase):
         raise ValueError(f"{self.id}: unexpected timed event {event.kind!r}")
 
     def apply_funding(self, at: datetime, rate: float, mark: float) -> None:
-        self.account, bookings = pa.apply_funding(self.account, at, rate, mark)
+        self.account, bookings = apply_funding(self.account, at, rate, mark, tiers=self.tiers)
         self._book(bookings)
 
     def on_path(self, points: Sequence[PricePoint]) -> None:
-        """Skip the quiet points (`pa.walk_quiet`); the others go through `pa.on_price`."""
+        """Skip the quiet points (`walk_quiet`); the others go through `pa.on_price`."""
         pos = self.account.position
         i, end = 0, len(points)
         while pos is not None and i < end:  # prices alone never open a position
             if pos is not self._band_of:
                 self._band, self._band_of = quiet_band(pos), pos
-            i = pa.walk_quiet(pos, self._band, points, i, end)
+            i = walk_quiet(pos, self._band, points, i, end)
             if i == end:
                 return
             at, last, mark, gap, _ = points[i]
@@ -86,6 +87,7 @@ class AccountRunner(RunnerBase):
             self._refused(at, signal, exc)
             return
         self._book(bookings)
+        self._records.refusals.extend(RefusalRecord(at, r) for r in bookings.refusals)
 
     def _apply(
         self, at: datetime, target: Side | None, signal: Signal, price: float
@@ -108,15 +110,32 @@ class AccountRunner(RunnerBase):
         # Position ids are per account ("1", "2", ...); the ledger's are global.
         positions = [replace(p, id=f"{self.id}#{p.id}") for p in bookings.positions]
         self._records.extend(bookings.fills, bookings.fees, (), positions)
+        # Refused entries are counted in the ledger (`entry_refusals`), so their notes stay
+        # out of the INFO log, where a dead portfolio would repeat one at every signal.
+        level = "DEBUG" if bookings.refusals else "INFO"
         for note in bookings.notes:
-            logger.info("{}: {}", self.id, note)
+            logger.log(level, "{}: {}", self.id, note)
 
     def nav(self, at: datetime, last: float, mark: float) -> NavRecord:
         spot = isinstance(self.params, SpotParams)
         return pa.nav_record(self.account, at, last if spot else mark)
 
+    def died(self, nav: NavRecord) -> str | None:
+        if self.died_at is not None or self.account.position is not None:
+            return None
+        if can_open(nav.nav, nav.price, self.params, self.rules):
+            return None
+        self.died_at = nav.at
+        if nav.nav <= 0.0:
+            return f"NAV {nav.nav:.2f} USDT"
+        return (
+            f"NAV {nav.nav:.2f} USDT cannot pay for the smallest order "
+            f"(minimum notional {self.rules.min_notional:g} USDT)"
+        )
+
     def state(self) -> dict[str, Any]:
-        return {"account": self.account}
+        return {"account": self.account, "died_at": self.died_at}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.account = state["account"]
+        self.died_at = state.get("died_at")

@@ -19,6 +19,7 @@ from bot.domain.records import (
     FillRecord,
     NavRecord,
     PositionRecord,
+    RefusalRecord,
     TokenEventRecord,
     rebase_fees,
 )
@@ -54,9 +55,10 @@ class Records:
     fees: list[FeeRecord] = field(default_factory=list)
     token_events: list[TokenEventRecord] = field(default_factory=list)
     positions: list[PositionRecord] = field(default_factory=list)
+    refusals: list[RefusalRecord] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.fills or self.fees or self.token_events or self.positions)
+        return bool(self.fills or self.fees or self.token_events or self.positions or self.refusals)
 
     def extend(
         self,
@@ -119,6 +121,11 @@ class PortfolioRunner(Protocol):
         """Snapshot the portfolio (perps and tokens mark at `mark`, spot at `last`)."""
         ...
 
+    def died(self, nav: NavRecord) -> str | None:
+        """The cause when the portfolio dies at this NAV snapshot (the first time only): its
+        NAV reached 0 or cannot pay for the smallest order any more; else None."""
+        ...
+
     def state(self) -> dict[str, Any]:
         """A JSON-able snapshot of everything needed to resume after a restart."""
         ...
@@ -140,11 +147,12 @@ class RunnerBase:
         self.experiment = experiment
         self.symbol = symbol
         self._records = Records()
+        self.died_at: datetime | None = None  # when `died` said so (kept across restarts)
 
     def drain(self) -> Records:
         """Return and forget the records produced since the last drain."""
         records = self._records
-        if not (records.fills or records.fees or records.token_events or records.positions):
+        if not records:
             return NO_RECORDS  # most steps: no new Records object per portfolio
         self._records = Records()
         return records

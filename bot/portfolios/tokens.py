@@ -208,9 +208,19 @@ class TokenRunner(RunnerBase):
         leverage = exposure / nav if nav > 0 else 0.0
         return NavRecord(at, nav, self.cash + committed, exposure, leverage, mark)
 
+    def died(self, nav: NavRecord) -> str | None:
+        # A token portfolio has no income once its NAV is gone (a fund wiped out with
+        # everything in it): under a cent of USDT counts as gone.
+        if self.died_at is not None or nav.nav >= 0.01:
+            return None
+        self.died_at = nav.at
+        return f"NAV {nav.nav:.2f} USDT (wiped out)"
+
     def state(self) -> dict[str, Any]:
-        return {"cash": self.cash, "funds": {side.name: f for side, f in self.funds.items()}}
+        funds = {side.name: f for side, f in self.funds.items()}
+        return {"cash": self.cash, "funds": funds, "died_at": self.died_at}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.cash = state["cash"]
         self.funds = {Side[name]: fund for name, fund in state["funds"].items()}
+        self.died_at = state.get("died_at")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from loguru import logger
 
+from bot.domain.records import DeathRecord, NavRecord
 from bot.engine.engine import Engine, StepOutput, Update
 from bot.engine.ports import EngineState, Ledger, PortfolioStep, StepBatch
 from bot.runtime.state_codec import dump_resume_state, load_resume_state
@@ -24,6 +25,8 @@ class SessionStats:
     steps: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     records: int = 0
+    refused: dict[str, int] = field(default_factory=dict)  # entries refused, by reason
+    deaths: list[tuple[str, DeathRecord]] = field(default_factory=list)  # (portfolio, death)
 
 
 class Session:
@@ -39,6 +42,7 @@ class Session:
         self.stats = SessionStats()
         self._pending: list[StepBatch] = []
         self._rejecting: dict[str, int] = {}  # symbol -> quotes rejected in the current streak
+        self._runners = {runner.id: runner for runner in engine.runners}
 
     def resume(self) -> bool:
         """Restore the engine from the last committed step; False when starting fresh."""
@@ -117,19 +121,36 @@ class Session:
         self._pending = []
 
     def _batch(self, output: StepOutput, with_state: bool) -> StepBatch:
-        steps = [
-            PortfolioStep(
-                pid, records.fills, records.fees, records.token_events, records.positions, navs
-            )
-            for pid, (records, navs) in output.portfolios.items()
-        ]
+        steps = []
+        for pid, (records, navs) in output.portfolios.items():
+            death = self._death(pid, navs[-1]) if navs else None
+            steps.append(
+                PortfolioStep(
+                    pid, records.fills, records.fees, records.token_events, records.positions,
+                    navs, records.refusals, death,
+                )
+            )  # fmt: skip
         state = None
         if with_state:
             state = EngineState(self.key, output.at, dump_resume_state(self.engine.state()))
         return StepBatch(output.quotes, output.candles, output.funding, steps, state, output.at)
 
+    def _death(self, portfolio_id: str, nav: NavRecord) -> DeathRecord | None:
+        # Asked before the state is dumped, so a restart remembers the death.
+        cause = self._runners[portfolio_id].died(nav)
+        if cause is None:
+            return None
+        death = DeathRecord(nav.at, cause)
+        self.stats.deaths.append((portfolio_id, death))
+        logger.warning("{} died at {}: {}", portfolio_id, nav.at.isoformat(), cause)
+        return death
+
     def _count(self, output: StepOutput) -> None:
         self.stats.steps += 1
+        for records, _ in output.portfolios.values():
+            for refusal in records.refusals:
+                reason = refusal.reason.value
+                self.stats.refused[reason] = self.stats.refused.get(reason, 0) + 1
         for _, reason in output.rejected:
             self.stats.rejected[reason] = self.stats.rejected.get(reason, 0) + 1
         self.stats.records += sum(len(r.fills) + len(r.fees) for r, _ in output.portfolios.values())
@@ -138,5 +159,13 @@ class Session:
 def summary_line(stats: SessionStats, extra: Sequence[str] = ()) -> str:
     """One line for the end of a run."""
     rejected = ", ".join(f"{k} {v}" for k, v in sorted(stats.rejected.items())) or "none"
-    parts = [f"{stats.steps} steps", f"rejected: {rejected}", *extra]
+    refused = ", ".join(f"{k} {v}" for k, v in sorted(stats.refused.items())) or "none"
+    died = ", ".join(f"{pid} {d.at:%Y-%m-%d %H:%M}" for pid, d in stats.deaths) or "none"
+    parts = [
+        f"{stats.steps} steps",
+        f"rejected: {rejected}",
+        f"entries refused: {refused}",
+        f"died: {died}",
+        *extra,
+    ]
     return "; ".join(parts)

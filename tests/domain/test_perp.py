@@ -21,12 +21,12 @@ from bot.domain.perp import PerpParams, StaticPerpParams
 from bot.domain.perp_account import (
     Bookings,
     PerpAccount,
-    apply_funding,
     close_position,
     nav_record,
     on_bar,
     on_price,
 )
+from bot.domain.perp_funding import apply_funding
 from bot.domain.perp_signals import apply_perp_signal, apply_static_signal
 from bot.domain.price_path import bar_path
 from bot.domain.records import FeeRecord
@@ -236,10 +236,15 @@ def test_entry_below_minimum_notional_is_refused_with_a_note() -> None:
 
 
 def test_size_is_capped_at_max_leverage() -> None:
-    # 2 % risk over a 0.1 % stop wants ~20x; max_leverage 5 caps the notional at 50,000.
+    # 2 % risk over a 0.1 % stop wants ~20x; at max_leverage 5 the isolated margin (notional
+    # / 5) plus the entry fee and slippage must fit in 10,000:
+    # qty = floor(10,000 / (50,010 / 5 + 50,010 x 0.0005 + 50,000 x 0.0002), 0.001) = 0.996.
     acc, _ = enter(Side.LONG, 50_000.0, 49_950.0, PerpParams(max_leverage=5))
-    assert acc.position is not None and acc.position.qty == 0.999
+    assert acc.position is not None and acc.position.qty == 0.996
+    # leverage = ceil(0.996 x 50,010 / (10,000 - 0.996 x 35.005)) = ceil(4.998) = 5
     assert acc.position.leverage == pytest.approx(5.0)
+    assert acc.position.margin == pytest.approx(0.996 * 50_010.0 / 5)
+    assert acc.cash - acc.position.margin >= 0.0  # the wallet outside the margin
 
 
 # -- liquidation ----------------------------------------------------------------------------
@@ -290,8 +295,13 @@ def test_gap_through_stop_and_liquidation_liquidates_first() -> None:
     entry_fee = pos.qty * 50_010.0 * 0.0005
     acc, booked = on_bar(acc, T1, pos.liq_price - 500.0, pos.liq_price, 47_000.0, 47_500.0)
     (fill,) = booked.fills
-    assert fill.reason is FillReason.LIQUIDATION and fill.fee == 0.0
-    # The whole isolated margin is lost (fill at the bankruptcy price), plus the entry fee.
+    # The open gapped beyond the bankruptcy price (50,010 - margin / qty): the fill stops
+    # there, nothing is left of the margin for a clearance fee.
+    assert pos.bankruptcy == pytest.approx(50_010.0 - pos.margin / pos.qty)
+    assert pos.liq_price - 500.0 < pos.bankruptcy
+    assert fill.reason is FillReason.LIQUIDATION and fill.price == pos.bankruptcy
+    assert fill.fee == pytest.approx(0.0, abs=1e-9)
+    # The whole isolated margin is lost, plus the entry fee.
     assert acc.cash == pytest.approx(10_000.0 - pos.margin - entry_fee, abs=1e-9)
     assert booked.positions[0].exit_reason == "liquidation"
 
@@ -308,18 +318,28 @@ def test_static_perp_has_no_stop_and_is_liquidated_at_its_liquidation_price() ->
     acc, opened = apply_static_signal(account(), T0, Side.LONG, 50_000.0, params, RULES, TIERS)
     pos = acc.position
     assert pos is not None and pos.stop is None and pos.margin is not None
-    # qty = floor(3 x 10,000 / 50,010, 0.001) = 0.599; margin = 0.599 x 50,010 / 3.
-    assert pos.qty == 0.599
-    assert pos.margin == pytest.approx(0.599 * 50_010.0 / 3)
-    # LP = (0.599 x 50,010 - margin) / (0.599 x (1 - 0.004)) (tier 1: notional ~ 30 k).
-    lp = (0.599 * 50_010.0 - pos.margin) / (0.599 * 0.996)
+    # Margin + entry fee + slippage fit in the NAV:
+    # qty = floor(10,000 / (50,010 / 3 + 50,010 x 0.0005 + 50,000 x 0.0002), 0.001) = 0.598;
+    # margin = 0.598 x 50,010 / 3 = 9,968.66.
+    assert pos.qty == 0.598
+    assert pos.margin == pytest.approx(9_968.66)
+    # LP = (0.598 x 50,010 - margin) / (0.598 x (1 - 0.004)) (tier 1: notional ~ 30 k).
+    lp = (0.598 * 50_010.0 - pos.margin) / (0.598 * 0.996)
     assert pos.liq_price == pytest.approx(lp)
     assert opened.positions[0].stop is None and opened.positions[0].risk_pct is None
     acc, kept = on_bar(acc, T1, 50_000.0, 50_000.0, lp + 1.0, lp + 50.0)
     assert acc.position is not None and kept.fills == ()
     acc, booked = on_bar(acc, T1, lp + 50.0, lp + 60.0, lp - 10.0, lp)
-    assert booked.fills[0].reason is FillReason.LIQUIDATION
-    assert acc.cash == pytest.approx(10_000.0 - pos.margin - 0.599 * 50_010.0 * 0.0005)
+    (fill,) = booked.fills
+    # A continuous move: closed at the liquidation price. The margin left there (the
+    # maintenance margin, 0.4 % of the notional) is below the clearance fee (2 % of the
+    # notional, exchangeInfo liquidationFee): it all goes, and nothing more.
+    assert fill.reason is FillReason.LIQUIDATION and fill.price == pytest.approx(lp)
+    left = pos.margin + 0.598 * (lp - 50_010.0)
+    assert left == pytest.approx(0.004 * 0.598 * lp)
+    assert booked.fees == (FeeRecord(T1, FeeKind.LIQUIDATION, fill.fee, fill_index=0),)
+    assert fill.fee == pytest.approx(left)
+    assert acc.cash == pytest.approx(10_000.0 - pos.margin - 0.598 * 50_010.0 * 0.0005)
 
 
 # -- funding --------------------------------------------------------------------------------
@@ -330,7 +350,7 @@ def test_static_perp_has_no_stop_and_is_liquidated_at_its_liquidation_price() ->
 def test_funding_longs_pay_a_positive_rate(side: Side, stop: float, amount: float) -> None:
     acc, _ = enter(side, 50_000.0, stop, PerpParams(fee_aware=False))  # 0.2 BTC
     nav_before = acc.nav(50_000.0)
-    acc, booked = apply_funding(acc, T1, 0.0001, 50_000.0)
+    acc, booked = apply_funding(acc, T1, 0.0001, 50_000.0, tiers=TIERS)
     # payment = mark x qty x rate = 50,000 x 0.2 x 0.0001 = 1 USDT (received by the short).
     assert booked.fees == (FeeRecord(T1, FeeKind.FUNDING, amount),)
     assert acc.funding == pytest.approx(amount)
@@ -339,9 +359,9 @@ def test_funding_longs_pay_a_positive_rate(side: Side, stop: float, amount: floa
 
 def test_the_same_settlement_is_booked_once() -> None:
     acc, _ = enter(Side.LONG, 50_000.0, 49_000.0, PerpParams(fee_aware=False))
-    acc, first = apply_funding(acc, T1, 0.0001, 50_000.0)
-    again, second = apply_funding(acc, T1, 0.0001, 50_000.0)
-    older, third = apply_funding(acc, T1 - timedelta(hours=8), 0.0001, 50_000.0)
+    acc, first = apply_funding(acc, T1, 0.0001, 50_000.0, tiers=TIERS)
+    again, second = apply_funding(acc, T1, 0.0001, 50_000.0, tiers=TIERS)
+    older, third = apply_funding(acc, T1 - timedelta(hours=8), 0.0001, 50_000.0, tiers=TIERS)
     assert len(first.fees) == 1
     assert second == third == Bookings()
     assert again == older == acc
@@ -349,15 +369,15 @@ def test_the_same_settlement_is_booked_once() -> None:
 
 def test_funding_needs_a_position_open_at_the_settlement() -> None:
     acc, _ = enter(Side.LONG, 50_000.0, 49_000.0, PerpParams())
-    acc, booked = apply_funding(acc, T0 - timedelta(minutes=1), 0.0001, 50_000.0)
+    acc, booked = apply_funding(acc, T0 - timedelta(minutes=1), 0.0001, 50_000.0, tiers=TIERS)
     assert booked == Bookings() and acc.funding == 0.0
-    flat, none = apply_funding(account(), T1, 0.0001, 50_000.0)
+    flat, none = apply_funding(account(), T1, 0.0001, 50_000.0, tiers=TIERS)
     assert none == Bookings() and flat.last_funding_at == T1
 
 
 def test_funding_is_part_of_the_closed_position_pnl() -> None:
     acc, _ = enter(Side.LONG, 50_000.0, 49_000.0, PerpParams(fee_aware=False, slippage_bps=0))
-    acc, _ = apply_funding(acc, T1, 0.0001, 50_000.0)
+    acc, _ = apply_funding(acc, T1, 0.0001, 50_000.0, tiers=TIERS)
     acc, closed = close_position(acc, T1, 50_000.0)
     # Flat price: the PnL is minus the two fees (5 + 5) and the funding (1).
     assert closed.positions[0].pnl == pytest.approx(-11.0)
@@ -368,7 +388,7 @@ def test_funding_is_part_of_the_closed_position_pnl() -> None:
 
 def test_nav_record_by_hand() -> None:
     acc, _ = enter(Side.SHORT, 50_000.0, 51_000.0, PerpParams(fee_aware=False))  # 0.2 BTC
-    acc, booked = apply_funding(acc, T1, -0.0002, 50_200.0)
+    acc, booked = apply_funding(acc, T1, -0.0002, 50_200.0, tiers=TIERS)
     # A negative rate: shorts pay. payment = -1 x 50,200 x 0.2 x -0.0002 = +2.008 USDT.
     assert booked.fees[0].amount == pytest.approx(2.008)
     record = nav_record(acc, T1, 49_000.0)
@@ -385,6 +405,6 @@ def test_account_and_params_survive_the_resume_codec() -> None:
 
     params = PerpParams(risk_pct=0.03, trailing_pct=0.05, stop_trigger="mark")
     acc, _ = enter(Side.LONG, 50_000.0, 49_000.0, params)
-    acc, _ = apply_funding(acc, T1, 0.0001, 50_000.0)
+    acc, _ = apply_funding(acc, T1, 0.0001, 50_000.0, tiers=TIERS)
     assert state_codec.loads(state_codec.dumps(acc)) == acc
     assert state_codec.loads(state_codec.dumps(params)) == params

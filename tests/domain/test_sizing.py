@@ -185,7 +185,8 @@ def test_offline_defaults_agree_with_the_bundled_exchange_info() -> None:
 
 def test_default_rules_for_spot_and_unknown_symbols() -> None:
     assert default_rules("BTC/USDT") == MarketRules(0.00001, 5.0, 0.001, 0.001)
-    assert default_rules("DOGE/USDT:USDT") == MarketRules(0.0, 5.0, 0.0005, 0.0002)
+    # liquidationFee: 0.015 is the most common value of exchangeInfo 2025-12-24
+    assert default_rules("DOGE/USDT:USDT") == MarketRules(0.0, 5.0, 0.0005, 0.0002, 0.015)
     assert spot_symbol("ETH/USDT:USDT") == "ETH/USDT"
 
 
@@ -196,8 +197,9 @@ def test_rules_from_a_ccxt_market() -> None:
         "limits": {"cost": {"min": 100.0, "max": None}},
         "taker": 0.0004,
         "maker": 0.0002,
+        "info": {"symbol": "BTCUSDT", "liquidationFee": "0.012500"},
     }
-    assert rules_from_ccxt_market(market) == MarketRules(0.001, 100.0, 0.0004, 0.0002)
+    assert rules_from_ccxt_market(market) == MarketRules(0.001, 100.0, 0.0004, 0.0002, 0.0125)
     # Missing fields fall back to the offline defaults.
     assert rules_from_ccxt_market({"symbol": "ETH/USDT:USDT"}) == USDM_RULES["ETH/USDT:USDT"]
     assert rules_for("BTC/USDT:USDT", {}) == BTC

@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain.perp_account import Bookings, PerpAccount, apply_funding, nav_record, on_bar
+from bot.domain.perp_account import Bookings, PerpAccount, nav_record, on_bar
+from bot.domain.perp_funding import apply_funding
 from bot.domain.sizing import default_rules
 from bot.domain.spot import SpotParams, apply_spot_signal, new_spot_account
-from bot.domain.values import FeeKind, FillReason, Side
+from bot.domain.values import FeeKind, FillReason, Refusal, Side
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 T1 = T0 + timedelta(hours=8)
@@ -71,7 +72,7 @@ def test_long_signal_while_holding_does_nothing() -> None:
 
 def test_spot_pays_no_funding_and_cannot_be_liquidated() -> None:
     acc, _ = bought()
-    funded, booked = apply_funding(acc, T1, 0.001, 50_000.0)
+    funded, booked = apply_funding(acc, T1, 0.001, 50_000.0, tiers=())
     assert booked == Bookings() and funded.funding == 0.0
     crashed, nothing = on_bar(acc, T1, 50_000.0, 50_000.0, 1_000.0, 2_000.0)
     assert crashed.position is not None and nothing == Bookings()
@@ -83,7 +84,8 @@ def test_too_little_cash_is_refused() -> None:
         new_spot_account("BTC/USDT:USDT", 4.0), T0, Side.LONG, 50_000.0, PARAMS, RULES
     )
     assert acc.position is None
-    assert refused.notes[0].startswith("spot buy refused: notional")
+    assert refused.notes[0].startswith("entry refused: notional")
+    assert refused.refusals == (Refusal.MIN_NOTIONAL,)
 
 
 def test_spot_fee_default_is_a_tenth_of_a_percent() -> None:

@@ -20,10 +20,10 @@ from bot.domain.perp import PerpParams, StaticPerpParams
 from bot.domain.perp_account import (
     Bookings,
     PerpAccount,
-    apply_funding,
     on_bar,
     on_price,
 )
+from bot.domain.perp_funding import apply_funding
 from bot.domain.perp_signals import apply_perp_signal, apply_static_signal
 from bot.domain.records import FeeRecord, FillRecord, PositionRecord
 from bot.domain.sizing import default_rules
@@ -56,13 +56,17 @@ moves = st.floats(-0.08, 0.08)
 actions = st.one_of(
     st.tuples(st.just("bar"), moves, moves, st.floats(0.0, 0.08), st.floats(0.0, 0.08)),
     st.tuples(st.just("tick"), moves, st.floats(-0.01, 0.01)),
+    # gaps: the price jumps, possibly through the liquidation and the bankruptcy price
+    st.tuples(st.just("tick"), st.floats(-0.6, 0.6), st.floats(-0.01, 0.01)),
     st.tuples(
         st.just("signal"),
         st.sampled_from([Side.LONG, Side.SHORT, None]),
         st.floats(0.002, 0.3),
         st.none() | st.floats(0.5, 5.0),
     ),
-    st.tuples(st.just("funding"), st.floats(-0.003, 0.003), st.booleans()),
+    # funding up to 5 % a settlement (Binance caps most symbols at 2 to 3 %), enough to eat
+    # a margin in a few settlements and liquidate by funding alone
+    st.tuples(st.just("funding"), st.floats(-0.05, 0.05), st.booleans()),
 )
 
 
@@ -118,7 +122,7 @@ class Run:
         # Settlements move forward; `repeat` re-sends the previous one (overlapping polls).
         if not repeat:
             self.funding_at = self.at
-        self.book(apply_funding(self.account, self.funding_at, rate, self.mark))
+        self.book(apply_funding(self.account, self.funding_at, rate, self.mark, tiers=TIERS))
 
 
 def ledger_nav(run: Run) -> float:
@@ -133,6 +137,19 @@ def ledger_nav(run: Run) -> float:
         return cash
     price = run.last if pos.margin is None else run.mark
     return cash + float(pos.side) * pos.qty * price
+
+
+def assert_isolated_money(run: Run, nav: float, capital: float) -> None:
+    """Isolated margin: NAV >= 0, and no closed position lost more than its margin + fees."""
+    assert nav >= -1e-9 * capital
+    if isinstance(run.vehicle, SpotParams):
+        return
+    fee = PERP_RULES.taker_fee + run.vehicle.slippage_bps / 10_000.0 * 2.0
+    for p in run.positions.values():
+        assert p.margin is not None and p.liq_price is not None  # never NULL for a perp
+        if p.pnl is not None and p.exit_price is not None:
+            fees = p.qty * (p.entry + p.exit_price) * fee
+            assert -p.pnl <= p.margin + fees + 1e-9 * capital, p
 
 
 def close_enough(a: float, b: float, scale: float) -> bool:
@@ -165,9 +182,11 @@ def test_capital_plus_pnl_minus_fees_is_nav(
         )
         # The same NAV rebuilt from fills and funding records only.
         assert close_enough(ledger_nav(run), nav, capital)
-        # Trading fees in fee records match the fees on the fills.
-        trading = sum(f.amount for f in run.fees if f.kind is FeeKind.TRADING)
+        # Trading and clearance fees in fee records match the fees on the fills.
+        on_fills = (FeeKind.TRADING, FeeKind.LIQUIDATION)
+        trading = sum(f.amount for f in run.fees if f.kind in on_fills)
         assert close_enough(trading, sum(f.fee for f in run.fills), capital)
+        assert_isolated_money(run, nav, capital)
         # Per-position attribution: closed rows' net PnL + the open one's = NAV - capital.
         closed = sum(p.pnl for p in run.positions.values() if p.pnl is not None)
         open_net = 0.0 if acc.position is None else acc.unrealised(price) - acc.position.costs

@@ -22,8 +22,10 @@ from bot.adapters.ccxt.tiers import tiers_for
 from bot.domain import leveraged_token as lt
 from bot.domain import perp_account as pa
 from bot.domain.perp import PerpParams, StaticPerpParams
+from bot.domain.perp_funding import apply_funding
 from bot.domain.perp_signals import apply_account_signal
 from bot.domain.price_path import PricePoint
+from bot.domain.records import RefusalRecord
 from bot.domain.sizing import default_rules
 from bot.domain.spot import SpotParams, new_spot_account
 from bot.domain.token_presets import preset_names, token_spec
@@ -304,6 +306,7 @@ class PlainAccount:
         except ValueError:
             return
         self.book(result)
+        self.records.refusals.extend(RefusalRecord(at, r) for r in result[1].refusals)
 
 
 @settings(max_examples=examples(300))
@@ -321,7 +324,7 @@ def test_account_runner_walks_like_the_domain_point_by_point(
         at += timedelta(minutes=step.minutes)
         if step.funding is not None:
             runner.apply_funding(at, step.funding, mark)
-            plain.book(pa.apply_funding(plain.account, at, step.funding, mark))
+            plain.book(apply_funding(plain.account, at, step.funding, mark, tiers=plain.tiers))
         points, price = _points(at, price, step)
         runner.on_path(points)
         for point in points:

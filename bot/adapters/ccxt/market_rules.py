@@ -17,7 +17,9 @@ def rules_from_ccxt_market(market: Mapping[str, Any]) -> MarketRules:
     """Convert one ccxt market (`exchange.markets[symbol]`) into MarketRules.
 
     Reads `precision.amount` (the lot step: ccxt's default TICK_SIZE precision mode gives a
-    step such as 0.001), `limits.cost.min` (minimum notional, USDT), `taker` and `maker`.
+    step such as 0.001), `limits.cost.min` (minimum notional, USDT), `taker` and `maker`, and
+    the raw exchangeInfo field `liquidationFee` (Binance USDⓈ-M: the insurance clearance fee
+    rate of a liquidation) from `info`.
     """
     fallback = default_rules(str(market.get("symbol", "")))
     precision = market.get("precision") or {}
@@ -27,6 +29,9 @@ def rules_from_ccxt_market(market: Mapping[str, Any]) -> MarketRules:
         min_notional=_number(limits.get("min"), fallback.min_notional),
         taker_fee=_number(market.get("taker"), fallback.taker_fee),
         maker_fee=_number(market.get("maker"), fallback.maker_fee),
+        liquidation_fee=_number(
+            (market.get("info") or {}).get("liquidationFee"), fallback.liquidation_fee
+        ),
     )
 
 

@@ -189,3 +189,49 @@ def m0005_vehicle_params(db: Database) -> None:
         "CREATE TABLE vehicle_params ("
         "portfolio_id TEXT PRIMARY KEY REFERENCES portfolios (id), params TEXT NOT NULL)"
     )
+
+
+@migrations(name="0006_isolated_margin")
+def m0006_isolated_margin(db: Database) -> None:
+    """Isolated margin (issue 14): what a position put up, liquidation clearance fees, entries
+    refused and portfolios that died.
+
+    - `positions.margin`: the isolated margin at entry (USDT; NULL for spot and for rows
+      written before); `positions.liq_price` now follows the margin as funding moves it.
+    - `fees.kind` also takes 'liquidation' (Binance's insurance clearance fee). SQLite cannot
+      change a CHECK constraint, so the table is rebuilt with the same rows and ids.
+    - `entry_refusals`: per portfolio and reason ('no_equity', 'min_notional',
+      'liquidation_guard', 'leverage_bracket'), how many entries were refused, first and last.
+    - `portfolio_deaths`: when a portfolio's NAV reached 0 or could no longer pay for the
+      smallest order, and why (one row per portfolio, never rewritten).
+    """
+    db.execute("ALTER TABLE positions ADD COLUMN margin REAL")
+    db.execute(
+        "CREATE TABLE fees_new ("
+        "id INTEGER PRIMARY KEY, "
+        "portfolio_id TEXT NOT NULL REFERENCES portfolios (id), "
+        "at TEXT NOT NULL, "
+        "kind TEXT NOT NULL CHECK (kind IN ('trading', 'slippage', 'subscription', "
+        "'redemption', 'management', 'funding', 'liquidation')), "
+        "amount REAL NOT NULL, "
+        "fill_id INTEGER REFERENCES fills (id))"
+    )
+    db.execute("INSERT INTO fees_new SELECT id, portfolio_id, at, kind, amount, fill_id FROM fees")
+    db.execute("DROP TABLE fees")
+    db.execute("ALTER TABLE fees_new RENAME TO fees")
+    db.execute("CREATE INDEX fees_portfolio_at ON fees (portfolio_id, at)")
+    db.execute(
+        "CREATE UNIQUE INDEX fees_one_funding ON fees (portfolio_id, at) WHERE kind = 'funding'"
+    )
+    db.execute(
+        "CREATE TABLE entry_refusals ("
+        "portfolio_id TEXT NOT NULL REFERENCES portfolios (id), "
+        "reason TEXT NOT NULL, count INTEGER NOT NULL, "
+        "first_at TEXT NOT NULL, last_at TEXT NOT NULL, "
+        "PRIMARY KEY (portfolio_id, reason))"
+    )
+    db.execute(
+        "CREATE TABLE portfolio_deaths ("
+        "portfolio_id TEXT PRIMARY KEY REFERENCES portfolios (id), "
+        "at TEXT NOT NULL, cause TEXT NOT NULL)"
+    )

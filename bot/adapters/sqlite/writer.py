@@ -190,6 +190,19 @@ class LedgerWriter:
                 "price) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows.navs,
             )
+        if rows.refusals:
+            many(
+                "INSERT INTO entry_refusals (portfolio_id, reason, count, first_at, last_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (portfolio_id, reason) DO UPDATE SET "
+                "count = count + excluded.count, last_at = excluded.last_at",
+                rows.refusals,
+            )
+        if rows.deaths:
+            # A death is written once: a replay of the same steps never moves it.
+            many(
+                "INSERT OR IGNORE INTO portfolio_deaths (portfolio_id, at, cause) VALUES (?, ?, ?)",
+                rows.deaths,
+            )
 
     def _gather_portfolio_step(self, step: PortfolioStep, rows: _Rows, times: _TimeText) -> None:
         pid = step.portfolio_id
@@ -217,6 +230,11 @@ class LedgerWriter:
             (pid, known.get(n.at) or times(n.at), n.nav, n.cash, n.exposure, n.leverage, n.price)
             for n in step.nav
         ]
+        for r in step.refusals:
+            at = times(r.at)
+            rows.refusals.append((pid, r.reason.value, 1, at, at))
+        if step.death is not None:
+            rows.deaths.append((pid, times(step.death.at), step.death.cause))
 
     def _insert_fill(self, portfolio_id: str, fill: FillRecord) -> int:
         cursor = self.db.execute(
@@ -278,6 +296,8 @@ class _Rows:
     events: list[tuple[Any, ...]] = field(default_factory=list)
     positions: list[tuple[Any, ...]] = field(default_factory=list)
     navs: list[tuple[Any, ...]] = field(default_factory=list)
+    refusals: list[tuple[Any, ...]] = field(default_factory=list)
+    deaths: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 _POSITION_COLUMNS = (
@@ -299,6 +319,7 @@ _POSITION_COLUMNS = (
     "exit_reason",
     "intended_risk",
     "effective_risk",
+    "margin",
 )
 _UPSERT_POSITION = (
     f"INSERT INTO positions ({', '.join(_POSITION_COLUMNS)}) "  # noqa: S608 (fixed names)
@@ -361,4 +382,5 @@ def _position_row(portfolio_id: str, p: PositionRecord) -> dict[str, Any]:
         "exit_reason": p.exit_reason,
         "intended_risk": p.intended_risk,
         "effective_risk": p.effective_risk,
+        "margin": p.margin,
     }
