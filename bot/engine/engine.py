@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
 
@@ -31,7 +30,17 @@ from bot.domain.records import NavRecord
 from bot.domain.values import Candle, FundingRate, Quote
 from bot.engine.bars import BarAggregator, timeframe_seconds
 from bot.engine.strategy_guard import StrategyHealth, safe_signal
-from bot.portfolios.protocol import NO_RECORDS, PortfolioRunner, PricePoint, Records, TimedEvent
+from bot.engine.timeline import (
+    FUNDING,
+    ORDER,
+    PRICE,
+    VEHICLE_EVENT,
+    DueEvent,
+    TimelineEntry,
+    merge_paths,
+    unseen_candles,
+)
+from bot.portfolios.protocol import NO_RECORDS, PortfolioRunner, PricePoint, Records
 from bot.strategy import History, Strategy
 
 
@@ -78,49 +87,9 @@ class ExperimentSlot:
 
 Validator = Callable[[Sequence[Quote], datetime], tuple[list[Quote], list[tuple[str, str]]]]
 
-# Timeline entry kinds, in their order at one instant.
-_FUNDING, _VEHICLE_EVENT, _PRICE = 0, 1, 2
-
-
-class DueEvent(NamedTuple):
-    """A portfolio's timed event on the timeline, with the runner that applies it."""
-
-    runner: PortfolioRunner
-    event: TimedEvent
-
-
-class TimelineEntry(NamedTuple):
-    """One entry of a step's timeline: funding (`key` a symbol, `payload` the rate), a
-    vehicle's timed event (`key` a portfolio id, `payload` a DueEvent) or a price path
-    (`key` a symbol, `payload` its points); sorted by (at, kind)."""
-
-    at: datetime
-    kind: int
-    key: str
-    payload: Any
-
-
-_ORDER = itemgetter(0, 1)
 # Builds a named tuple from a plain one, as its `_make` does without the length check: the
 # class call runs a Python-level __new__, several times slower on the per-step hot path.
 _new = tuple.__new__
-
-
-def _merge_paths(entries: list[TimelineEntry]) -> list[TimelineEntry]:
-    # A symbol's price points move only its own portfolios, so consecutive points of a symbol
-    # with no timed event between them form one path, handed to each runner in one call.
-    merged: list[TimelineEntry] = []
-    open_paths: dict[str, list[PricePoint]] = {}
-    for entry in entries:
-        if entry.kind != _PRICE:
-            open_paths.clear()
-            merged.append(entry)
-        elif (path := open_paths.get(entry.key)) is not None:
-            path.extend(entry.payload)
-        else:
-            open_paths[entry.key] = entry.payload
-            merged.append(entry)
-    return merged
 
 
 class Engine:
@@ -215,35 +184,35 @@ class Engine:
         after = self._last_at
         entries: list[TimelineEntry] = []
         for symbol, times in self._funding_due(after, at, update.funding).items():
-            entries += [TimelineEntry(t, _FUNDING, symbol, rate) for t, rate in times]
+            entries += [TimelineEntry(t, FUNDING, symbol, rate) for t, rate in times]
         for runner in self._timed:
             due = runner.due_events(after, at)
             if due:
                 entries += [
-                    TimelineEntry(e.at, _VEHICLE_EVENT, runner.id, DueEvent(runner, e)) for e in due
+                    TimelineEntry(e.at, VEHICLE_EVENT, runner.id, DueEvent(runner, e)) for e in due
                 ]
-        for candle in self._unseen_candles(update.candles, after):
+        for candle in unseen_candles(update.candles, after):
             path = bar_path(candle.open, candle.high, candle.low, candle.close)
             last = len(path) - 1
             t = candle.at
             points = [_new(PricePoint, (t, p, p, i == 0, i == last)) for i, p in enumerate(path)]
-            entries.append(_new(TimelineEntry, (t, _PRICE, candle.symbol, points)))
+            entries.append(_new(TimelineEntry, (t, PRICE, candle.symbol, points)))
         for symbol, quote in fresh.items():
             point = _new(PricePoint, (quote.at, quote.last, quote.mark or quote.last, True, True))
-            entries.append(_new(TimelineEntry, (quote.at, _PRICE, symbol, [point])))
+            entries.append(_new(TimelineEntry, (quote.at, PRICE, symbol, [point])))
         # A stable sort keeps each bar's path in order.
-        entries.sort(key=_ORDER)
-        return _merge_paths(entries)
+        entries.sort(key=ORDER)
+        return merge_paths(entries)
 
     def _run_timeline(self, entries: list[TimelineEntry]) -> None:
         known: dict[str, PricePoint] = {}  # the last point walked per symbol in this step
         for at, kind, key, payload in entries:
-            if kind == _PRICE:
+            if kind == PRICE:
                 for on_path in self._paths.get(key, ()):
                     on_path(payload)
                 # a bar's close is known at its close time; until then its open stands
                 known[key] = payload[-1]
-            elif kind == _FUNDING:
+            elif kind == FUNDING:
                 self._settle_funding(key, at, payload, known.get(key) or self._quoted(key))
             else:
                 runner, event = payload
@@ -290,22 +259,6 @@ class Engine:
         for runner in self._by_symbol.get(symbol, ()):
             runner.apply_funding(at, rate, point.mark)
         self._applied_funding[symbol] = at
-
-    @staticmethod
-    def _unseen_candles(candles: Sequence[Candle], after: datetime) -> list[Candle]:
-        """The finest candles per symbol that open at or after the previous step: their
-        prices were never seen as quotes."""
-        if len(candles) == 1:  # the usual step: the rule below for one candle
-            return [candles[0]] if candles[0].at >= after else []
-        finest: dict[str, int] = {}
-        for c in candles:
-            seconds = timeframe_seconds(c.timeframe)
-            finest[c.symbol] = min(finest.get(c.symbol, seconds), seconds)
-        return [
-            c
-            for c in candles
-            if c.at >= after and timeframe_seconds(c.timeframe) == finest[c.symbol]
-        ]
 
     # -- step 5: strategies --------------------------------------------------------------
 

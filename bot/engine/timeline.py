@@ -1,0 +1,73 @@
+"""The entries of one engine step's timeline, and the new candles they are made from.
+
+The engine (bot/engine/engine.py) puts every timed event and price path of a step on one
+timeline, sorts it by (time, kind) and runs it; the order at one instant is the order of the
+kinds below (its module docstring states the rules).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from operator import itemgetter
+from typing import Any, NamedTuple
+
+from bot.domain.values import Candle
+from bot.engine.bars import timeframe_seconds
+from bot.portfolios.protocol import PortfolioRunner, PricePoint, TimedEvent
+
+# Timeline entry kinds, in their order at one instant.
+FUNDING, VEHICLE_EVENT, PRICE = 0, 1, 2
+
+ORDER = itemgetter(0, 1)
+"""The sort key of a timeline entry: (at, kind)."""
+
+
+class DueEvent(NamedTuple):
+    """A portfolio's timed event on the timeline, with the runner that applies it."""
+
+    runner: PortfolioRunner
+    event: TimedEvent
+
+
+class TimelineEntry(NamedTuple):
+    """One entry of a step's timeline: funding (`key` a symbol, `payload` the rate), a
+    vehicle's timed event (`key` a portfolio id, `payload` a DueEvent) or a price path
+    (`key` a symbol, `payload` its points); sorted by ORDER."""
+
+    at: datetime
+    kind: int
+    key: str
+    payload: Any
+
+
+def merge_paths(entries: list[TimelineEntry]) -> list[TimelineEntry]:
+    """Sorted entries with each run of one symbol's price points joined into one path."""
+    # A symbol's price points move only its own portfolios, so consecutive points of a symbol
+    # with no other entry between them form one path, handed to each runner in one call.
+    merged: list[TimelineEntry] = []
+    open_paths: dict[str, list[PricePoint]] = {}
+    for entry in entries:
+        if entry.kind != PRICE:
+            open_paths.clear()
+            merged.append(entry)
+        elif (path := open_paths.get(entry.key)) is not None:
+            path.extend(entry.payload)
+        else:
+            open_paths[entry.key] = entry.payload
+            merged.append(entry)
+    return merged
+
+
+def unseen_candles(candles: Sequence[Candle], after: datetime) -> list[Candle]:
+    """The finest candles per symbol that open at or after the previous step (`after`): their
+    prices were never seen as quotes."""
+    if len(candles) == 1:  # the usual step: the rule below for one candle
+        return [candles[0]] if candles[0].at >= after else []
+    finest: dict[str, int] = {}
+    for c in candles:
+        seconds = timeframe_seconds(c.timeframe)
+        finest[c.symbol] = min(finest.get(c.symbol, seconds), seconds)
+    return [
+        c for c in candles if c.at >= after and timeframe_seconds(c.timeframe) == finest[c.symbol]
+    ]
