@@ -13,6 +13,10 @@ Timeline assumptions (stated once here, applied in `_timeline`):
   Without mark candles the last-price path stands in for the mark.
 - A timed event uses the latest known price at or before its own time: the previous quote, a
   walked bar's open (at its open time) or close (at its close time), or the new quote.
+- Funding is paid on the mark price at the settlement time (MECHANICS §9: nominal = mark x
+  size): the step's quote when it is stamped at the settlement (in replay the mark candle
+  closing then), else the latest mark quote (the previous step's), else, with no mark data at
+  all, the last price as above. A walked bar's points never serve: their mark is the last price.
 """
 
 from __future__ import annotations
@@ -168,7 +172,7 @@ class Engine:
         quotes = [q if q.at == at else replace(q, at=at) for q in accepted]
         fresh = {q.symbol: q for q in quotes}
         if self._last_at is not None:
-            self._run_timeline(self._timeline(at, update, fresh))
+            self._run_timeline(self._timeline(at, update, fresh), fresh)
         self._strategies(at, update.candles, fresh)
         self._last_quotes.update(fresh)
         output = self._collect(at, update, quotes, rejected)
@@ -204,7 +208,7 @@ class Engine:
         entries.sort(key=ORDER)
         return merge_paths(entries)
 
-    def _run_timeline(self, entries: list[TimelineEntry]) -> None:
+    def _run_timeline(self, entries: list[TimelineEntry], fresh: dict[str, Quote]) -> None:
         known: dict[str, PricePoint] = {}  # the last point walked per symbol in this step
         for at, kind, key, payload in entries:
             if kind == PRICE:
@@ -213,7 +217,7 @@ class Engine:
                 # a bar's close is known at its close time; until then its open stands
                 known[key] = payload[-1]
             elif kind == FUNDING:
-                self._settle_funding(key, at, payload, known.get(key) or self._quoted(key))
+                self._settle_funding(key, at, payload, self._funding_mark(key, at, fresh, known))
             else:
                 runner, event = payload
                 price = known.get(runner.symbol) or self._quoted(runner.symbol)
@@ -250,14 +254,25 @@ class Engine:
             ]
         return due
 
-    def _settle_funding(
-        self, symbol: str, at: datetime, rate: float, point: PricePoint | None
-    ) -> None:
-        if point is None:
+    def _funding_mark(
+        self, symbol: str, at: datetime, fresh: dict[str, Quote], known: dict[str, PricePoint]
+    ) -> float | None:
+        # The mark at the settlement time (module docstring; MECHANICS §9).
+        quote = fresh.get(symbol)
+        if quote is not None and quote.at == at and quote.mark is not None:
+            return quote.mark
+        previous = self._last_quotes.get(symbol)
+        if previous is not None and previous.mark is not None:
+            return previous.mark
+        point = known.get(symbol) or self._quoted(symbol)  # no mark data: the last price
+        return None if point is None else point.last
+
+    def _settle_funding(self, symbol: str, at: datetime, rate: float, mark: float | None) -> None:
+        if mark is None:
             logger.warning("funding {} at {} skipped: no price at or before it", symbol, at)
             return
         for runner in self._by_symbol.get(symbol, ()):
-            runner.apply_funding(at, rate, point.mark)
+            runner.apply_funding(at, rate, mark)
         self._applied_funding[symbol] = at
 
     # -- step 5: strategies --------------------------------------------------------------
