@@ -59,6 +59,8 @@ class LedgerRows:
     token_events: Sequence[Row] = ()
     positions: Sequence[Row] = ()
     rebalance_leverage: Sequence[Row] = ()
+    refusals: Sequence[Row] = ()
+    deaths: Sequence[Row] = ()
 
     @classmethod
     def from_mapping(cls, rows: Mapping[str, Sequence[Row]]) -> LedgerRows:
@@ -112,6 +114,9 @@ class PortfolioReport:
     open_positions: tuple[OpenPosition, ...]
     grid: tuple[SeriesPoint, ...]
     token: TokenDecomposition | None = None
+    refused: Mapping[str, int] = field(default_factory=dict)  # entries refused, by reason
+    died_at: datetime | None = None  # NAV reached 0 or cannot pay for the smallest order
+    death_cause: str | None = None
 
     @property
     def kind(self) -> str:
@@ -261,6 +266,9 @@ def _portfolio(
         open_positions=tuple(_open_positions(part["positions"], period.end)),
         grid=tuple(grid),
         token=token,
+        refused={str(r["reason"]): int(r["count"]) for r in part["refusals"]},
+        died_at=parse_time(str(part["deaths"][0]["at"])) if part["deaths"] else None,
+        death_cause=str(part["deaths"][0]["cause"]) if part["deaths"] else None,
     )
 
 

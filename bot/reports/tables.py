@@ -90,7 +90,7 @@ def ranking_table(e: ExperimentReport) -> TextTable:
     """Who won: the experiment's portfolios ranked by return."""
     headers = (
         "#", "vehicle", "NAV start", "NAV end", "return", "max DD", "vol (ann.)", "Sharpe",
-        "fills", "stops", "liq.", "rebal.", "splits", "leverage", "position at end",
+        "fills", "stops", "liq.", "rebal.", "splits", "leverage", "position at end", "died",
     )  # fmt: skip
     rows = tuple(
         (
@@ -109,10 +109,11 @@ def ranking_table(e: ExperimentReport) -> TextTable:
             str(p.reverse_splits),
             f"{p.leverage_end:.2f}x",
             position(p),
+            "-" if p.died_at is None else f"{p.died_at:%Y-%m-%d %H:%M}",
         )
         for rank, p in enumerate(e.portfolios, 1)
     )
-    numeric = (True, False) + (True,) * 12 + (False,)
+    numeric = (True, False) + (True,) * 12 + (False, False)
     return TextTable(f"{e.name}: ranking", headers, rows, numeric)
 
 
@@ -120,18 +121,16 @@ def fees_table(e: ExperimentReport) -> TextTable:
     """Fees by kind and funding paid/received, in USDT."""
     headers = (
         "vehicle", "trading", "slippage", "subscription", "redemption", "management",
-        "funding paid", "funding received", "costs excl. funding",
+        "liquidation", "funding paid", "funding received", "costs excl. funding",
     )  # fmt: skip
+    kinds = ("trading", "slippage", "subscription", "redemption", "management", "liquidation")
     rows = tuple(
         (p.vehicle,)
-        + tuple(
-            money(p.fees.get(k, 0.0))
-            for k in ("trading", "slippage", "subscription", "redemption", "management")
-        )
+        + tuple(money(p.fees.get(k, 0.0)) for k in kinds)
         + (money(p.funding_paid), money(p.funding_received), money(p.costs))
         for p in e.portfolios
     )
-    return TextTable(f"{e.name}: fees (USDT)", headers, rows, (False,) + (True,) * 8)
+    return TextTable(f"{e.name}: fees (USDT)", headers, rows, (False,) + (True,) * 9)
 
 
 def token_table(e: ExperimentReport) -> TextTable | None:
@@ -187,8 +186,19 @@ def summary_table(report: Report) -> TextTable:
 
 
 def verdicts(e: ExperimentReport) -> list[str]:
-    """One sentence per portfolio saying why it ended where it did."""
-    return [f"{p.vehicle} ({pct(p.total_return)}): {_why(p)}" for p in e.portfolios]
+    """One sentence per portfolio saying why it ended where it did, whether it died, and the
+    entries it refused."""
+    return [f"{p.vehicle} ({pct(p.total_return)}): {_why(p)}{_fate(p)}" for p in e.portfolios]
+
+
+def _fate(p: PortfolioReport) -> str:
+    parts = []
+    if p.died_at is not None:
+        parts.append(f"Died {p.died_at:%Y-%m-%d %H:%M} UTC: {p.death_cause}.")
+    if p.refused:
+        counts = ", ".join(f"{reason} {n:,}" for reason, n in sorted(p.refused.items()))
+        parts.append(f"Entries refused: {counts}.")
+    return "".join(" " + part for part in parts)
 
 
 def _why(p: PortfolioReport) -> str:

@@ -200,8 +200,9 @@ def m0006_isolated_margin(db: Database) -> None:
       written before); `positions.liq_price` now follows the margin as funding moves it.
     - `fees.kind` also takes 'liquidation' (Binance's insurance clearance fee). SQLite cannot
       change a CHECK constraint, so the table is rebuilt with the same rows and ids.
-    - `entry_refusals`: per portfolio and reason ('no_equity', 'min_notional',
-      'liquidation_guard', 'leverage_bracket'), how many entries were refused, first and last.
+    - `entry_refusals`: per portfolio, reason ('no_equity', 'min_notional',
+      'liquidation_guard', 'leverage_bracket') and UTC day (`YYYY-MM-DD`), how many entries
+      were refused, the first and the last time (a report sums the days of its window).
     - `portfolio_deaths`: when a portfolio's NAV reached 0 or could no longer pay for the
       smallest order, and why (one row per portfolio, never rewritten).
     """
@@ -226,9 +227,9 @@ def m0006_isolated_margin(db: Database) -> None:
     db.execute(
         "CREATE TABLE entry_refusals ("
         "portfolio_id TEXT NOT NULL REFERENCES portfolios (id), "
-        "reason TEXT NOT NULL, count INTEGER NOT NULL, "
+        "reason TEXT NOT NULL, day TEXT NOT NULL, count INTEGER NOT NULL, "
         "first_at TEXT NOT NULL, last_at TEXT NOT NULL, "
-        "PRIMARY KEY (portfolio_id, reason))"
+        "PRIMARY KEY (portfolio_id, reason, day))"
     )
     db.execute(
         "CREATE TABLE portfolio_deaths ("

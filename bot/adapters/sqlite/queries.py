@@ -31,7 +31,7 @@ TABLES = (
     "positions",
 )
 # What `rows` and `count` may read: the contract tables plus the report's own.
-READABLE = (*TABLES, "report_metrics", "vehicle_params")
+READABLE = (*TABLES, "report_metrics", "vehicle_params", "entry_refusals", "portfolio_deaths")
 
 
 class LedgerQueries:
@@ -158,7 +158,10 @@ class LedgerQueries:
         `nav`: each portfolio's last row at or before `start` plus every row in (start, end];
         `fills`, `fees`, `token_events`: rows in (start, end]; `positions`: opened at or before
         `end` and not closed at or before `start`; `rebalance_leverage`: `leverage_after` of
-        every rebalance up to `end` (to infer a token's target leverage).
+        every rebalance up to `end` (to infer a token's target leverage); `refusals`: entries
+        refused per portfolio and reason, summed over the UTC days of (start, end] (whole
+        days: a day's count is in when its last refusal lies in the window); `deaths`: every
+        portfolio that died at or before `end`.
         """
         lo, hi = format_time(start), format_time(end)
         window = "at > ? AND at <= ?"
@@ -182,6 +185,15 @@ class LedgerQueries:
                 [hi, lo],
                 order_by="opened_at, id",
             ),
+            "refusals": list(
+                self.db.query(
+                    "SELECT portfolio_id, reason, SUM(count) AS count FROM entry_refusals "
+                    "WHERE last_at > ? AND last_at <= ? GROUP BY portfolio_id, reason "
+                    "ORDER BY portfolio_id, reason",
+                    [lo, hi],
+                )
+            ),
+            "deaths": self.rows("portfolio_deaths", "at <= ?", [hi], order_by="portfolio_id"),
             "rebalance_leverage": list(
                 self.db.query(
                     "SELECT portfolio_id, leverage_after FROM token_events "

@@ -192,9 +192,9 @@ class LedgerWriter:
             )
         if rows.refusals:
             many(
-                "INSERT INTO entry_refusals (portfolio_id, reason, count, first_at, last_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (portfolio_id, reason) DO UPDATE SET "
-                "count = count + excluded.count, last_at = excluded.last_at",
+                "INSERT INTO entry_refusals (portfolio_id, reason, day, count, first_at, "
+                "last_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (portfolio_id, reason, day) "
+                "DO UPDATE SET count = count + excluded.count, last_at = excluded.last_at",
                 rows.refusals,
             )
         if rows.deaths:
@@ -232,7 +232,7 @@ class LedgerWriter:
         ]
         for r in step.refusals:
             at = times(r.at)
-            rows.refusals.append((pid, r.reason.value, 1, at, at))
+            rows.refusals.append((pid, r.reason.value, at[:10], 1, at, at))
         if step.death is not None:
             rows.deaths.append((pid, times(step.death.at), step.death.cause))
 
