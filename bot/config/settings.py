@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -20,6 +20,7 @@ from bot.config.vehicles import VehicleSpec, validate_preset_overrides
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
+Fill = Literal["close", "next_open"]
 
 
 class ConfigError(ValueError):
@@ -118,6 +119,16 @@ class ExperimentSettings(_Section):
     params: dict[str, Any] = Field(default_factory=dict)
     capital: float = Field(10_000.0, gt=0)
     vehicles: list[VehicleSpec] = Field(min_length=1)
+    # Where a signal fills: "close" (the price when its bar closed) or "next_open" (the open of
+    # the next bar, freqtrade's convention); the rule is in bot/engine/engine.py's docstring.
+    fill: Fill = "close"
+
+    @field_validator("fill", mode="before")
+    @classmethod
+    def _known_fill(cls, value: Any) -> Any:
+        if value not in get_args(Fill):
+            raise ValueError(f'expected "close" or "next_open", got {value!r}')
+        return value
 
 
 class Settings(BaseSettings):

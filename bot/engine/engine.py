@@ -17,6 +17,11 @@ Timeline assumptions (stated once here, applied in `_timeline`):
   size): the step's quote when it is stamped at the settlement (in replay the mark candle
   closing then), else the latest mark quote (the previous step's), else, with no mark data at
   all, the last price as above. A walked bar's points never serve: their mark is the last price.
+- A signal fills at the close of its bar (the step's quote when the bar closed), or, for an
+  experiment with `fill = "next_open"`, at the next step: at the open of the symbol's next bar,
+  stamped with its open time, after the timed events of that instant and before the bar's path
+  (so a new position's stop is checked along that very bar); without a new candle (live
+  ticks), at that step's quote. Until then it is pending (kept in the resume state).
 """
 
 from __future__ import annotations
@@ -38,14 +43,16 @@ from bot.engine.timeline import (
     FUNDING,
     ORDER,
     PRICE,
+    SIGNAL,
     VEHICLE_EVENT,
     DueEvent,
     TimelineEntry,
     merge_paths,
+    signal_entries,
     unseen_candles,
 )
 from bot.portfolios.protocol import NO_RECORDS, PortfolioRunner, PricePoint, Records
-from bot.strategy import History, Strategy
+from bot.strategy import History, Signal, Strategy
 
 
 class Update(Protocol):
@@ -87,6 +94,7 @@ class ExperimentSlot:
     history: History
     aggregator: BarAggregator
     health: StrategyHealth = field(default_factory=StrategyHealth)
+    next_open: bool = False  # signals fill at the next bar's open (see the module docstring)
 
 
 Validator = Callable[[Sequence[Quote], datetime], tuple[list[Quote], list[tuple[str, str]]]]
@@ -101,6 +109,7 @@ class Engine:
 
     def __init__(self, experiments: Sequence[ExperimentSlot], validate: Validator) -> None:
         self.experiments = list(experiments)
+        self._slots = {e.name: e for e in self.experiments}
         self.runners = [r for e in self.experiments for r in e.runners]
         # Runners that may have timed events of their own.
         self._timed = [r for r in self.runners if r.has_timed_events]
@@ -115,6 +124,7 @@ class Engine:
         self._last_nav_at: dict[str, datetime] = {}
         self._applied_funding: dict[str, datetime] = {}
         self._nav_hour: datetime | None = None  # the hour every runner has a NAV of
+        self._pending: dict[str, Signal] = {}  # next_open signals by experiment, not yet filled
 
     @property
     def last_at(self) -> datetime | None:
@@ -129,14 +139,18 @@ class Engine:
     # -- resume ----------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
-        """Everything needed to resume (strategy histories are rebuilt: `replay_history`)."""
-        return {
+        """Everything needed to resume (strategy histories are rebuilt: `replay_history`);
+        `pending_signals` only when an experiment fills at the next open or one is pending."""
+        state: dict[str, Any] = {
             "last_at": self._last_at,
             "last_quotes": self._last_quotes,
             "last_nav_at": self._last_nav_at,
             "applied_funding": self._applied_funding,
             "runners": {r.id: r.state() for r in self.runners},
         }
+        if self._pending or any(e.next_open for e in self.experiments):
+            state["pending_signals"] = dict(self._pending)
+        return state
 
     def restore(self, state: dict[str, Any]) -> None:
         """Put a `state()` back into this freshly built engine with the same portfolios."""
@@ -144,6 +158,10 @@ class Engine:
         self._last_quotes = dict(state["last_quotes"])
         self._last_nav_at = dict(state["last_nav_at"])
         self._applied_funding = dict(state["applied_funding"])
+        pending: dict[str, Signal] = state.get("pending_signals", {})
+        self._pending = {name: s for name, s in pending.items() if name in self._slots}
+        for name in pending.keys() - self._slots.keys():
+            logger.warning("experiment {} is gone since the last run: its signal is dropped", name)
         saved: dict[str, Any] = state["runners"]
         for runner in self.runners:
             if runner.id in saved:
@@ -195,7 +213,10 @@ class Engine:
                 entries += [
                     TimelineEntry(e.at, VEHICLE_EVENT, runner.id, DueEvent(runner, e)) for e in due
                 ]
-        for candle in unseen_candles(update.candles, after):
+        unseen = unseen_candles(update.candles, after)
+        if self._pending:
+            entries += signal_entries(self._pending, self._slots, unseen, fresh)
+        for candle in unseen:
             path = bar_path(candle.open, candle.high, candle.low, candle.close)
             last = len(path) - 1
             t = candle.at
@@ -218,6 +239,10 @@ class Engine:
                 known[key] = payload[-1]
             elif kind == FUNDING:
                 self._settle_funding(key, at, payload, self._funding_mark(key, at, fresh, known))
+            elif kind == SIGNAL:
+                signal, price = payload
+                for runner in self._slots[key].runners:
+                    runner.on_signal(at, signal, price)
             else:
                 runner, event = payload
                 price = known.get(runner.symbol) or self._quoted(runner.symbol)
@@ -288,6 +313,10 @@ class Engine:
                     continue
                 slot.history.append(bar.at, bar.open, bar.high, bar.low, bar.close, bar.volume)
                 signal = safe_signal(slot.strategy, slot.history.view(), slot.health, slot.name)
+            if signal is not None and slot.next_open:
+                # held for the next bar's open (a plain Signal: the resume state rebuilds it)
+                self._pending[slot.name] = Signal(signal.direction, signal.stop, signal.take_profit)
+                continue
             quote = fresh.get(slot.symbol)
             if signal is None or quote is None:
                 continue  # no new bar, no opinion, or no valid price to act at

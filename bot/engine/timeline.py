@@ -1,23 +1,24 @@
 """The entries of one engine step's timeline, and the new candles they are made from.
 
-The engine (bot/engine/engine.py) puts every timed event and price path of a step on one
-timeline, sorts it by (time, kind) and runs it; the order at one instant is the order of the
-kinds below (its module docstring states the rules).
+The engine (bot/engine/engine.py) puts every timed event, pending signal and price path of a
+step on one timeline, sorts it by (time, kind) and runs it; the order at one instant is the
+order of the kinds below (the engine's module docstring states the rules).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
-from bot.domain.values import Candle
+from bot.domain.values import Candle, Quote
 from bot.engine.bars import timeframe_seconds
 from bot.portfolios.protocol import PortfolioRunner, PricePoint, TimedEvent
+from bot.strategy import Signal
 
 # Timeline entry kinds, in their order at one instant.
-FUNDING, VEHICLE_EVENT, PRICE = 0, 1, 2
+FUNDING, VEHICLE_EVENT, SIGNAL, PRICE = 0, 1, 2, 3
 
 ORDER = itemgetter(0, 1)
 """The sort key of a timeline entry: (at, kind)."""
@@ -32,8 +33,9 @@ class DueEvent(NamedTuple):
 
 class TimelineEntry(NamedTuple):
     """One entry of a step's timeline: funding (`key` a symbol, `payload` the rate), a
-    vehicle's timed event (`key` a portfolio id, `payload` a DueEvent) or a price path
-    (`key` a symbol, `payload` its points); sorted by ORDER."""
+    vehicle's timed event (`key` a portfolio id, `payload` a DueEvent), a pending signal
+    (`key` an experiment, `payload` (signal, price)) or a price path (`key` a symbol,
+    `payload` its points); sorted by ORDER."""
 
     at: datetime
     kind: int
@@ -71,3 +73,34 @@ def unseen_candles(candles: Sequence[Candle], after: datetime) -> list[Candle]:
     return [
         c for c in candles if c.at >= after and timeframe_seconds(c.timeframe) == finest[c.symbol]
     ]
+
+
+class _Slot(Protocol):
+    symbol: str
+
+
+def signal_entries(
+    pending: dict[str, Signal],
+    slots: Mapping[str, _Slot],
+    unseen: Sequence[Candle],
+    fresh: Mapping[str, Quote],
+) -> list[TimelineEntry]:
+    """The entries of the pending signals (by experiment) that fill in this step, taken out of
+    `pending`: at the open of the symbol's first new bar (`unseen`), else at the step's quote;
+    with neither (no price this step) a signal stays pending."""
+    opens: dict[str, Candle] = {}
+    for candle in unseen:
+        first = opens.get(candle.symbol)
+        if first is None or candle.at < first.at:
+            opens[candle.symbol] = candle
+    entries = []
+    for name, signal in list(pending.items()):
+        symbol = slots[name].symbol
+        if (bar := opens.get(symbol)) is not None:
+            entries.append(TimelineEntry(bar.at, SIGNAL, name, (signal, bar.open)))
+        elif (quote := fresh.get(symbol)) is not None:
+            entries.append(TimelineEntry(quote.at, SIGNAL, name, (signal, quote.last)))
+        else:
+            continue
+        del pending[name]
+    return entries

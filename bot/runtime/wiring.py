@@ -101,6 +101,7 @@ def build_engine(
                 History(exp.symbol, tf),
                 BarAggregator(exp.symbol, tf),
                 health=StrategyHealth(SlowCallPolicy(monotonic) if live else None),
+                next_open=exp.fill == "next_open",
             )
         )
     return Engine(slots, build_validator(settings, live))
