@@ -10,17 +10,30 @@ wallet (https://developers.binance.com/docs/derivatives/usds-margined-futures/us
 Event-Balance-and-Position-Update). So the margin shrinks by what is paid and grows by what is
 received, and the liquidation price (MECHANICS §9, WB = that margin) moves with it: funding
 alone can liquidate a position, as it does on the exchange. The wallet outside the position is
-never touched (modelled: the wallet does not top the margin up; Binance does not either
-without an explicit "add margin", which ltbot never does).
+never touched, except by the liquidation guard below.
+
+The liquidation guard of §10 holds after a settlement too: when funding has moved the
+liquidation price past a position's stop (buffered as at entry), a stop-out would no longer
+lose `risk_pct`: the liquidation would come first and take the margin. The position is then
+reduced at the mark (a reduce-only taker market order) to the largest lot multiple whose
+liquidation price lies beyond the stop again. The reduced part's PnL and fee settle against
+the isolated margin, and the margin it frees stays with the position (the bot adds it straight
+back with isolated mode's "Adjust Margin"), so the margin per unit left rises and the
+liquidation price moves away; the position still never loses more than its initial margin.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.domain.liquidation import Tier, bankruptcy_price, liquidation_price
+from bot.domain.liquidation import (
+    Tier,
+    bankruptcy_price,
+    liquidation_price,
+    stop_comes_first,
+)
 from bot.domain.perp import PerpPosition, entry_fill, funding_payment, not_beyond_bankruptcy
 from bot.domain.perp_account import (
     NOTHING,
@@ -29,12 +42,28 @@ from bot.domain.perp_account import (
     close_position,
     position_record,
 )
-from bot.domain.records import FeeRecord
-from bot.domain.values import FeeKind, FillReason
+from bot.domain.records import FeeRecord, FillRecord
+from bot.domain.sizing import MarketRules, fill_price, min_notional_refusal, round_down_to_step
+from bot.domain.values import FeeKind, FillReason, Side
+
+
+@dataclass(frozen=True, slots=True)
+class FundingGuard:
+    """The liquidation guard after a settlement: the vehicle's `buffer` (fraction of
+    |entry - LP|, as at entry) and the market's `rules` (lot step, minimum notional)."""
+
+    buffer: float
+    rules: MarketRules
 
 
 def apply_funding(
-    account: PerpAccount, at: datetime, rate: float, mark: float, *, tiers: Sequence[Tier]
+    account: PerpAccount,
+    at: datetime,
+    rate: float,
+    mark: float,
+    *,
+    tiers: Sequence[Tier],
+    guard: FundingGuard | None = None,
 ) -> tuple[PerpAccount, Bookings]:
     """Settle the funding at `at`: payment = side x mark x qty x rate (> 0 is paid, §9), from
     the position's isolated margin; then liquidate at `mark` if it lies at or beyond the new
@@ -63,8 +92,68 @@ def apply_funding(
         account, closed = close_position(account, at, price, FillReason.LIQUIDATION)
         note = f"liquidated by funding at mark {mark:.8g} (margin {pos.margin:.2f} USDT)"
         return account, booked + closed + Bookings(notes=(note,))
+    lp = pos.liq_price or None  # 0.0: no positive price liquidates it
+    stop = pos.stop
+    if guard and stop and not stop_comes_first(pos.side, stop, entry_fill(pos), lp, guard.buffer):
+        account, shrunk = _shrink(account, at, mark, guard, tiers)
+        return account, booked + shrunk
     moved = (position_record(pos, entry_fill(pos)),)
     return account, booked + Bookings(positions=moved)
+
+
+def _shrink(
+    account: PerpAccount, at: datetime, mark: float, guard: FundingGuard, tiers: Sequence[Tier]
+) -> tuple[PerpAccount, Bookings]:
+    pos = account.position
+    assert pos is not None and pos.margin is not None and pos.stop is not None
+    fill, stop, margin, side, qty = entry_fill(pos), pos.stop, pos.margin, pos.side, pos.qty
+    executed = fill_price(mark, side is Side.SHORT, pos.slippage)
+    per_unit = float(side) * (executed - fill) - executed * pos.fee  # to the margin
+
+    def stop_first(keep: float) -> bool:
+        # Monotone: a smaller position keeps more margin per unit while the margin is above
+        # the open loss (it is, short of the liquidation price).
+        left = margin + per_unit * (qty - keep)
+        if left <= 0.0:
+            return False
+        lp = liquidation_price(side, keep, fill, left, tiers)
+        return stop_comes_first(side, stop, fill, lp, guard.buffer)
+
+    low, high = 0.0, pos.qty
+    for _ in range(60):
+        mid = (low + high) / 2.0
+        low, high = (mid, high) if stop_first(mid) else (low, mid)
+    keep = round_down_to_step(low, guard.rules.lot_step)
+    if min_notional_refusal(keep, mark, guard.rules) is not None or not stop_first(keep):
+        account, closed = close_position(account, at, mark, FillReason.EXIT)
+        note = "closed: funding moved the liquidation price past the stop, and any smaller "
+        return account, closed + Bookings(notes=(note + "position is below the minimum",))
+    cut = pos.qty - keep
+    fee, slip = cut * executed * pos.fee, cut * mark * pos.slippage
+    gross = float(pos.side) * cut * (mark - pos.entry)
+    margin += per_unit * cut
+    pos = replace(
+        pos, qty=keep, margin=margin,
+        liq_price=liquidation_price(pos.side, keep, fill, margin, tiers) or 0.0,
+        bankruptcy=bankruptcy_price(pos.side, keep, fill, margin),
+        costs=pos.costs + fee + slip - gross,  # the reduced part's PnL stays the position's
+    )  # fmt: skip
+    account = replace(
+        account,
+        position=pos,
+        realised_pnl=account.realised_pnl + gross,
+        trading_fees=account.trading_fees + fee,
+        slippage=account.slippage + slip,
+    )
+    order = "sell" if pos.side is Side.LONG else "buy"
+    record = FillRecord(at, pos.instrument, order, cut, executed, fee, FillReason.EXIT)
+    fees = tuple(
+        FeeRecord(at, kind, amount, fill_index=0)
+        for kind, amount in ((FeeKind.TRADING, fee), (FeeKind.SLIPPAGE, slip))
+        if amount > 0.0
+    )
+    note = f"reduced by {cut:g} to {keep:g}: funding moved the liquidation price past the stop"
+    return account, Bookings((record,), fees, (position_record(pos, fill),), (note,))
 
 
 def _with_margin(pos: PerpPosition, payment: float, tiers: Sequence[Tier]) -> PerpPosition:

@@ -16,7 +16,7 @@ from loguru import logger
 from bot.domain import perp_account as pa
 from bot.domain.liquidation import Tier
 from bot.domain.perp import PerpParams, PerpPosition, StaticPerpParams, quiet_band, walk_quiet
-from bot.domain.perp_funding import apply_funding
+from bot.domain.perp_funding import FundingGuard, apply_funding
 from bot.domain.perp_signals import apply_account_signal, can_open
 from bot.domain.records import NavRecord, RefusalRecord
 from bot.domain.sizing import MarketRules
@@ -49,6 +49,12 @@ class AccountRunner(RunnerBase):
         )
         self._band: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
         self._band_of: PerpPosition | None = None  # the position `_band` belongs to
+        # The liquidation guard after funding: risk-sized perps only (the others have no stop).
+        self._guard = (
+            FundingGuard(params.liquidation_buffer, rules)
+            if isinstance(params, PerpParams)
+            else None
+        )
 
     # Funding is the engine's; an account has no other timed events (the engine skips it).
     has_timed_events = False
@@ -60,7 +66,9 @@ class AccountRunner(RunnerBase):
         raise ValueError(f"{self.id}: unexpected timed event {event.kind!r}")
 
     def apply_funding(self, at: datetime, rate: float, mark: float) -> None:
-        self.account, bookings = apply_funding(self.account, at, rate, mark, tiers=self.tiers)
+        self.account, bookings = apply_funding(
+            self.account, at, rate, mark, tiers=self.tiers, guard=self._guard
+        )
         self._book(bookings)
 
     def on_path(self, points: Sequence[PricePoint]) -> None:

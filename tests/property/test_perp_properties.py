@@ -23,7 +23,7 @@ from bot.domain.perp_account import (
     on_bar,
     on_price,
 )
-from bot.domain.perp_funding import apply_funding
+from bot.domain.perp_funding import FundingGuard, apply_funding
 from bot.domain.perp_signals import apply_perp_signal, apply_static_signal
 from bot.domain.records import FeeRecord, FillRecord, PositionRecord
 from bot.domain.sizing import default_rules
@@ -122,7 +122,13 @@ class Run:
         # Settlements move forward; `repeat` re-sends the previous one (overlapping polls).
         if not repeat:
             self.funding_at = self.at
-        self.book(apply_funding(self.account, self.funding_at, rate, self.mark, tiers=TIERS))
+        v = self.vehicle
+        guard = (
+            FundingGuard(v.liquidation_buffer, PERP_RULES) if isinstance(v, PerpParams) else None
+        )
+        self.book(
+            apply_funding(self.account, self.funding_at, rate, self.mark, tiers=TIERS, guard=guard)
+        )
 
 
 def ledger_nav(run: Run) -> float:

@@ -22,7 +22,7 @@ from bot.adapters.ccxt.tiers import tiers_for
 from bot.domain import leveraged_token as lt
 from bot.domain import perp_account as pa
 from bot.domain.perp import PerpParams, StaticPerpParams
-from bot.domain.perp_funding import apply_funding
+from bot.domain.perp_funding import FundingGuard, apply_funding
 from bot.domain.perp_signals import apply_account_signal
 from bot.domain.price_path import PricePoint
 from bot.domain.records import RefusalRecord
@@ -324,7 +324,14 @@ def test_account_runner_walks_like_the_domain_point_by_point(
         at += timedelta(minutes=step.minutes)
         if step.funding is not None:
             runner.apply_funding(at, step.funding, mark)
-            plain.book(apply_funding(plain.account, at, step.funding, mark, tiers=plain.tiers))
+            guard = (
+                FundingGuard(params.liquidation_buffer, plain.rules)
+                if isinstance(params, PerpParams)
+                else None
+            )
+            plain.book(
+                apply_funding(plain.account, at, step.funding, mark, tiers=plain.tiers, guard=guard)
+            )
         points, price = _points(at, price, step)
         runner.on_path(points)
         for point in points:
