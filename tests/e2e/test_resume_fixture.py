@@ -5,6 +5,11 @@ change of issue 13, resume-state schema 1) after 60 steps of the e2e scenario;
 expected.dump is what that code's ledger held after 40 more steps
 (scripts/make_resume_fixture.py made both). Here the current daemon resumes a copy of that
 ledger against the sim exchange over the same 40 steps.
+
+Issue 14 changed the perp money on purpose (isolated margin: the margin and the opening fee
+fit in the NAV, funding from the margin at the mark price), so expected.dump was re-made from
+the same old ledger.db with `make_resume_fixture.py --continue-only` at that change: the old
+ledger still resumes, to the money of the current model.
 """
 
 from __future__ import annotations
