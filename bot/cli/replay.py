@@ -17,6 +17,7 @@ from bot.config.strategy_loader import StrategyLoadError
 from bot.engine.ports import MarketUpdate
 from bot.reports.comparison import print_comparison
 from bot.runtime.replay_driver import ReplayError, run_replay
+from bot.runtime.session import fate_line
 
 
 def replay_command(
@@ -70,6 +71,7 @@ def replay_command(
     typer.echo(
         f"{result.steps} steps from {result.first} to {result.last}; ledger: {result.database}"
     )
+    typer.echo(fate_line(result.stats))
 
 
 def _open_feed(

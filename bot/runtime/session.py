@@ -159,13 +159,12 @@ class Session:
 def summary_line(stats: SessionStats, extra: Sequence[str] = ()) -> str:
     """One line for the end of a run."""
     rejected = ", ".join(f"{k} {v}" for k, v in sorted(stats.rejected.items())) or "none"
-    refused = ", ".join(f"{k} {v}" for k, v in sorted(stats.refused.items())) or "none"
-    died = ", ".join(f"{pid} {d.at:%Y-%m-%d %H:%M}" for pid, d in stats.deaths) or "none"
-    parts = [
-        f"{stats.steps} steps",
-        f"rejected: {rejected}",
-        f"entries refused: {refused}",
-        f"died: {died}",
-        *extra,
-    ]
+    parts = [f"{stats.steps} steps", f"rejected: {rejected}", fate_line(stats), *extra]
     return "; ".join(parts)
+
+
+def fate_line(stats: SessionStats) -> str:
+    """Entries refused per reason and the portfolios that died, for the end of a run."""
+    refused = ", ".join(f"{k} {v:,}" for k, v in sorted(stats.refused.items())) or "none"
+    died = ", ".join(f"{pid} {d.at:%Y-%m-%d %H:%M}" for pid, d in stats.deaths) or "none"
+    return f"entries refused: {refused}; died: {died}"

@@ -52,7 +52,11 @@ def test_every_perp_keeps_its_money_inside_its_margin(ledger: tuple[Path, str]) 
 def test_the_3x_static_perp_of_each_hold_experiment_is_liquidated_and_dies(
     ledger: tuple[Path, str],
 ) -> None:
-    db, _ = ledger
+    db, stdout = ledger
+    # the replay's last line counts refusals per reason and names the dead, with the time
+    fate = stdout.strip().splitlines()[-1]
+    assert fate.startswith("entries refused: min_notional ")
+    assert "btc-hold/perp_static:leverage=3 2019-11-22" in fate.split("; died: ")[1]
     with sqlite3.connect(db) as conn:
         for experiment in ("btc-hold", "eth-hold"):
             pid = f"{experiment}/perp_static:leverage=3"
@@ -67,7 +71,9 @@ def test_the_3x_static_perp_of_each_hold_experiment_is_liquidated_and_dies(
             ).fetchone()
             assert "cannot pay for the smallest order" in cause
             refused = conn.execute(
-                "SELECT reason, count FROM entry_refusals WHERE portfolio_id = ?", [pid]
+                "SELECT reason, SUM(count) FROM entry_refusals WHERE portfolio_id = ? "
+                "GROUP BY reason",
+                [pid],
             ).fetchall()
             assert refused and refused[0][0] == "min_notional" and refused[0][1] > 1_000
 
