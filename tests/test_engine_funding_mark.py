@@ -6,7 +6,6 @@ closed at `t` and a quote stamped `t` whose mark is the mark candle closing at `
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,26 +18,13 @@ from bot.engine.bars import BarAggregator
 from bot.engine.engine import Engine, ExperimentSlot, StepOutput
 from bot.engine.ports import MarketUpdate
 from bot.portfolios.accounts import AccountRunner
-from bot.strategy import Direction, History, HistoryView, Signal, Strategy, StrategyParams
+from bot.strategy import History
+from tests.test_engine import LongWithStop, accept_all  # always long, stop 10 below
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 H1, H2, H3 = (T0 + timedelta(hours=h) for h in (1, 2, 3))
 BTC = "BTC/USDT:USDT"
 RATE = 0.0003
-
-
-class LongWithStop(Strategy[StrategyParams]):
-    """Always long, stop 10 below the close: 2 % of 10,000 at risk over 10 -> 20 BTC."""
-
-    name = "long_with_stop"
-    timeframe = "1h"
-
-    def on_bar(self, history: HistoryView) -> Signal | None:
-        return Signal(Direction.LONG, stop=history.close[-1] - 10)
-
-
-def accept_all(quotes: Sequence[Quote], at: datetime) -> tuple[list[Quote], list[tuple[str, str]]]:
-    return list(quotes), []
 
 
 def engine() -> Engine:
