@@ -14,6 +14,7 @@ position's notional (as Binance does; freqtrade's dry-run uses the stake, a know
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -74,12 +75,15 @@ def tier_for(tiers: Sequence[Tier], notional: float) -> Tier:
 def liquidation_price(
     side: Side, qty: float, entry: float, margin: float, tiers: Sequence[Tier]
 ) -> float | None:
-    """The isolated liquidation price (USDT), or None when the position cannot be liquidated.
+    """The isolated liquidation price (USDT), or None when the formula gives no positive price.
 
-    A long whose margin covers its whole notional (1x or less) has LP <= 0: None.
+    A long whose margin covers its whole notional (1x or less) has LP <= 0: None (no price
+    liquidates it). The margin may be <= 0 (funding paid out of it while the position is in
+    profit): the formula holds with that wallet balance, and a short whose LP is then <= 0
+    is liquidated at any price (None: callers treat it as 0.0, which every mark is beyond).
     """
-    if qty <= 0.0 or entry <= 0.0 or margin <= 0.0:
-        raise ValueError(f"qty, entry and margin must be > 0, got {qty}, {entry}, {margin}")
+    if qty <= 0.0 or entry <= 0.0 or not math.isfinite(margin):
+        raise ValueError(f"qty and entry must be > 0, margin finite, got {qty}, {entry}, {margin}")
     tier = tier_for(tiers, qty * entry)
     lp = _lp(side, qty, entry, margin, tier)
     # "If LP lands in another tier, recompute with that tier's MMR/cum" (§9): the notional at

@@ -87,7 +87,7 @@ def apply_funding(
     booked = Bookings(fees=(FeeRecord(at, FeeKind.FUNDING, payment),))
     if pos.margin is None or pos.liq_price is None:
         return account, booked
-    if pos.margin <= 0.0 or (pos.liq_price - mark) * float(pos.side) >= 0.0:
+    if (pos.liq_price - mark) * float(pos.side) >= 0.0:
         price = not_beyond_bankruptcy(pos, mark)
         account, closed = close_position(account, at, price, FillReason.LIQUIDATION)
         note = f"liquidated by funding at mark {mark:.8g} (margin {pos.margin:.2f} USDT)"
@@ -158,15 +158,15 @@ def _shrink(
 
 def _with_margin(pos: PerpPosition, payment: float, tiers: Sequence[Tier]) -> PerpPosition:
     # The isolated margin pays (or receives) the funding; liquidation and bankruptcy prices
-    # follow the new margin. Spot-like positions without margin are left as they are.
+    # follow the new margin, also when it falls to 0 or below while the position is in profit
+    # (the §9 formula holds with that wallet balance: the mark must still reach the LP).
+    # Spot-like positions without margin are left as they are.
     if pos.margin is None:
         return pos
     margin = pos.margin - payment
     fill = entry_fill(pos)
-    if margin <= 0.0:
-        # Bankrupt by funding alone: the liquidation comes at once, at the bankruptcy price.
-        bankruptcy = bankruptcy_price(pos.side, pos.qty, fill, margin)
-        return replace(pos, margin=margin, liq_price=pos.liq_price or 0.0, bankruptcy=bankruptcy)
+    # None: no positive LP. A long then cannot be liquidated (0.0); a short is liquidated at
+    # any price (0.0 again: every mark is at or beyond it for a short).
     lp = liquidation_price(pos.side, pos.qty, fill, margin, tiers) or 0.0
     return replace(
         pos,

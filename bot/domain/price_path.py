@@ -63,3 +63,27 @@ def check_price(price: float) -> None:
     """Raise ValueError unless `price` is a finite number > 0."""
     if not price > 0 or price == float("inf"):
         raise ValueError(f"price must be a finite number > 0, got {price}")
+
+
+def paired_bar_path(
+    last: tuple[float, float, float, float], mark: tuple[float, float, float, float]
+) -> tuple[tuple[float, float], ...]:
+    """The path of one bar for the last price and the mark together, as (last, mark) pairs:
+    each walks its own open -> extremes -> close (OHLC tuples), both in the order of the last
+    price's nearer extreme; a point where neither moved is dropped.
+
+    Assumption: within one bar the mark swings with the last price (the mark follows the
+    index and the book, MECHANICS §9), so their extremes come in the same order; what differs
+    is how far each swings (a last-price wick the mark does not follow liquidates nothing).
+    """
+    _check_bar(*last)
+    _check_bar(*mark)
+    o, h, lo, c = last
+    high_first = h - o < o - lo  # bar_path's rule, adverse on a tie
+    order = (0, 1, 2, 3) if high_first else (0, 2, 1, 3)
+    path = [(last[order[0]], mark[order[0]])]
+    for k in order[1:]:
+        pair = (last[k], mark[k])
+        if pair != path[-1]:
+            path.append(pair)
+    return tuple(path)

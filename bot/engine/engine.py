@@ -10,7 +10,9 @@ Timeline assumptions (stated once here, applied in `_timeline`):
 - Candles that lie wholly after the previous step (replay bars, or the gap while the daemon was
   down) are walked open -> nearer extreme -> farther extreme -> close; all four points carry
   the bar's open time, so a timed event at the bar's close time comes after the whole bar.
-  Without mark candles the last-price path stands in for the mark.
+  The mark walks the bar's mark candle alongside (`update.mark_bars`, replays of data with
+  mark klines of the same timeframe: timeline.bar_points); without one the last-price path
+  stands in for the mark.
 - A timed event uses the latest known price at or before its own time: the previous quote, a
   walked bar's open (at its open time) or close (at its close time), or the new quote.
 - Funding is paid on the mark price at the settlement time (MECHANICS §9: nominal = mark x
@@ -34,7 +36,6 @@ from typing import Any, NamedTuple, Protocol
 
 from loguru import logger
 
-from bot.domain.price_path import bar_path
 from bot.domain.records import NavRecord
 from bot.domain.values import Candle, FundingRate, Quote
 from bot.engine.bars import BarAggregator, timeframe_seconds
@@ -47,6 +48,7 @@ from bot.engine.timeline import (
     VEHICLE_EVENT,
     DueEvent,
     TimelineEntry,
+    bar_points,
     merge_paths,
     signal_entries,
     unseen_candles,
@@ -62,6 +64,7 @@ class Update(Protocol):
     quotes: Sequence[Quote]
     candles: Sequence[Candle]
     funding: Sequence[FundingRate]
+    mark_bars: Sequence[Candle]
 
 
 class PortfolioOutput(NamedTuple):
@@ -216,12 +219,10 @@ class Engine:
         unseen = unseen_candles(update.candles, after)
         if self._pending:
             entries += signal_entries(self._pending, self._slots, unseen, fresh)
+        marks = {(m.symbol, m.at): m for m in update.mark_bars} if update.mark_bars else {}
         for candle in unseen:
-            path = bar_path(candle.open, candle.high, candle.low, candle.close)
-            last = len(path) - 1
-            t = candle.at
-            points = [_new(PricePoint, (t, p, p, i == 0, i == last)) for i, p in enumerate(path)]
-            entries.append(_new(TimelineEntry, (t, PRICE, candle.symbol, points)))
+            points = bar_points(candle, marks.get((candle.symbol, candle.at)) if marks else None)
+            entries.append(_new(TimelineEntry, (candle.at, PRICE, candle.symbol, points)))
         for symbol, quote in fresh.items():
             point = _new(PricePoint, (quote.at, quote.last, quote.mark or quote.last, True, True))
             entries.append(_new(TimelineEntry, (quote.at, PRICE, symbol, [point])))

@@ -52,12 +52,16 @@ class MarketUpdate:
     candles: newly closed candles, any (symbol, timeframe), in time order per series; a candle's
         `at` is its open time, so it closed at `at + timeframe`.
     funding: newly settled funding rates (`FundingRate.at` = settlement time, on the hour).
+    mark_bars: mark-price candles of the same bars as some `candles` (same symbol, timeframe
+        and open time; replays of data with mark klines): the mark's path inside a walked bar.
+        Not recorded in the ledger.
     """
 
     at: datetime
     quotes: Sequence[Quote] = field(default_factory=tuple)
     candles: Sequence[Candle] = field(default_factory=tuple)
     funding: Sequence[FundingRate] = field(default_factory=tuple)
+    mark_bars: Sequence[Candle] = field(default_factory=tuple)
 
 
 class Feed(Protocol):

@@ -12,6 +12,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
+from bot.domain.price_path import bar_path, paired_bar_path
 from bot.domain.values import Candle, Quote
 from bot.engine.bars import timeframe_seconds
 from bot.portfolios.protocol import PortfolioRunner, PricePoint, TimedEvent
@@ -104,3 +105,22 @@ def signal_entries(
             continue
         del pending[name]
     return entries
+
+
+def bar_points(candle: Candle, mark: Candle | None) -> list[PricePoint]:
+    """A walked bar's points, all stamped with its open time: the last price's path, with the
+    mark walking the mark candle of the same bar when there is one (`paired_bar_path`), else
+    the last price standing in for the mark."""
+    t = candle.at
+    if mark is None:
+        path = bar_path(candle.open, candle.high, candle.low, candle.close)
+        end = len(path) - 1
+        return [tuple.__new__(PricePoint, (t, p, p, i == 0, i == end)) for i, p in enumerate(path)]
+    pairs = paired_bar_path(
+        (candle.open, candle.high, candle.low, candle.close),
+        (mark.open, mark.high, mark.low, mark.close),
+    )
+    end = len(pairs) - 1
+    return [
+        tuple.__new__(PricePoint, (t, p, m, i == 0, i == end)) for i, (p, m) in enumerate(pairs)
+    ]

@@ -23,7 +23,15 @@ from bot.reports import metrics
 from bot.reports.decay import TokenDecomposition, decompose
 from bot.reports.points import SeriesPoint
 
-FEE_KINDS = ("trading", "slippage", "subscription", "redemption", "management", "funding")
+FEE_KINDS = (
+    "trading",
+    "slippage",
+    "subscription",
+    "redemption",
+    "management",
+    "funding",
+    "liquidation",
+)
 Row = Mapping[str, Any]
 
 

@@ -12,19 +12,21 @@ Margin rule: leverage = the smallest whole setting with margin + entry fee and s
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.adapters.ccxt.tiers import tiers_for
 from bot.domain.liquidation import liquidation_price, stop_comes_first
-from bot.domain.perp import PerpParams
+from bot.domain.perp import PerpParams, StaticPerpParams
 from bot.domain.perp_account import PerpAccount, on_price
 from bot.domain.perp_funding import FundingGuard, apply_funding
-from bot.domain.perp_signals import apply_perp_signal
+from bot.domain.perp_signals import apply_perp_signal, apply_static_signal
 from bot.domain.records import FeeRecord
 from bot.domain.sizing import USDM_RULES
 from bot.domain.values import FeeKind, FillReason, Side
+from bot.portfolios.accounts import AccountRunner
 
 ETH = "ETH/USDT:USDT"
 RULES = USDM_RULES[ETH]
@@ -160,3 +162,45 @@ def test_funding_alone_can_liquidate_and_the_loss_stops_at_the_margin() -> None:
     # Lost: the initial margin (funding included) and the entry fee, nothing more.
     assert acc.nav(2_950.0) == pytest.approx(10_000.0 - 604.32084 - 4.028 * 3_000.6 * 0.0005)
     assert booked.positions[0].margin == 604.32084
+
+
+def test_funding_that_empties_the_margin_of_a_winning_position_does_not_liquidate_it() -> None:
+    # A 3x static long from 3,000 (9.977 ETH, margin 9,978.9954) with the mark at 9,000:
+    # 2 % of 9,000 x 9.977 = 1,795.86 a settlement empties the margin in six, but the position
+    # is far in profit. §9 with the (negative) wallet balance puts the LP above the entry and
+    # far below the mark: no liquidation until the mark comes down to it.
+    acc, _ = apply_static_signal(
+        PerpAccount(ETH, 10_000.0), T0, Side.LONG, 3_000.0, StaticPerpParams(leverage=3),
+        RULES, TIERS,
+    )  # fmt: skip
+    pos = acc.position
+    assert pos is not None
+    at = T8
+    for _ in range(6):
+        acc, _ = apply_funding(acc, at, 0.02, 9_000.0, tiers=TIERS)
+        at += timedelta(hours=8)
+    pos = acc.position
+    assert pos is not None and pos.margin == pytest.approx(9_978.9954 - 6 * 1_795.86)
+    fill = 3_000.6
+    lp = (pos.margin - pos.qty * fill) / (pos.qty * (0.004 - 1.0))
+    assert pos.liq_price == pytest.approx(lp) and fill < lp < 9_000.0  # about 3,193
+    assert acc.nav(9_000.0) > 10_000.0
+    # the mark falls through the LP: liquidated there, the margin left (0.4 % MM) cleared
+    acc, closed = on_price(acc, at, 3_000.0, 3_000.0, gap=True)
+    assert closed.fills[0].reason is FillReason.LIQUIDATION
+    assert acc.nav(3_000.0) >= 0.0
+
+
+def test_a_position_from_an_older_resume_state_gets_its_margin_rules() -> None:
+    runner = AccountRunner("x/perp", "x", ETH, 10_000.0, PerpParams(risk_pct=0.05), RULES, TIERS)
+    acc = enter(Side.LONG, 2_880.0, PerpParams(risk_pct=0.05))
+    assert acc.position is not None
+    old = replace(
+        acc, position=replace(acc.position, initial_margin=None, liquidation_fee=0.0,
+                              liq_price=None, bankruptcy=None),
+    )  # fmt: skip
+    runner.restore({"account": old})  # no "died_at" either
+    pos = runner.account.position
+    assert pos is not None and pos.initial_margin == pytest.approx(6_043.2084)
+    assert pos.liquidation_fee == 0.02 and pos.liq_price == pytest.approx(1_506.3253012048)
+    assert pos.bankruptcy == pytest.approx(1_500.3) and runner.died_at is None

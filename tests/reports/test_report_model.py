@@ -62,7 +62,7 @@ def test_token_portfolio_metrics(ledger: Store) -> None:
     assert (token.rebalances, token.reverse_splits) == (1, 1)
     assert dict(token.fees) == pytest.approx(
         {"trading": 6.0, "slippage": 2.0, "subscription": 0.0, "redemption": 0.0,
-         "management": 4.0, "funding": 1.5}
+         "management": 4.0, "funding": 1.5, "liquidation": 0.0}
     )  # fmt: skip
     assert (token.funding_paid, token.funding_received) == (3.0, 1.5)
     assert token.leverage_end == pytest.approx(399.725 * 108 / 11189.8)

@@ -8,7 +8,10 @@ Data directory (freqtrade feather or CSV layout, see `feather_data`): per symbol
            recorded mark/last basis at or before `t` (the sim exchange's rule; None without mark
            data); funding_rate and next_funding_at = the next settlement after `t` and its rate
            (the settled rate stands in for the prediction);
-  funding  settled rates in (previous t, t] (times rounded to the hour).
+  funding  settled rates in (previous t, t] (times rounded to the hour);
+  mark_bars  the mark candle of each of those candles when the mark klines have the same
+           timeframe (the engine walks the mark inside the bar with it; a malformed mark
+           candle is left out, and the last price stands in for that bar's mark path).
 Recorded database: ticks in time order, grouped into one update per poll (a group ends when a
 symbol repeats); a recorded candle or settled rate joins the update of the step that received
 it live (`received_at`, the step time), or, when that is NULL (rows recorded before migration
@@ -40,6 +43,7 @@ from bot.adapters.sqlite.timefmt import format_time, parse_time
 from bot.domain.values import Candle, FundingRate, Quote
 from bot.engine.bars import timeframe_seconds
 from bot.engine.ports import MarketUpdate
+from bot.engine.validation import sound_candle
 from bot.runtime.clock import ReplayClock
 
 
@@ -51,6 +55,7 @@ class _Series:
     basis_at: list[datetime]  # times of known mark/last ratios, ascending
     basis: list[float]
     marks: dict[datetime, float]  # mark candle close by close time
+    mark_bars: dict[datetime, Candle]  # mark candle by open time (same timeframe only)
     funding: list[FundingRate]
     funding_at: list[datetime]
     pos: int = 0
@@ -164,12 +169,17 @@ def _load_series(
         candles, step = _finest(mine, "futures", symbol, start, end)
         if not candles:
             raise DataFormatError(f"no futures candles for {symbol} in the data directory")
-        mark, _ = _finest(mine, "mark", symbol, start - timedelta(days=1) if start else None, end)
+        mark, mark_step = _finest(
+            mine, "mark", symbol, start - timedelta(days=1) if start else None, end
+        )
         basis_at, basis = _basis(candles, step, mark)
         rates = _funding(mine, symbol)
         marks = {m.at + timedelta(seconds=timeframe_seconds(m.timeframe)): m.close for m in mark}
+        bars = {m.at: m for m in mark if sound_candle(m)} if mark and mark_step == step else {}
         funding_at = [r.at for r in rates]
-        series.append(_Series(symbol, candles, step, basis_at, basis, marks, rates, funding_at))
+        series.append(
+            _Series(symbol, candles, step, basis_at, basis, marks, bars, rates, funding_at)
+        )
     return series
 
 
@@ -216,17 +226,19 @@ def _data_dir_updates(series: list[_Series]) -> Iterator[MarketUpdate]:
     times = sorted({c.at + s.step for s in series for c in s.candles})
     previous: datetime | None = None
     for t in times:
-        quotes, candles, funding = [], [], []
+        quotes, candles, funding, marks = [], [], [], []
         for s in series:
             if s.pos < len(s.candles) and s.candles[s.pos].at + s.step == t:
                 candle = s.candles[s.pos]
                 s.pos += 1
                 candles.append(candle)
                 quotes.append(_quote(s, candle, t))
+                if (mark := s.mark_bars.get(candle.at)) is not None:
+                    marks.append(mark)
             if previous is not None:
                 funding.extend(_settled(s, previous, t))
         previous = t
-        yield MarketUpdate(t, tuple(quotes), tuple(candles), tuple(funding))
+        yield MarketUpdate(t, tuple(quotes), tuple(candles), tuple(funding), tuple(marks))
 
 
 def _quote(s: _Series, candle: Candle, t: datetime) -> Quote:
