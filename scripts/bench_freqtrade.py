@@ -1,4 +1,5 @@
-"""freqtrade's backtester on the same data and strategy, for the side-by-side in `make bench`.
+"""freqtrade's backtester on the same data and strategy, for the side-by-side in `make bench`
+(`backtest`: timing) and scripts/compare_freqtrade.py (`backtest_trades`: the exported trades).
 
 freqtrade is installed into its own venv (`.bench/ft`, gitignored) on first use. It cannot
 backtest without loading the exchange's markets through ccxt (its maintainers' answer:
@@ -17,6 +18,7 @@ import re
 import subprocess
 import sys
 import time
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,7 +70,7 @@ def _datadir() -> Path:
     return WORK / "data" / "binance"
 
 
-def _config(sim_url: str) -> Path:
+def _config(sim_url: str, overrides: dict[str, Any] | None = None) -> Path:
     urls = {
         key: re.sub(r"^https?://[^/]+", sim_url, value)
         for key, value in _binance_api_urls().items()
@@ -98,6 +100,7 @@ def _config(sim_url: str) -> Path:
         "exit_pricing": {"price_side": "same", "use_order_book": True, "order_book_top": 1},
         "user_data_dir": str(WORK / "user_data"),
         "internals": {"process_throttle_secs": 5},
+        **(overrides or {}),
     }
     path = WORK / "config.json"
     path.write_text(json.dumps(config, indent=1))
@@ -133,34 +136,42 @@ def _start_sim() -> tuple[subprocess.Popen[str], str]:
     raise RuntimeError("the sim exchange did not start")
 
 
-def backtest(first: datetime, last: datetime, repeats: int = 3) -> dict[str, Any]:
-    """Median wall time of `freqtrade backtesting` over [first, last) (BTC, futures)."""
+def _command(exe: Path, config: Path, timerange: str, export: list[str]) -> list[str]:
+    return [
+        str(exe),
+        "backtesting",
+        "--config",
+        str(config),
+        "--strategy",
+        "SmaCrossFt",
+        "--strategy-path",
+        str(STRATEGY_DIR),
+        "--datadir",  # freqtrade reads `datadir` from the command line only
+        str(_datadir()),
+        "--timeframe-detail",
+        "5m",
+        "--timerange",
+        timerange,
+        *export,
+        "--cache",
+        "none",
+    ]
+
+
+def _prepare() -> tuple[Path, subprocess.Popen[str], str]:
     exe = ensure_venv()
     WORK.mkdir(parents=True, exist_ok=True)
     (WORK / "user_data").mkdir(exist_ok=True)
     sim, url = _start_sim()
+    return exe, sim, url
+
+
+def backtest(first: datetime, last: datetime, repeats: int = 3) -> dict[str, Any]:
+    """Median wall time of `freqtrade backtesting` over [first, last) (BTC, futures)."""
+    exe, sim, url = _prepare()
     try:
         config = _config(url)
-        command = [
-            str(exe),
-            "backtesting",
-            "--config",
-            str(config),
-            "--strategy",
-            "SmaCrossFt",
-            "--strategy-path",
-            str(STRATEGY_DIR),
-            "--datadir",  # freqtrade reads `datadir` from the command line only
-            str(_datadir()),
-            "--timeframe-detail",
-            "5m",
-            "--timerange",
-            f"{first:%Y%m%d}-{last:%Y%m%d}",
-            "--export",
-            "none",
-            "--cache",
-            "none",
-        ]
+        command = _command(exe, config, f"{first:%Y%m%d}-{last:%Y%m%d}", ["--export", "none"])
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
         times = []
         output = ""
@@ -183,6 +194,41 @@ def backtest(first: datetime, last: datetime, repeats: int = 3) -> dict[str, Any
         "median_seconds": times[len(times) // 2],
         "trades": int(trades.group(1)) if trades else None,
         "tail": output[-2500:],
+    }
+
+
+def backtest_trades(
+    timerange: str, out_dir: Path, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One `freqtrade backtesting` over `timerange` (freqtrade's syntax, e.g. unix seconds
+    `1672707600-1715644800`) with its trades exported into `out_dir` (for
+    scripts/compare_freqtrade.py); `overrides` replace keys of the config. Returns the
+    strategy's result (trades, final_balance, ...), the command, the config and the version."""
+    exe, sim, url = _prepare()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        config = _config(url, overrides)
+        export = ["--export", "trades", "--backtest-directory", str(out_dir)]
+        command = _command(exe, config, timerange, export)
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"freqtrade failed:\n{(done.stdout + done.stderr)[-3000:]}")
+    finally:
+        sim.terminate()
+        sim.wait(10)
+    latest = json.loads((out_dir / ".last_result.json").read_text())["latest_backtest"]
+    with zipfile.ZipFile(out_dir / latest) as archive:
+        name = next(
+            n for n in archive.namelist() if re.fullmatch(r"backtest-result-[^_]*_[^_]*\.json", n)
+        )
+        result = json.loads(archive.read(name))
+    return {
+        "result": result["strategy"]["SmaCrossFt"],
+        "command": " ".join(command),
+        "config": json.loads(config.read_text()),
+        "version": version(exe),
+        "archive": str(out_dir / latest),
     }
 
 
