@@ -1,11 +1,11 @@
 """The candle screen: hold back candles whose prices are absurd next to the accepted quotes.
 
 Used on every update before it reaches the engine, by the daemon (live polls) and the replay
-driver alike. Which candles are implausible is decided by
-`bot.engine.validation.implausible_candles`; `hold_back` decides which candles go with them
-(pure); `CandleScreen` keeps the streak and gets the held candles offered again: a live feed
-fetches them again (`CandleRefetch`), a replay gets them back from the screen with the next
-update.
+driver alike; it runs the funding screen (`bot.engine.funding_screen`) first. Which candles
+are implausible is decided by `bot.engine.validation.implausible_candles`; `hold_back`
+decides which candles go with them (pure); `CandleScreen` keeps the streak and gets the held
+candles offered again: a live feed fetches them again (`CandleRefetch`), a replay gets them
+back from the screen with the next update.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from loguru import logger
 
 from bot.domain.values import Candle, Quote
 from bot.engine.bars import timeframe_seconds
+from bot.engine.funding_screen import FundingScreen
 from bot.engine.ports import MarketUpdate
 from bot.engine.validation import implausible_candles, sound_candle
 
@@ -74,8 +75,11 @@ class CandleScreen:
         max_jump_pct: float | None,
         max_held: int = 20,
         refetch: CandleRefetch | None = None,
+        funding_caps: Mapping[str, float] | None = None,
     ) -> None:
-        """`max_jump_pct` None: hold back only malformed candles (what a replay does)."""
+        """`max_jump_pct` None: hold back only malformed candles (what a replay does).
+        `funding_caps`: per-symbol funding caps for the funding screen run first."""
+        self.funding = FundingScreen(funding_caps)
         self.max_jump_pct = max_jump_pct
         self.max_held = max_held
         self.refetch = refetch
@@ -85,7 +89,9 @@ class CandleScreen:
     def screen(self, update: MarketUpdate, last_quotes: Mapping[str, Quote]) -> MarketUpdate:
         """The update without implausible candles (and the later candles of their series).
 
-        `last_quotes`: the engine's last accepted quote per symbol (`Engine.last_quotes`)."""
+        `last_quotes`: the engine's last accepted quote per symbol (`Engine.last_quotes`).
+        Funding rates beyond their cap are screened first (`FundingScreen`)."""
+        update = self.funding.screen(update)
         if (
             self.max_jump_pct is None
             and not self.pending
