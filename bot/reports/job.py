@@ -1,15 +1,26 @@
 """The non-pure part of reports: read the store, build, render, write files, store metrics, notify.
 
-`run_daily_report(store, settings, day)` writes `<out_dir>/YYYY-MM-DD.md` and `.html` (atomic
-replace; the same ledger gives byte-identical files), replaces that day's rows in
-`report_metrics` and posts the optional webhook. `daily_report_job(settings, now)` is what the
-scheduler calls: it opens its own Store (APScheduler runs jobs in a worker thread and a SQLite
-connection belongs to its thread), reports the previous local day, and never raises.
+`run_daily_report(store, settings, day)` writes `<out_dir>/YYYY-MM-DD.md` and `.html` (each to a
+temporary file in `out_dir`, fsynced, then renamed over the target: a reader or a job killed at
+any point sees the old file or the new one, never half of one; the same ledger gives
+byte-identical files), then replaces that day's rows in `report_metrics` in one transaction and
+posts the optional webhook. The metrics are written last: they are the mark that the day's
+report is complete.
+
+`catch_up_reports(settings, now)` writes every daily report missed since the last one: the
+local days after the last single-day period in `report_metrics` (or, when there is none, from
+the ledger's first NAV row), up to yesterday, restricted to the days the NAV rows span (a day the
+daemon was down for as a whole has no data and gets no report). A job killed after the files and
+before the metrics leaves its day to be written again. `daily_report_job(settings, now)` is what
+the scheduler calls: it opens its own Store (APScheduler runs jobs in a worker thread and a SQLite
+connection belongs to its thread), catches up the missed days, reports the previous local day,
+and never raises.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from loguru import logger
 
+from bot.adapters.sqlite.coverage import nav_span, reported_days
 from bot.adapters.sqlite.queries import LedgerQueries
 from bot.adapters.sqlite.store import Store
 from bot.adapters.sqlite.writer import LedgerWriter
@@ -28,6 +40,7 @@ from bot.config.vehicles import parse_vehicle
 from bot.domain.token_presets import token_spec
 from bot.domain.token_spec import TokenSpec
 from bot.domain.values import Side
+from bot.reports.coverage import coverage_notes, run_coverage
 from bot.reports.model import FEE_KINDS, LedgerRows, Report, ReportPeriod, build_report, period_for
 from bot.reports.notify import post_webhook, summary_text
 from bot.reports.render_html import render_html
@@ -67,6 +80,7 @@ def load_report(store: LedgerQueries, period: ReportPeriod) -> Report:
             "before they were): token targets use the preset's defaults and the overrides in "
             "the vehicle label, not the [presets] config of the run."
         )
+    notes += coverage_notes(run_coverage(store), period.start, period.end)
     return build_report(LedgerRows.from_mapping(rows), period, targets, notes)
 
 
@@ -132,13 +146,79 @@ def run_daily_report(store: Store, settings: Settings, day: date) -> ReportOutpu
 
 
 def daily_report_job(settings: Settings, now: datetime) -> None:
-    """Scheduler entry point: report the day before `now`; log every failure, never raise."""
+    """Scheduler entry point: catch up the days missed before yesterday, then report the day
+    before `now` (with the webhook); log every failure, never raise."""
     try:
         day = previous_day(now, settings.report.timezone)
         with Store(settings.store.path) as store:
+            for missed in missed_days(store, settings.report.timezone, day - timedelta(days=1)):
+                _report_day(store, settings, missed, notify=False)
             run_daily_report(store, settings, day)
     except Exception:
         logger.exception("daily report failed; the daemon carries on")
+
+
+def catch_up_reports(settings: Settings, now: datetime, notify: bool = True) -> list[date]:
+    """Write every daily report missed since the last one written, up to the day before `now`
+    (see the module docstring); return the days written, in order. Never raises: a day that
+    fails is logged and left for the next catch-up. With `notify`, the webhook gets yesterday's
+    summary when yesterday is among them (older days are written quietly)."""
+    written: list[date] = []
+    try:
+        yesterday = previous_day(now, settings.report.timezone)
+        sweep_temp_files(settings.report.out_dir)
+        with Store(settings.store.path) as store:
+            for day in missed_days(store, settings.report.timezone, yesterday):
+                if _report_day(store, settings, day, notify=notify and day == yesterday):
+                    written.append(day)
+    except Exception:
+        logger.exception("report catch-up failed; the daemon carries on")
+    if written:
+        logger.info("caught up {} missed daily report(s): {}", len(written), _days(written))
+    return written
+
+
+def missed_days(store: LedgerQueries, timezone: str, until: date) -> list[date]:
+    """Local days after the last reported day (or from the first NAV row's day when none is
+    reported), up to `until` and to the last NAV row's day, in order."""
+    span = nav_span(store.db)
+    if span is None:
+        return []
+    zone = ZoneInfo(timezone)
+    first, last = (at.astimezone(zone).date() for at in span)
+    done = reported_days(store.db)
+    if done:
+        first = max(first, date.fromisoformat(done[-1]) + timedelta(days=1))
+    last = min(last, until)
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def sweep_temp_files(out_dir: Path) -> list[Path]:
+    """Delete the temporary files a report write killed before its rename left in `out_dir`
+    (`.<label>.md.<random>.tmp`); return them. Only at start-up: a report being written by
+    another process at that moment would lose its temporary file (and fail, loudly)."""
+    if not out_dir.is_dir():
+        return []
+    stale = sorted(p for p in out_dir.glob(".*.tmp") if _TEMP_NAME.match(p.name) and p.is_file())
+    for path in stale:
+        path.unlink(missing_ok=True)
+        logger.info("removed {} (a report write that never finished)", path)
+    return stale
+
+
+def _report_day(store: Store, settings: Settings, day: date, notify: bool) -> bool:
+    try:
+        run_report(store, settings, day, day, notify=notify)
+    except Exception:
+        logger.exception("daily report of {} failed; the next catch-up writes it", day)
+        return False
+    return True
+
+
+def _days(days: Sequence[date]) -> str:
+    if len(days) == 1:
+        return days[0].isoformat()
+    return f"{days[0].isoformat()}..{days[-1].isoformat()}"
 
 
 def metric_rows(report: Report) -> list[tuple[str, str, float | None]]:
@@ -177,12 +257,19 @@ def _float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
+# `_write_atomic`'s temporary names for a report's files: `.<label>.<md|html>.<random>.tmp`.
+_TEMP_NAME = re.compile(r"^\.\d{4}-\d{2}-\d{2}(\.\.\d{4}-\d{2}-\d{2})?\.(md|html)\.\w+\.tmp$")
+
+
 def _write_atomic(path: Path, text: str) -> None:
-    # Write beside the target and rename, so a reader never sees half a report.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    # Write beside the target (same file system) and rename, so a reader never sees half a
+    # report; the fsync before the rename keeps a power cut from leaving an empty file.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:

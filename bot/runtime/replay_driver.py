@@ -1,7 +1,10 @@
 """`ltbot replay`: the live engine over recorded history, as fast as it goes.
 
 Deterministic: the same data and config give a byte-identical ledger (the `runs` row is
-stamped with the data's first and last times, not the wall clock). Every update passes the
+stamped with the data's first and last times, not the wall clock). The run row is written
+before the first step and its `covered_to` moves with each committed group; `ended_at` is
+stamped only once the feed is exhausted, so a replay killed mid-way (SIGKILL, Ctrl-C, an error)
+is marked partial and says which range it covers (bot/reports/coverage.py). Every update passes the
 candle screen the daemon uses (`bot.engine.candle_screen`) before the engine, without its jump
 bound: a malformed candle (a price not a finite number > 0, inconsistent OHLC) is held back
 and then dropped instead of stopping the replay mid-step. Steps are committed in groups for
@@ -79,6 +82,11 @@ def run_replay(
         store.use_scratch_mode()
         engine = build_engine(settings, live=False)
         session = Session(store, engine, REPLAY_KEY, group=GROUP_STEPS)
+        config = json.loads(settings.model_dump_json())
+
+        def start_run(first: datetime) -> int:
+            return store.start_run(first, "replay", settings.exchange.id, config, __version__)
+
         # What exists now (loaded history, settings, modules) lives until the end: keep it out
         # of the cyclic collector's full passes, which a long replay triggers again and again.
         gc.freeze()
@@ -86,13 +94,12 @@ def run_replay(
             # No jump bound in replay (assumption): recorded history's moves happened, wicks
             # included (Binance ETH perp 2020-03-13 02:00 traded up to 323 from 95.73), while a
             # live poll's absurd candle may be a glitch that the next poll corrects.
-            first, last = _drive(session, feed, CandleScreen(None), on_step)
+            run_id, first, last = _drive(session, feed, CandleScreen(None), on_step, start_run)
         finally:
             gc.unfreeze()
         session.flush()
-        if first is not None and last is not None:
-            config = json.loads(settings.model_dump_json())
-            run_id = store.start_run(first, "replay", settings.exchange.id, config, __version__)
+        if run_id is not None and last is not None:
+            # The feed is exhausted: only now is the run complete.
             store.end_run(run_id, last)
         return ReplayResult(path, session.stats.steps, first, last, session.stats)
 
@@ -102,10 +109,14 @@ def _drive(
     updates: Iterable[MarketUpdate],
     screen: CandleScreen,
     on_step: Callable[[MarketUpdate], None] | None,
-) -> tuple[datetime | None, datetime | None]:
-    first = last = None
+    start_run: Callable[[datetime], int],
+) -> tuple[int | None, datetime | None, datetime | None]:
+    run_id = first = last = None
     for update in updates:
         update = screen.screen(update, session.engine.last_quotes)
+        if run_id is None:
+            # Before the first step: every committed group then moves the run's covered_to.
+            run_id = start_run(update.at)
         session.process(update)
         first = first or update.at
         last = update.at
@@ -115,4 +126,4 @@ def _drive(
         logger.warning(
             "{} candles still held back at the end of the data: not replayed", len(screen.pending)
         )
-    return first, last
+    return run_id, first, last

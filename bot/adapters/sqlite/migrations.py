@@ -236,3 +236,18 @@ def m0006_isolated_margin(db: Database) -> None:
         "portfolio_id TEXT PRIMARY KEY REFERENCES portfolios (id), "
         "at TEXT NOT NULL, cause TEXT NOT NULL)"
     )
+
+
+@migrations(name="0007_run_coverage")
+def m0007_run_coverage(db: Database) -> None:
+    """What each run covers (issue 15): `runs.covered_to` is the step time of the run's last
+    committed step, written in the same transaction as that step's rows.
+
+    `ended_at` is stamped only when a run ends as it should (a daemon stopped by a signal, a
+    replay whose data is exhausted), so a run with `ended_at` NULL was interrupted (or is still
+    running) and covers `started_at`..`covered_to`. NULL `covered_to`: no step committed yet.
+    A replay row written before (always complete: it was written at the end) gets its
+    `ended_at`, which was its last step's time; a live row written before stays NULL (unknown).
+    """
+    db.execute("ALTER TABLE runs ADD COLUMN covered_to TEXT")
+    db.execute("UPDATE runs SET covered_to = ended_at WHERE mode = 'replay'")

@@ -28,23 +28,28 @@ class LedgerWriter:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._times = _TimeText()
+        # The run this writer started: each `write_steps` moves its `covered_to`.
+        self._run_id: int | None = None
 
     # -- runs and portfolios -------------------------------------------------------------
 
     def start_run(
         self, at: datetime, mode: str, exchange: str, config: Mapping[str, Any], version: str
     ) -> int:
-        """Insert a `runs` row and return its id."""
+        """Insert a `runs` row and return its id; the steps written from now on through this
+        writer move the run's `covered_to` (the time of its last committed step)."""
         with self.db.atomic():
             cursor = self.db.execute(
                 "INSERT INTO runs (started_at, mode, exchange, config, version) "
                 "VALUES (?, ?, ?, ?, ?)",
                 [format_time(at), mode, exchange, dumps(config), version],
             )
-        return int(cursor.lastrowid or 0)
+        self._run_id = int(cursor.lastrowid or 0)
+        return self._run_id
 
     def end_run(self, run_id: int, at: datetime) -> None:
-        """Stamp the run's end time."""
+        """Stamp the run's end time: the run ended as it should (a run never stamped was
+        interrupted and covers its `started_at`..`covered_to` only)."""
         with self.db.atomic():
             self.db.execute("UPDATE runs SET ended_at = ? WHERE id = ?", [format_time(at), run_id])
 
@@ -143,6 +148,15 @@ class LedgerWriter:
                         [batch.state.key, format_time(batch.state.at), batch.state.text],
                     )
             self._insert_rows(rows)
+            self._cover(batches)
+
+    def _cover(self, batches: Sequence[StepBatch]) -> None:
+        # In the steps' transaction: `covered_to` never names a step that was not committed.
+        at = max((b.at for b in batches if b.at is not None), default=None)
+        if self._run_id is not None and at is not None:
+            self.db.execute(
+                "UPDATE runs SET covered_to = ? WHERE id = ?", [format_time(at), self._run_id]
+            )
 
     def load_state(self, key: str) -> EngineState | None:
         """The engine state saved under `key` by the last committed step, if any."""
@@ -301,26 +315,10 @@ class _Rows:
 
 
 _POSITION_COLUMNS = (
-    "id",
-    "portfolio_id",
-    "symbol",
-    "side",
-    "opened_at",
-    "entry",
-    "qty",
-    "stop",
-    "take_profit",
-    "risk_pct",
-    "leverage",
-    "liq_price",
-    "closed_at",
-    "exit_price",
-    "pnl",
-    "exit_reason",
-    "intended_risk",
-    "effective_risk",
-    "margin",
-)
+    "id", "portfolio_id", "symbol", "side", "opened_at", "entry", "qty", "stop", "take_profit",
+    "risk_pct", "leverage", "liq_price", "closed_at", "exit_price", "pnl", "exit_reason",
+    "intended_risk", "effective_risk", "margin",
+)  # fmt: skip
 _UPSERT_POSITION = (
     f"INSERT INTO positions ({', '.join(_POSITION_COLUMNS)}) "  # noqa: S608 (fixed names)
     f"VALUES ({', '.join('?' for _ in _POSITION_COLUMNS)}) ON CONFLICT (id) DO UPDATE SET "
