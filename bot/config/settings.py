@@ -8,19 +8,43 @@ down; there is no module-level settings object.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, get_args
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
+from bot.config.redaction import redact
 from bot.config.vehicles import VehicleSpec, validate_preset_overrides
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
 Fill = Literal["close", "next_open"]
+# The ccxt ids the feed is written and tested for (bot/adapters/ccxt/); ccxt knows ~100 more,
+# whose swap markets, funding endpoints and symbols ltbot has never been checked against.
+SUPPORTED_EXCHANGES: tuple[str, ...] = ("binanceusdm", "bybit", "okx")
+# Below this, polls are only sensible against the loopback sim exchange (`api_url`).
+MIN_LIVE_POLL_SECONDS = 1.0
+ENV_PREFIX = "LTBOT_"
 
 
 class ConfigError(ValueError):
@@ -28,7 +52,17 @@ class ConfigError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Every float is finite: inf, nan and 1e400 (TOML reads it as inf) are refused.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic's lax mode reads true as 1 for int and float fields; a bool there is a typo.
+        field = cls.model_fields.get(info.field_name or "")
+        if isinstance(value, bool) and field is not None and field.annotation in (int, float):
+            raise ValueError(f"expected a number, got {str(value).lower()}")
+        return value
 
 
 class ExchangeSettings(_Section):
@@ -36,18 +70,27 @@ class ExchangeSettings(_Section):
 
     id: str = "binanceusdm"
     symbols: list[str] = Field(default_factory=lambda: ["BTC/USDT:USDT", "ETH/USDT:USDT"])
-    poll_seconds: float = Field(15.0, gt=0)
+    # 0.01 s is for the sim exchange at high speed; the real APIs need >= 1 s (see below).
+    poll_seconds: float = Field(15.0, ge=0.01, le=86_400)
     api_url: str | None = None
-    timeout_ms: int = Field(10_000, gt=0)
-    max_retries: int = Field(5, ge=0)
-    backoff_base_seconds: float = Field(1.0, gt=0)
-    backoff_max_seconds: float = Field(60.0, gt=0)
-    max_jump_pct: float = Field(0.25, gt=0)
-    stale_after_seconds: float = Field(120.0, gt=0)
+    timeout_ms: int = Field(10_000, ge=100, le=300_000)
+    max_retries: int = Field(5, ge=0, le=100)
+    backoff_base_seconds: float = Field(1.0, gt=0, le=3_600)
+    backoff_max_seconds: float = Field(60.0, gt=0, le=3_600)
+    max_jump_pct: float = Field(0.25, gt=0, le=10)
+    stale_after_seconds: float = Field(120.0, gt=0, le=604_800)
     # Candle (klines) and funding-history requests one poll may make; the rest waits, oldest
     # first (bot/adapters/ccxt/feed.py). Start-up warm-up and catch-up after downtime are not
     # bounded by it.
-    history_requests_per_poll: int = Field(4, ge=1)
+    history_requests_per_poll: int = Field(4, ge=1, le=1_000)
+
+    @field_validator("id")
+    @classmethod
+    def _supported_exchange(cls, value: str) -> str:
+        if value not in SUPPORTED_EXCHANGES:
+            supported = ", ".join(SUPPORTED_EXCHANGES)
+            raise ValueError(f"unsupported exchange {value!r} (supported: {supported})")
+        return value
 
     @field_validator("symbols")
     @classmethod
@@ -67,6 +110,15 @@ class ExchangeSettings(_Section):
             raise ValueError(f"api_url must start with http:// or https://, got {value!r}")
         return value
 
+    @model_validator(mode="after")
+    def _live_poll_not_too_fast(self) -> ExchangeSettings:
+        if self.api_url is None and self.poll_seconds < MIN_LIVE_POLL_SECONDS:
+            raise ValueError(
+                f"exchange.poll_seconds: {self.poll_seconds:g} s is below "
+                f"{MIN_LIVE_POLL_SECONDS:g} s, allowed only with exchange.api_url (sim exchange)"
+            )
+        return self
+
 
 class StoreSettings(_Section):
     """`[store]`: the SQLite ledger."""
@@ -74,7 +126,7 @@ class StoreSettings(_Section):
     path: Path = Path("data/ltbot.db")
     # Days of `ticks` the daemon keeps (0: all). Once a day older ticks are deleted; candles,
     # funding and the ledger stay. See bot/runtime/retention_job.py.
-    tick_retention_days: int = Field(0, ge=0)
+    tick_retention_days: int = Field(0, ge=0, le=3_650)
 
 
 class LogSettings(_Section):
@@ -82,7 +134,7 @@ class LogSettings(_Section):
 
     level: LogLevel = "INFO"
     rotation: str = "10 MB"
-    retention: int = Field(5, ge=1)
+    retention: int = Field(5, ge=1, le=1_000)
 
     @field_validator("level", mode="before")
     @classmethod
@@ -117,7 +169,7 @@ class ExperimentSettings(_Section):
     symbol: str
     strategy: str = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
-    capital: float = Field(10_000.0, gt=0)
+    capital: float = Field(10_000.0, gt=0, le=1e12)
     vehicles: list[VehicleSpec] = Field(min_length=1)
     # Where a signal fills: "close" (the price when its bar closed) or "next_open" (the open of
     # the next bar, freqtrade's convention); the rule is in bot/engine/engine.py's docstring.
@@ -210,10 +262,59 @@ def load_settings(path: Path | None = None) -> Settings:
     Raises ConfigError with a one-line message naming the key path of the first problem.
     """
     document = _read_toml(path)
+    _check_env_json(os.environ)
     try:
         return Settings(**document)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc)) from None
+    except SettingsError as exc:  # an environment value pydantic-settings cannot decode
+        raise ConfigError(str(exc)) from None
+
+
+def _check_env_json(environ: Mapping[str, str]) -> None:
+    # pydantic-settings reads lists, tables and sections from the environment as JSON and
+    # reports a bad one only as 'error parsing value for field "exchange"'; name the variable.
+    for name, value in environ.items():
+        if not name.upper().startswith(ENV_PREFIX) or not value:
+            continue
+        kind = _json_kind(name[len(ENV_PREFIX) :].lower().split("__"))
+        if kind is None:
+            continue
+        try:
+            json.loads(value)
+        except ValueError:
+            raise ConfigError(f"{name}: not valid JSON (expected a JSON {kind})") from None
+
+
+def _json_kind(keys: list[str]) -> str | None:
+    # "list" or "object" when the key path leads to a container the environment gives as JSON.
+    annotation: Any = Settings
+    for key in keys:
+        annotation = _without_none(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(key)
+            if field is None:
+                return None  # unknown: the model reports it by name
+            annotation = field.annotation
+        elif get_origin(annotation) is dict:
+            annotation = get_args(annotation)[1]
+        else:
+            return None
+    annotation = _without_none(annotation)
+    if get_origin(annotation) in (list, tuple, set):
+        return "list"
+    if get_origin(annotation) is dict or (
+        isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    ):
+        return "object"
+    return None
+
+
+def _without_none(annotation: Any) -> Any:
+    if get_origin(annotation) not in (Union, UnionType):
+        return annotation
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    return args[0] if len(args) == 1 else annotation
 
 
 def _read_toml(path: Path | None) -> dict[str, Any]:
@@ -228,6 +329,11 @@ def _read_toml(path: Path | None) -> dict[str, Any]:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{byte:02x} at offset {exc.start})"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
@@ -262,3 +368,16 @@ def summary(settings: Settings) -> str:
         f"poll {settings.exchange.poll_seconds:g}s), {len(settings.experiments)} experiments, "
         f"{portfolios} portfolios, database {settings.store.path}"
     )
+
+
+def redacted_config(settings: Settings) -> dict[str, Any]:
+    """The effective config as JSON-ready data with secrets replaced by "***", for `runs.config`
+    and logs: webhook URLs (scheme and host kept), chat ids, any secret-like key, and the
+    user:password part of any URL (bot/config/redaction.py says which keys)."""
+    redacted: dict[str, Any] = redact(json.loads(settings.model_dump_json()))
+    return redacted
+
+
+def redacted_json(settings: Settings) -> str:
+    """`redacted_config` as one line of JSON."""
+    return json.dumps(redacted_config(settings), ensure_ascii=False)

@@ -31,6 +31,9 @@ MONITORING_MODES = ("continuous", "bar_close")
 DAILY_MODES = ("reset", "check")
 # Identity fields: chosen by the registry, never by a config override.
 FIXED_FIELDS = frozenset({"family", "side", "label"})
+# No leveraged token has targeted more than 5x (gate_5x); 10 leaves room for experiments, and a
+# fund at 1000x would be wiped out by a 0.1 % move between two rebalances.
+MAX_TARGET_LEVERAGE = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,7 @@ class TokenSpec:
             raise ValueError(f"rebalance_minutes must be >= 0, got {self.rebalance_minutes}")
         if self.split_ratio <= 1:
             raise ValueError(f"split_ratio must be > 1, got {self.split_ratio}")
+        _check_target_in_range(self)
 
     @property
     def leverage(self) -> float:
@@ -115,6 +119,30 @@ _FRACTIONS = (
 def _check_positive(name: str, value: float) -> None:
     if not value > 0 or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
+
+
+def _check_target_in_range(spec: TokenSpec) -> None:
+    # The target must be a level the fund's own rules leave alone; a target beyond a rebalance
+    # trigger would rebalance at every price.
+    target = spec.target_leverage
+    if target > MAX_TARGET_LEVERAGE:
+        raise ValueError(f"target_leverage must be at most {MAX_TARGET_LEVERAGE:g}, got {target:g}")
+    bounds = (
+        ("band_lo", spec.band_lo, target < (spec.band_lo or 0.0)),
+        ("band_hi", spec.band_hi, spec.band_hi is not None and target > spec.band_hi),
+        (
+            "max_leverage",
+            spec.max_leverage,
+            spec.max_leverage is not None and target >= spec.max_leverage,
+        ),
+        ("daily_lo", spec.daily_lo, target < (spec.daily_lo or 0.0)),
+        ("daily_hi", spec.daily_hi, spec.daily_hi is not None and target > spec.daily_hi),
+    )
+    for name, bound, outside in bounds:
+        if outside:
+            raise ValueError(
+                f"target_leverage {target:g} is outside the preset's range: {name} is {bound:g}"
+            )
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
