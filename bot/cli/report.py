@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from bot.adapters.sqlite.store import Store, StoreError
+from bot.adapters.sqlite.store import STORAGE_ERRORS, StorageFault, Store, StoreError
 from bot.cli.common import console
 from bot.config.settings import ConfigError, load_settings
 from bot.reports.job import previous_day, run_report
@@ -95,12 +95,16 @@ def report_command(
             first, last = parse_dates(date)
     except (ConfigError, ValueError) as exc:
         raise _fail(str(exc)) from None
+    path = db or settings.store.path
     try:
-        store = Store.open_ledger(db or settings.store.path)
-    except StoreError as exc:
+        store = Store.open_ledger(path)
+    except (StoreError, StorageFault) as exc:
         raise _fail(str(exc)) from None
-    with store:
-        result = run_report(store, settings, first, last)
+    try:
+        with store:
+            result = run_report(store, settings, first, last)
+    except STORAGE_ERRORS as exc:  # e.g. a corrupt page found while reading
+        raise _fail(f"{path}: the report failed ({exc})") from None
     if out is not None:
         text = {
             ReportFormat.TEXT: render_text,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import tempfile
 import time
+import traceback
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -15,7 +17,7 @@ from rich.table import Table
 
 from bot.adapters.ccxt.feed import connect_feed
 from bot.adapters.sim.exchange import SimExchange
-from bot.adapters.sqlite.store import Store, StoreError
+from bot.adapters.sqlite.store import STORAGE_ERRORS, StorageFault, Store, StoreError
 from bot.cli.common import console, fail, load, setup_logging, with_database
 from bot.config.settings import ConfigError, Settings, load_settings
 from bot.config.strategy_loader import StrategyLoadError
@@ -26,6 +28,7 @@ from bot.reports.render_text import print_report
 from bot.runtime.clock import SystemClock
 from bot.runtime.daemon import DaemonOptions, StepFailed, run_daemon
 from bot.runtime.lock import LockError
+from bot.runtime.log_setup import log_file_for
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "data" / "config.example.toml"
 USER_ERRORS = (LockError, StoreError, StrategyLoadError, ConfigError)
@@ -47,6 +50,23 @@ def run_command(
         ClockChoice,
         typer.Option(help="Step times from our clock, or from the exchange's (sim exchanges)."),
     ] = ClockChoice.SYSTEM,
+    new_portfolios: Annotated[
+        bool,
+        typer.Option(
+            "--new-portfolios",
+            help="When the config changed an experiment's capital, strategy, parameters or "
+            "vehicles, run it as new portfolios (<name>~2, ...) and keep the old ones as they "
+            "are (default: refuse to start).",
+        ),
+    ] = False,
+    new_ledger: Annotated[
+        bool,
+        typer.Option(
+            "--new-ledger",
+            help="Go on from what the database holds even though it lost committed steps "
+            "(deleted, replaced, its -wal file removed; default: refuse to start).",
+        ),
+    ] = False,
 ) -> None:
     """Run the paper-trading daemon on live public data until SIGINT/SIGTERM."""
     settings = load(config)
@@ -56,7 +76,11 @@ def run_command(
     # Until the scheduler takes over signals, SIGTERM stops start-up like Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        options = DaemonOptions(exchange_clock=clock is ClockChoice.EXCHANGE)
+        options = DaemonOptions(
+            exchange_clock=clock is ClockChoice.EXCHANGE,
+            new_portfolios=new_portfolios,
+            new_ledger=new_ledger,
+        )
         line = _run_daemon(settings, SystemClock(), options)
     except KeyboardInterrupt:
         typer.echo("interrupted while starting up: no step was run", err=True)
@@ -73,9 +97,26 @@ def _run_daemon(settings: Settings, clock: Clock, options: DaemonOptions) -> str
     the traceback)."""
     try:
         return run_daemon(settings, clock, connect_feed, options, wall_clock=SystemClock())
-    except StepFailed as exc:
+    except (StepFailed, StorageFault) as exc:
+        _log_traceback(settings, exc)
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+def _log_traceback(settings: Settings, exc: BaseException) -> None:
+    # The console gets one line; the traceback (with its cause) goes to the log file only,
+    # which the stderr sink would not allow through loguru.
+    cause = exc.__cause__ or exc
+    text = "".join(traceback.format_exception(cause))
+    stamp = SystemClock().now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    try:
+        fd = os.open(
+            log_file_for(settings.store.path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600
+        )
+        with os.fdopen(fd, "a", encoding="utf-8") as log:
+            log.write(f"{stamp} | ERROR   | {exc}\n{text}")
+    except OSError:
+        pass  # the storage that failed may hold the log too: the console line is all there is
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -176,31 +217,39 @@ def status_command(
         raise fail(f"{path}: no such database")
     try:
         store = Store.open_ledger(path)
-    except StoreError as exc:
+    except (StoreError, StorageFault) as exc:
         raise fail(str(exc)) from None
-    with store:
-        positions = {r["portfolio_id"]: r for r in store.rows("positions", "closed_at IS NULL")}
-        table = Table(title=f"ltbot status ({path})", title_justify="left")
-        for column in ("portfolio", "NAV", "return", "leverage", "open position"):
-            table.add_column(
-                column, justify="left" if column in ("portfolio", "open position") else "right"
+    try:
+        with store:
+            table = _status_table(store, path)
+    except STORAGE_ERRORS as exc:  # e.g. a corrupt page found while reading
+        raise fail(f"{path}: cannot read the ledger ({exc})") from None
+    console().print(table)
+
+
+def _status_table(store: Store, path: Path) -> Table:
+    positions = {r["portfolio_id"]: r for r in store.rows("positions", "closed_at IS NULL")}
+    table = Table(title=f"ltbot status ({path})", title_justify="left")
+    for column in ("portfolio", "NAV", "return", "leverage", "open position"):
+        table.add_column(
+            column, justify="left" if column in ("portfolio", "open position") else "right"
+        )
+    for experiment_rows in _rows(store).values():
+        for row in experiment_rows:
+            pos = positions.get(row["id"])
+            held = (
+                "-"
+                if pos is None
+                else (f"{pos['side']} {pos['qty']:g} @ {pos['entry']:g} stop {pos['stop']}")
             )
-        for experiment_rows in _rows(store).values():
-            for row in experiment_rows:
-                pos = positions.get(row["id"])
-                held = (
-                    "-"
-                    if pos is None
-                    else (f"{pos['side']} {pos['qty']:g} @ {pos['entry']:g} stop {pos['stop']}")
-                )
-                table.add_row(
-                    row["id"],
-                    f"{row['nav']:,.2f}",
-                    f"{row['return']:+.2%}",
-                    f"{row['leverage'] or 0:.2f}",
-                    held,
-                )
-        console().print(table)
+            table.add_row(
+                row["id"],
+                f"{row['nav']:,.2f}",
+                f"{row['return']:+.2%}",
+                f"{row['leverage'] or 0:.2f}",
+                held,
+            )
+    return table
 
 
 def _rows(store: Store) -> dict[str, list[dict[str, Any]]]:

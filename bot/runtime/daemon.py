@@ -17,8 +17,17 @@ from datetime import datetime
 from loguru import logger
 
 from bot import __version__
+from bot.adapters.sqlite.identity import (
+    LedgerFile,
+    StorageFault,
+    check_identity,
+    inspect_ledger,
+)
 from bot.adapters.sqlite.queries import LedgerQueries
+from bot.adapters.sqlite.store import STORAGE_ERRORS
+from bot.adapters.sqlite.timefmt import format_time
 from bot.config.settings import ExchangeSettings, Settings
+from bot.config.strategy_loader import build as build_strategy
 from bot.config.strategy_loader import resolve
 from bot.engine.candle_screen import CandleScreen
 from bot.engine.engine import Engine
@@ -29,7 +38,7 @@ from bot.runtime.lock import DatabaseLock
 from bot.runtime.retention_job import retention_job
 from bot.runtime.scheduler import run_jobs
 from bot.runtime.session import Session, summary_line
-from bot.runtime.wiring import build_engine, open_store
+from bot.runtime.wiring import build_engine, open_store, portfolio_rows, rename_experiments
 
 LIVE_KEY = "live"
 # Builds and connects the live feed: exchange settings, candle timeframes, the daemon's clock
@@ -41,6 +50,10 @@ class StepFailed(RuntimeError):
     """A step raised something unexpected (a bug, a disk that refuses writes): nothing of the
     step was committed, but the engine in memory may be half-moved, so the daemon stops rather
     than go on from a state the ledger does not hold. Crash-only: start-up is recovery."""
+
+
+class StorageLost(StepFailed):
+    """The database file was deleted, replaced or lost its -wal file while the daemon ran."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +68,8 @@ class DaemonOptions:
     finished: Callable[[datetime], bool] | None = None
     report: bool = True
     exchange_clock: bool = False
+    new_portfolios: bool = False  # a config that changed a portfolio starts new ones
+    new_ledger: bool = False  # go on from a ledger that lost committed steps
 
 
 def run_daemon(
@@ -68,47 +83,116 @@ def run_daemon(
     """Run until SIGINT/SIGTERM (or `options.finished`); return the run's summary line.
 
     `clock` gives the step times (the system clock, or a sim exchange's in the demo);
-    `wall_clock` is the system clock the scheduler keeps its own time on."""
+    `wall_clock` is the system clock the scheduler keeps its own time on. Nothing is written
+    to the ledger before every check has passed: the lock, the ledger file (ours, not newer,
+    not rolled back) and the config against the portfolios it was made for, the strategies,
+    the exchange's markets. StoreError: a user error; StorageFault: the storage failed."""
     options = options or DaemonOptions()
-    with DatabaseLock(settings.store.path), open_store(settings) as store:
-        timeframes = {resolve(e.strategy).timeframe for e in settings.experiments}
-        timeframes |= set(options.extra_timeframes)
-        feed = connect(settings.exchange, sorted(timeframes), clock)
+    try:
+        with DatabaseLock(settings.store.path) as lock:
+            settings = preflight(settings, lock, options)
+            for exp in settings.experiments:
+                build_strategy(exp.strategy, exp.params)  # StrategyLoadError before any write
+            timeframes = {resolve(e.strategy).timeframe for e in settings.experiments}
+            timeframes |= set(options.extra_timeframes)
+            feed = connect(settings.exchange, sorted(timeframes), clock)
+            try:
+                engine = build_engine(settings, markets=feed.markets)
+                return _run(settings, clock, feed, engine, lock, options, wall_clock)
+            finally:
+                gc.unfreeze()
+                feed.close()
+    except STORAGE_ERRORS as exc:
+        raise StorageFault(f"{settings.store.path}: storage failed ({_reason(exc)})") from exc
+
+
+def _run(
+    settings: Settings,
+    clock: Clock,
+    feed: Feed,
+    engine: Engine,
+    lock: DatabaseLock,
+    options: DaemonOptions,
+    wall_clock: Clock,
+) -> str:
+    with open_store(settings) as store:
         if options.exchange_clock:
             clock = _ExchangeClock(feed, clock)
+        session = Session(store, engine, LIVE_KEY)
+        if session.resume():
+            rebuild_histories(store, engine)
+            _resume_cursors(store, engine, feed)
+        freeze_startup_objects()
+        run_id = store.start_run(
+            clock.now(),
+            options.mode,
+            settings.exchange.id,
+            json.loads(settings.model_dump_json()),
+            __version__,
+        )
+        failures: list[StepFailed] = []
+        poll = _poller(
+            session, feed, clock, options, settings.exchange.max_jump_pct, failures, guard=lock
+        )
+        run_jobs(
+            poll,
+            settings.exchange.poll_seconds,
+            _reporter(settings, clock) if options.report else None,
+            settings.report.time,
+            settings.report.timezone,
+            maintenance=retention_job(settings),
+            wall_clock=wall_clock,
+        )
+        if failures and isinstance(failures[0], StorageLost):
+            raise failures[0]  # the file open is no longer the ledger: write nothing more
         try:
-            engine = build_engine(settings, markets=feed.markets)
-            session = Session(store, engine, LIVE_KEY)
-            if session.resume():
-                rebuild_histories(store, engine)
-                _resume_cursors(store, engine, feed)
-            freeze_startup_objects()
-            run_id = store.start_run(
-                clock.now(),
-                options.mode,
-                settings.exchange.id,
-                json.loads(settings.model_dump_json()),
-                __version__,
-            )
-            failures: list[StepFailed] = []
-            run_jobs(
-                _poller(session, feed, clock, options, settings.exchange.max_jump_pct, failures),
-                settings.exchange.poll_seconds,
-                _reporter(settings, clock) if options.report else None,
-                settings.report.time,
-                settings.report.timezone,
-                maintenance=retention_job(settings),
-                wall_clock=wall_clock,
-            )
             store.end_run(run_id, clock.now())
-            if failures:
-                raise failures[0]
-            line = summary_line(session.stats, [feed.summary(), strategy_summary(engine)])
-            logger.info("run summary: {}", line)
-            return line
-        finally:
-            gc.unfreeze()
-            feed.close()
+        except STORAGE_ERRORS:
+            if not failures:
+                raise
+        if failures:
+            raise failures[0]
+        line = summary_line(session.stats, [feed.summary(), strategy_summary(engine)])
+        logger.info("run summary: {}", line)
+        return line
+
+
+def preflight(settings: Settings, lock: DatabaseLock, options: DaemonOptions) -> Settings:
+    """Check the locked ledger against the config without writing to it; the settings to run
+    with (experiments renamed to their current generation in the ledger)."""
+    ledger = inspect_ledger(lock.database)
+    check_resume_point(ledger, lock.marker, options.new_ledger)
+    renames = check_identity(portfolio_rows(settings), ledger, options.new_portfolios)
+    for old, new in renames.items():
+        logger.info("experiment {} runs as {} in this ledger", old, new)
+    return rename_experiments(settings, renames)
+
+
+def check_resume_point(ledger: LedgerFile, marker: str | None, new_ledger: bool) -> None:
+    """StorageFault when the ledger lost committed steps: the run marker beside it says steps
+    were committed up to `marker` but the ledger resumes from earlier or not at all."""
+    path, resume = ledger.path, ledger.resume_at
+    problem = None
+    if marker is not None and ledger.new:
+        problem = f"{path}: no ledger, but steps were committed to one up to {marker}"
+    elif marker is not None and (resume is None or resume < marker):
+        problem = (
+            f"{path}: the ledger resumes from {resume or 'nothing'} but steps were committed "
+            f"up to {marker} (its -wal file lost?)"
+        )
+    elif resume is None and ledger.live_runs and ledger.nav_rows:
+        problem = f"{path}: {ledger.live_runs} runs and NAV rows but no resume point"
+    if problem is None:
+        return
+    if not new_ledger:
+        raise StorageFault(
+            f"{problem}; restore it, or start with --new-ledger to go on from what it holds"
+        )
+    logger.warning("{}; going on from what it holds (--new-ledger)", problem)
+
+
+def _reason(exc: BaseException) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
 def freeze_startup_objects() -> None:
@@ -127,7 +211,10 @@ def _poller(
     options: DaemonOptions,
     max_jump_pct: float,
     failures: list[StepFailed],
+    guard: DatabaseLock | None = None,
 ) -> Callable[[], bool]:
+    """The poll job; `guard`: the database lock whose file identity is checked before each
+    step and whose run marker is moved after each commit."""
     screen = CandleScreen(max_jump_pct, refetch=feed)
 
     def poll() -> bool:
@@ -147,17 +234,24 @@ def _poller(
             return False
         poll_seconds = watch.lap()
         update = screen.screen(update, session.engine.last_quotes)
+        lost = None if guard is None else guard.check()
+        if lost is not None:
+            failures.append(StorageLost(f"{lost}; the daemon stopped before the step at {at}"))
+            return True  # nothing more may go to a file that is no longer the ledger
         try:
             session.process(update)
         except Exception as exc:
-            logger.opt(exception=exc).error("step at {} failed", at.isoformat())
-            failures.append(
-                StepFailed(
-                    f"step at {at.isoformat()} failed ({exc!r}); nothing of it was written and "
-                    "the daemon stopped: run it again to resume from the last committed step"
-                )
+            # The traceback goes to the log file only (the CLI writes it), never the console.
+            failure = StepFailed(
+                f"step at {at.isoformat()} failed ({_reason(exc)!r}); nothing of it was "
+                "written and the daemon stopped: run it again to resume from the last "
+                "committed step"
             )
+            failure.__cause__ = exc
+            failures.append(failure)
             return True  # stop the scheduler: the engine in memory may be half-moved
+        if guard is not None and session.engine.last_at is not None:
+            guard.mark(format_time(session.engine.last_at))
         logger.debug(
             "step {}: poll {:.3f}s, engine and ledger {:.3f}s",
             at.isoformat(),

@@ -160,6 +160,18 @@ def token_specs(preset: str, overrides: Mapping[str, Any]) -> dict[Side, TokenSp
     return {Side.LONG: long, Side.SHORT: short}
 
 
+def rename_experiments(settings: Settings, names: Mapping[str, str]) -> Settings:
+    """The same settings with experiments renamed by `names` (the generation a ledger runs
+    them as, bot.adapters.sqlite.identity)."""
+    if not names:
+        return settings
+    experiments = [
+        e.model_copy(update={"name": names[e.name]}) if e.name in names else e
+        for e in settings.experiments
+    ]
+    return settings.model_copy(update={"experiments": experiments})
+
+
 def open_store(settings: Settings) -> Store:
     """Open the ledger and register every portfolio (its vehicle parameters when it is new)."""
     store = Store(settings.store.path)

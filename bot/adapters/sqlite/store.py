@@ -16,14 +16,16 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from bot.adapters.sqlite.identity import StorageFault, StoreError, check_schema
 from bot.adapters.sqlite.migrations import migrations
 from bot.adapters.sqlite.queries import LedgerQueries
 from bot.adapters.sqlite.retention import TickRetention
 from bot.adapters.sqlite.writer import LedgerWriter
 
+__all__ = ["STORAGE_ERRORS", "StorageFault", "Store", "StoreError"]
 
-class StoreError(RuntimeError):
-    """The database cannot be opened or is not an ltbot ledger."""
+# What a failing disk or file raises through the store: read-only, full, corrupt, I/O error.
+STORAGE_ERRORS = (sqlite3.Error, OSError)
 
 
 class Store(LedgerWriter, LedgerQueries, TickRetention):
@@ -69,15 +71,19 @@ class Store(LedgerWriter, LedgerQueries, TickRetention):
             raise StoreError(f"{target}: no such database")
         try:
             with closing(sqlite3.connect(target.resolve().as_uri() + "?mode=ro", uri=True)) as c:
+                ours = check_schema(target, c)
                 found = c.execute(
                     "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
                     "('portfolios', 'nav', '_sqlite_migrations')"
                 ).fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{target}: not a usable SQLite database ({exc})") from None
-        if found != 3:
+        if not ours or found != 3:
             raise StoreError(f"{target}: not an ltbot ledger (no portfolios/nav tables)")
-        return cls(target)
+        try:
+            return cls(target)
+        except STORAGE_ERRORS as exc:
+            raise StoreError(f"{target}: cannot open the ledger ({exc})") from None
 
 
 def _open(path: Path) -> Database:
