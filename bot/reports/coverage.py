@@ -81,7 +81,9 @@ def coverage_notes(runs: Sequence[RunCoverage], start: datetime, end: datetime) 
     last = runs[-1]
     if last.complete or (last.covered_to is not None and last.covered_to >= end):
         return []
-    if last.covered_to is not None and last.covered_to <= start:
+    if last.covered_to is None:
+        return [f"The ledger's {last.describe()}."]
+    if last.covered_to <= start:
         where = "before this window: it holds no step of the ledger's last run"
     else:
         where = "inside this window: the rest of it has no data"
