@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.domain.values import Candle, FundingRate, Quote
+from bot.engine.validation import sound_candle
 
 
 def from_ms(ms: int | float) -> datetime:
@@ -31,13 +32,20 @@ def number(value: Any) -> float | None:
         return None
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond a float
         return None
 
 
+# Timestamps outside these bounds (epoch ms, 1970-01-01 .. 2100-01-01) are garbage, not time.
+_MIN_MS, _MAX_MS = 0, 4_102_444_800_000
+
+
 def _ms(value: Any) -> int | None:
+    """Epoch milliseconds from a ccxt value; None when absent, unparsable or out of bounds."""
     parsed = number(value)
-    return None if parsed is None or not math.isfinite(parsed) else int(parsed)
+    if parsed is None or not _MIN_MS <= parsed <= _MAX_MS:  # False for NaN
+        return None
+    return int(parsed)
 
 
 def round_to_hour(at: datetime) -> datetime:
@@ -89,24 +97,34 @@ def build_quote(
     )
 
 
-def build_candles(symbol: str, timeframe: str, rows: list[Any]) -> list[Candle]:
-    """Candles from ccxt OHLCV rows `[ms, o, h, l, c, v]`; rows with a missing price are
-    dropped (the gap is filled by the next fetch or stays a gap)."""
+def build_candles(symbol: str, timeframe: str, rows: Any) -> list[Candle]:
+    """Candles from ccxt OHLCV rows `[ms, o, h, l, c, v]`; a row that is not such a list, has
+    a missing or garbage time or price, or prices no path runs through (a high below the open,
+    a price <= 0) is dropped (the gap is filled by the next fetch or stays a gap); a volume
+    that is not a finite number >= 0 counts as 0."""
     out: list[Candle] = []
-    for row in rows:
-        values = [number(v) for v in row[:6]]
-        prices = [v for v in values[:5] if v is not None and math.isfinite(v)]
-        if len(values) < 6 or len(prices) < 5:
+    for row in rows if isinstance(rows, list | tuple) else ():
+        if not isinstance(row, list | tuple) or len(row) < 6:
             continue
-        ms, o, h, low, c = prices
-        out.append(Candle(symbol, timeframe, from_ms(ms), o, h, low, c, values[5] or 0.0))
+        ms = _ms(row[0])
+        prices = [number(v) for v in row[1:5]]
+        if ms is None or None in prices:
+            continue
+        o, h, low, c = (float(p or 0.0) for p in prices)
+        volume = number(row[5])
+        volume = volume if volume is not None and 0.0 <= volume < math.inf else 0.0
+        candle = Candle(symbol, timeframe, from_ms(ms), o, h, low, c, volume)
+        if sound_candle(candle):
+            out.append(candle)
     return out
 
 
-def build_funding(symbol: str, rows: list[Any]) -> list[FundingRate]:
+def build_funding(symbol: str, rows: Any) -> list[FundingRate]:
     """Settled funding rates from ccxt funding-rate-history structures, times on the hour."""
     out: list[FundingRate] = []
-    for row in rows:
+    for row in rows if isinstance(rows, list | tuple) else ():
+        if not isinstance(row, Mapping):
+            continue
         ms, rate = _ms(row.get("timestamp")), number(row.get("fundingRate"))
         if ms is None or rate is None or not math.isfinite(rate):
             continue
