@@ -42,6 +42,7 @@ class Refusal(StrEnum):
     MIN_NOTIONAL = "min_notional"  # the size rounds below the market's minimum notional
     LIQUIDATION_GUARD = "liquidation_guard"  # the stop cannot come before the liquidation price
     LEVERAGE_BRACKET = "leverage_bracket"  # the leverage exceeds the bracket's maximum
+    BAD_SIGNAL = "bad_signal"  # the signal cannot be acted on (a stop on the wrong side)
 
 
 class FillReason(StrEnum):

@@ -28,7 +28,7 @@ from bot.domain.perp_signals import apply_account_signal, can_open
 from bot.domain.records import NavRecord, RefusalRecord
 from bot.domain.sizing import MarketRules
 from bot.domain.spot import SpotParams, new_spot_account
-from bot.domain.values import Side
+from bot.domain.values import Refusal, Side
 from bot.portfolios.protocol import TARGETS, PricePoint, RunnerBase, TimedEvent
 from bot.strategy import Signal
 
@@ -100,9 +100,15 @@ class AccountRunner(RunnerBase):
             self.account, bookings = self._apply(at, target, signal, price)
         except ValueError as exc:
             self._refused(at, signal, exc)
+            self._count(at, (Refusal.BAD_SIGNAL,))
             return
         self._book(bookings)
-        self._records.refusals.extend(RefusalRecord(at, r) for r in bookings.refusals)
+        self._count(at, bookings.refusals)
+
+    def _count(self, at: datetime, refusals: Sequence[Refusal]) -> None:
+        # A dead portfolio refuses every signal; counting that would only say it again.
+        if self.died_at is None:
+            self._records.refusals.extend(RefusalRecord(at, r) for r in refusals)
 
     def _apply(
         self, at: datetime, target: Side | None, signal: Signal, price: float

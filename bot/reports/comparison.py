@@ -33,7 +33,7 @@ def print_comparison(store: LedgerQueries, console: Console) -> None:
             "NAV",
             "return",
             "fees",
-            "funding",
+            "funding paid",
             "fills",
             "stops",
             "liq.",

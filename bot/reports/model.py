@@ -198,7 +198,16 @@ def build_report(
         reports[str(info["experiment"])].append(_portfolio(info, part, period, target))
     experiments = []
     for name in sorted(reports):
-        ranked = sorted(reports[name], key=lambda p: (-p.total_return, p.id))
+        # A portfolio that died before the window cannot win it with its 0 % (issue 14): the
+        # dead rank after the living, each group by return.
+        ranked = sorted(
+            reports[name],
+            key=lambda p: (
+                p.died_at is not None and p.died_at <= period.start,
+                -p.total_return,
+                p.id,
+            ),
+        )
         head = ranked[0]
         experiments.append(ExperimentReport(name, head.symbol, head.strategy, tuple(ranked)))
     return Report(period, tuple(experiments), tuple(notes))
