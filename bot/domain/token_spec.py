@@ -133,7 +133,7 @@ def _check_target_in_range(spec: TokenSpec) -> None:
         (
             "max_leverage",
             spec.max_leverage,
-            spec.max_leverage is not None and target >= spec.max_leverage,
+            spec.max_leverage is not None and target > spec.max_leverage,
         ),
         ("daily_lo", spec.daily_lo, target < (spec.daily_lo or 0.0)),
         ("daily_hi", spec.daily_hi, spec.daily_hi is not None and target > spec.daily_hi),
