@@ -77,7 +77,7 @@ class ExchangeSettings(_Section):
     max_retries: int = Field(5, ge=0, le=100)
     backoff_base_seconds: float = Field(1.0, gt=0, le=3_600)
     backoff_max_seconds: float = Field(60.0, gt=0, le=3_600)
-    max_jump_pct: float = Field(0.25, gt=0, le=10)
+    max_jump_pct: float = Field(0.25, gt=0, le=100)
     stale_after_seconds: float = Field(120.0, gt=0, le=604_800)
     # Candle (klines) and funding-history requests one poll may make; the rest waits, oldest
     # first (bot/adapters/ccxt/feed.py). Start-up warm-up and catch-up after downtime are not
