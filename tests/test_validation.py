@@ -143,3 +143,15 @@ def test_a_malformed_candle_is_exactly_one_no_path_can_walk(
         high < max(open_, close) or low > min(open_, close)
     )
     assert (implausible_candles([candle], {}, [], None) == [candle]) is malformed
+
+
+def test_a_last_price_that_disagrees_with_its_own_mark_or_index_is_refused() -> None:
+    # issue 15: BTC and ETH quotes swapped; a garbled field. Within 10 % passes (a crash's
+    # basis), beyond it is refused, also as a symbol's first quote (no reference needed).
+    v = SnapshotValidator()
+    assert v([q(100.0, mark=109.0)])[1] == []
+    assert v([q(100.0, mark=112.0)])[1] == [(BTC, "disagree")]  # 100 / 112 - 1 = -10.7 %
+    swapped = Quote(BTC, T0, 3_000.0, 61_862.4, index_price=61_850.0)
+    assert SnapshotValidator()([swapped])[1] == [(BTC, "disagree")]
+    assert v([Quote(BTC, T0, 100.0, 100.5, index_price=89.0)])[1] == [(BTC, "disagree")]
+    assert v.counts["disagree"] == 2

@@ -6,7 +6,10 @@ A quote is rejected, with one reason, when a price is
   "non_positive"  a price field is <= 0;
   "stale"         its exchange timestamp is more than `stale_after_seconds` before step time;
   "out_of_order"  its timestamp is older than the last accepted quote of the symbol;
-  "jump"          `last` or `mark` moved more than `max_jump_pct` from the last accepted one.
+  "jump"          `last` or `mark` moved more than `max_jump_pct` from the last accepted one;
+  "disagree"      `last` lies more than `max_basis_pct` from the mark or the index price of the
+                  same quote (a swapped or garbled field: the exchange's own prices of one
+                  instant never drift that far apart, MECHANICS §9's mark follows the index).
 Checks run in that order and the first failure is the reason. Rejected quotes change no state,
 so nothing downstream sees them; counts per reason accumulate for the run summary.
 
@@ -25,7 +28,11 @@ from datetime import datetime, timedelta
 
 from bot.domain.values import Candle, Quote
 
-REASONS = ("missing", "nan", "non_positive", "stale", "out_of_order", "jump")
+REASONS = ("missing", "nan", "non_positive", "stale", "out_of_order", "jump", "disagree")
+# Largest accepted |last / mark - 1| (and against the index) of one quote; BTCUSDT's and
+# ETHUSDT's mark stayed within a few percent of the last price even on 2020-03-12 (the 1h
+# mark and last klines of ../shared/data), so 10 % leaves room and still refuses garbage.
+MAX_BASIS_PCT = 0.10
 _INF = math.inf
 
 
@@ -54,6 +61,7 @@ class SnapshotValidator:
     max_jump_pct: largest accepted move of `last`/`mark` from the last accepted value, as a
         fraction (0.25 = 25 %).
     stale_after_seconds: largest accepted age of a quote's exchange timestamp at step time.
+    max_basis_pct: largest accepted |last / mark - 1| and |last / index - 1| of one quote.
     require_mark: reject as "missing" a quote without a mark price (live perps need it).
     now: the step time source for the stale check when `validate` gets no `at` (a Clock's
         `now`); None disables the stale check in that case.
@@ -66,6 +74,7 @@ class SnapshotValidator:
         stale_after_seconds: float = 120.0,
         require_mark: bool = False,
         now: Callable[[], datetime] | None = None,
+        max_basis_pct: float = MAX_BASIS_PCT,
     ) -> None:
         if max_jump_pct <= 0 or stale_after_seconds <= 0:
             raise ValueError("max_jump_pct and stale_after_seconds must be > 0")
@@ -73,6 +82,7 @@ class SnapshotValidator:
         self.max_jump_pct = max_jump_pct
         self.stale_after = timedelta(seconds=stale_after_seconds)
         self.require_mark = require_mark
+        self.max_basis_pct = max_basis_pct
         self._now = now
         self.counts: Counter[str] = Counter()
         self._last: dict[str, _Reference] = {}
@@ -120,11 +130,20 @@ class SnapshotValidator:
         if at is not None and at - quote.at > self.stale_after:
             return "stale"
         ref = self._last.get(quote.symbol)
-        if ref is None:
-            return None
-        if quote.at < ref.at:
-            return "out_of_order"
-        return self._jump(quote, ref)
+        if ref is not None:
+            if quote.at < ref.at:
+                return "out_of_order"
+            jump = self._jump(quote, ref)
+            if jump is not None:
+                return jump
+        return self._disagreement(quote)
+
+    def _disagreement(self, quote: Quote) -> str | None:
+        limit, last = self.max_basis_pct, quote.last
+        for other in (quote.mark, quote.index_price):
+            if other is not None and abs(last / other - 1.0) > limit:
+                return "disagree"
+        return None
 
     def _jump(self, quote: Quote, ref: _Reference) -> str | None:
         limit = self.max_jump_pct
