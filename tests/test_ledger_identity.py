@@ -143,3 +143,26 @@ def test_a_schema_from_a_newer_ltbot_is_refused(
         [line] = console_lines(outcome)
         assert "newer" in line and "upgrade ltbot" in line
     assert dump(ledger) == before
+
+
+def test_a_ledger_with_runs_but_no_resume_point_is_not_started_afresh(
+    sim: SimExchange, tmp_path: Path, ledger: Path
+) -> None:
+    # Arrange: the resume point is gone, and so is the run marker beside the file
+    with sqlite3.connect(ledger) as conn:
+        conn.execute("DELETE FROM engine_state")
+    conn.close()
+    Path(f"{ledger}.lock").unlink()
+    before = dump(ledger)
+
+    # Act
+    result = start(write_config(tmp_path, sim.url))
+
+    # Assert
+    assert result.returncode == 1
+    [line] = console_lines(result)
+    assert line == (
+        f"error: {ledger}: 1 runs and NAV rows but no resume point; restore it, or start "
+        "with --new-ledger to go on from what it holds"
+    )
+    assert dump(ledger) == before
