@@ -68,12 +68,10 @@ class DatabaseLock:
         """Why the locked file is no longer the database at its path (deleted or replaced),
         or None when it still is."""
         assert self._db_fd is not None
-        if os.fstat(self._db_fd).st_nlink == 0:
-            return f"{self.database}: the database file was deleted while in use"
         try:
             info = os.stat(self.database)
         except FileNotFoundError:
-            return f"{self.database}: the database file was moved away while in use"
+            return f"{self.database}: the database file was deleted while in use"
         if (info.st_dev, info.st_ino) != self.identity():
             return f"{self.database}: the database file was replaced while in use"
         return self._check_wal()

@@ -113,6 +113,29 @@ def test_a_database_deleted_while_running_stops_the_daemon_and_the_restart(
     assert not db.exists()  # no fresh ledger in its place
 
 
+def test_a_database_replaced_while_running_stops_the_daemon(
+    sim: SimExchange, tmp_path: Path
+) -> None:
+    # Arrange: a copy of the database file (without what its -wal file holds) moved over it
+    db = tmp_path / "ledger.db"
+    config = write_config(tmp_path, sim.url)
+    daemon = run_steps(sim, config, db, 3)
+    log_before = daemon.log.read_text()
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(db, copy)
+
+    # Act
+    copy.replace(db)
+    sim.set_time(_time(sim, 3))  # type: ignore[arg-type]
+    assert daemon.process is not None
+    code = daemon.process.wait(timeout=30)
+
+    # Assert: the step was not written to the file it no longer is
+    assert code == 1
+    line = _one_error_line(daemon.log.read_text()[len(log_before) :])
+    assert line.startswith(f"error: {db}: the database file was replaced while in use")
+
+
 def test_a_removed_wal_after_sigkill_refuses_the_restart(sim: SimExchange, tmp_path: Path) -> None:
     # Arrange: two steps in the database file, two more in its -wal file; SIGKILL; rm -wal
     db = tmp_path / "ledger.db"
