@@ -75,7 +75,8 @@ def test_the_3x_static_perp_of_each_hold_experiment_is_liquidated_and_dies(
                 "GROUP BY reason",
                 [pid],
             ).fetchall()
-            assert refused and refused[0][0] == "min_notional" and refused[0][1] > 1_000
+            # counted until it died (a dead portfolio's refusals are not counted again)
+            assert refused and refused[0][0] == "min_notional" and refused[0][1] >= 1
 
 
 def test_the_audit_finds_money_no_exchange_allows(ledger: tuple[Path, str], tmp_path: Path) -> None:
