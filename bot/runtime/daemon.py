@@ -8,6 +8,7 @@ poll's candles and funding history, in order, never twice.
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 from collections.abc import Callable, Sequence
@@ -41,6 +42,19 @@ from bot.runtime.session import Session, summary_line
 from bot.runtime.wiring import build_engine, open_store, portfolio_rows, rename_experiments
 
 LIVE_KEY = "live"
+# OS errors that mean the ledger's storage failed (read-only, full, gone, unreadable).
+_STORAGE_ERRNOS = {
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EFBIG,
+    errno.EIO,
+    errno.ENOENT,
+    errno.ENOTDIR,
+    errno.EISDIR,
+}
 # Builds and connects the live feed: exchange settings, candle timeframes, the daemon's clock
 # (e.g. `bot.adapters.ccxt.feed.connect_feed`).
 FeedConnector = Callable[[ExchangeSettings, Sequence[str], Clock], Feed]
@@ -103,6 +117,8 @@ def run_daemon(
                 gc.unfreeze()
                 feed.close()
     except STORAGE_ERRORS as exc:
+        if isinstance(exc, OSError) and exc.errno not in _STORAGE_ERRNOS:
+            raise  # e.g. a network error: not the storage's
         raise StorageFault(f"{settings.store.path}: storage failed ({_reason(exc)})") from exc
 
 
