@@ -14,13 +14,10 @@ from bot.domain.leveraged_token import PendingRequest, TokenState
 from bot.domain.rebalance_rules import DailyCheck, DailyReset
 from bot.domain.token_spec import TokenSpec
 from bot.engine.validation import REASONS  # the documented set of rejection reasons
-from bot.reports.coverage import coverage_lines  # `ltbot status` prints it (issue 15.5)
-from bot.reports.job import catch_up_reports  # the daemon's start-up calls it (issue 15.5)
 from bot.reports.model import LedgerRows
 from bot.runtime.clock import FakeClock  # the test clock of the Clock port (STYLE 7.3)
 
 __getattr__, DEFAULT_VEHICLES, REASONS, FakeClock
-coverage_lines, catch_up_reports
 SimExchange.set_time, SimExchange.inject, SimExchange.clear_faults  # how tests drive the sim
 SimHTTPServer.daemon_threads, SimHTTPServer.block_on_close  # socketserver hooks
 SimHTTPServer.handle_error  # socketserver hook

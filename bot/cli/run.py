@@ -23,6 +23,7 @@ from bot.config.settings import ConfigError, Settings, load_settings
 from bot.config.strategy_loader import StrategyLoadError
 from bot.engine.ports import Clock
 from bot.reports.comparison import comparison_rows, print_comparison
+from bot.reports.coverage import coverage_lines
 from bot.reports.job import run_report
 from bot.reports.render_text import print_report
 from bot.runtime.clock import SystemClock
@@ -222,9 +223,12 @@ def status_command(
     try:
         with store:
             table = _status_table(store, path)
+            coverage = coverage_lines(store)  # what each run covers; a partial one says so
     except STORAGE_ERRORS as exc:  # e.g. a corrupt page found while reading
         raise fail(f"{path}: cannot read the ledger ({exc})") from None
     console().print(table)
+    for line in coverage:
+        console().print(line, markup=False, highlight=False)
 
 
 def _status_table(store: Store, path: Path) -> Table:

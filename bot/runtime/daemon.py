@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import gc
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,13 +26,13 @@ from bot.adapters.sqlite.identity import (
 from bot.adapters.sqlite.queries import LedgerQueries
 from bot.adapters.sqlite.store import STORAGE_ERRORS
 from bot.adapters.sqlite.timefmt import format_time
-from bot.config.settings import ExchangeSettings, Settings
+from bot.config.settings import ExchangeSettings, Settings, redacted_config
 from bot.config.strategy_loader import build as build_strategy
 from bot.config.strategy_loader import resolve
 from bot.engine.candle_screen import CandleScreen
 from bot.engine.engine import Engine
 from bot.engine.ports import Clock, Feed, FeedError
-from bot.reports.job import daily_report_job
+from bot.reports.job import catch_up_reports, daily_report_job
 from bot.runtime.clock import Stopwatch
 from bot.runtime.lock import DatabaseLock
 from bot.runtime.retention_job import retention_job
@@ -143,9 +142,11 @@ def _run(
             clock.now(),
             options.mode,
             settings.exchange.id,
-            json.loads(settings.model_dump_json()),
+            redacted_config(settings),  # secrets masked (issue 15 point 7)
             __version__,
         )
+        if options.report:
+            catch_up_reports(settings, clock.now())  # the daily reports missed while down
         failures: list[StepFailed] = []
         poll = _poller(
             session, feed, clock, options, settings.exchange.max_jump_pct, failures, guard=lock

@@ -14,7 +14,6 @@ speed; the resume state is written with each group.
 from __future__ import annotations
 
 import gc
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +24,7 @@ from loguru import logger
 from bot import __version__
 from bot.adapters.replay.feed import ReplayFeed
 from bot.adapters.sqlite.store import Store, StoreError
-from bot.config.settings import Settings
+from bot.config.settings import Settings, redacted_config
 from bot.engine.candle_screen import CandleScreen
 from bot.engine.ports import MarketUpdate
 from bot.runtime.session import Session, SessionStats
@@ -82,7 +81,7 @@ def run_replay(
         store.use_scratch_mode()
         engine = build_engine(settings, live=False)
         session = Session(store, engine, REPLAY_KEY, group=GROUP_STEPS)
-        config = json.loads(settings.model_dump_json())
+        config = redacted_config(settings)  # secrets masked (issue 15 point 7)
 
         def start_run(first: datetime) -> int:
             return store.start_run(first, "replay", settings.exchange.id, config, __version__)
