@@ -6,80 +6,22 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.adapters.sim.exchange import SimExchange
+from tests.e2e import harness
 from tests.e2e.harness import Daemon, drive, step_times
 
-CONFIG = """
-[exchange]
-symbols = ["BTC/USDT:USDT"]
-poll_seconds = 0.05
-api_url = "{url}"
-timeout_ms = 3000
-max_retries = 3
-backoff_base_seconds = 0.05
-backoff_max_seconds = 0.2
-stale_after_seconds = 86400
-
-[store]
-path = "{db}"
-
-[log]
-level = "WARNING"
-{presets}
-[[experiments]]
-name = "btc-sma"
-symbol = "BTC/USDT:USDT"
-strategy = "sma_cross"
-params = {{ fast = {fast}, slow = 8, atr_period = 3 }}
-capital = {capital}
-vehicles = ["token:ftx", "perp:risk_pct=0.02", "spot"]
-"""
 EVERY = timedelta(minutes=40)
+VEHICLES = '["token:ftx", "perp:risk_pct=0.02", "spot"]'
 
 
-def write_config(
-    directory: Path,
-    url: str,
-    db: Path | None = None,
-    *,
-    capital: float = 10000,
-    fast: int = 3,
-    presets: str = "",
-    name: str = "config.toml",
-) -> Path:
-    """A one-experiment config (three vehicles) on `db` (default: directory/ledger.db)."""
-    path = directory / name
-    text = CONFIG.format(
-        url=url,
-        db=db or directory / "ledger.db",
-        capital=capital,
-        fast=fast,
-        presets=presets,
-    )
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-@dataclass
-class FlaggedDaemon(Daemon):
-    """The harness's daemon with extra `ltbot run` flags."""
-
-    flags: tuple[str, ...] = ()
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run", "--config", str(self.config)]
-                + ["--clock", "exchange", *self.flags],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-            )
-        self.starts += 1
+def write_config(directory: Path, url: str, db: Path | None = None, **options: Any) -> Path:
+    """The harness's one-experiment config with three vehicles (`options`: the harness's
+    capital, fast, presets, name)."""
+    return harness.write_config(directory, url, db, vehicles=VEHICLES, **options)
 
 
 def run_steps(
@@ -87,7 +29,7 @@ def run_steps(
 ) -> Daemon:
     """Start the daemon and drive it through `steps` steps (step indexes from `first`); the
     daemon is left running."""
-    daemon = FlaggedDaemon(config, config.parent / "daemon.log", flags=flags)
+    daemon = Daemon(config, config.parent / "daemon.log", flags=flags)
     times = step_times(sim.data_start + timedelta(hours=1), first + steps, EVERY)[first:]
     sim.set_time(times[0])
     daemon.start()

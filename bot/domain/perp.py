@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.price_path import PricePoint
+from bot.domain.sizing import fill_price
 from bot.domain.values import FillReason, Side
 
 STOP_TRIGGERS = ("last", "mark")
@@ -219,8 +220,7 @@ def unrealised_pnl(pos: PerpPosition, mark: float) -> float:
 
 def entry_fill(pos: PerpPosition) -> float:
     """The executed entry price of `pos` (reference entry moved by the slippage)."""
-    s = pos.slippage
-    return pos.entry * (1.0 + s) if pos.side is Side.LONG else pos.entry * (1.0 - s)
+    return fill_price(pos.entry, pos.side is Side.LONG, pos.slippage)
 
 
 def margin_left(pos: PerpPosition, price: float) -> float:

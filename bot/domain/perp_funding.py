@@ -131,13 +131,10 @@ def _shrink(
     cut = pos.qty - keep
     fee, slip = cut * executed * pos.fee, cut * mark * pos.slippage
     gross = float(pos.side) * cut * (mark - pos.entry)
-    margin += per_unit * cut
-    pos = replace(
-        pos, qty=keep, margin=margin,
-        liq_price=liquidation_price(pos.side, keep, fill, margin, tiers) or 0.0,
-        bankruptcy=bankruptcy_price(pos.side, keep, fill, margin),
-        costs=pos.costs + fee + slip - gross,  # the reduced part's PnL stays the position's
-    )  # fmt: skip
+    # the reduced part's PnL stays the position's (in its costs)
+    pos = repriced(
+        replace(pos, costs=pos.costs + fee + slip - gross), keep, margin + per_unit * cut, tiers
+    )
     account = replace(
         account,
         position=pos,
@@ -157,20 +154,25 @@ def _shrink(
 
 
 def _with_margin(pos: PerpPosition, payment: float, tiers: Sequence[Tier]) -> PerpPosition:
-    # The isolated margin pays (or receives) the funding; liquidation and bankruptcy prices
-    # follow the new margin, also when it falls to 0 or below while the position is in profit
-    # (the §9 formula holds with that wallet balance: the mark must still reach the LP).
-    # Spot-like positions without margin are left as they are.
+    # The isolated margin pays (or receives) the funding (spot-like positions without margin
+    # are left as they are).
     if pos.margin is None:
         return pos
-    margin = pos.margin - payment
+    return repriced(pos, pos.qty, pos.margin - payment, tiers)
+
+
+def repriced(pos: PerpPosition, qty: float, margin: float, tiers: Sequence[Tier]) -> PerpPosition:
+    """`pos` holding `qty` on isolated `margin` (USDT), its liquidation and bankruptcy prices
+    recomputed for them (§9), also when the margin is 0 or below while the position is in
+    profit (the formula holds with that wallet balance: the mark must still reach the LP).
+
+    No positive LP (None from the formula) is stored as 0.0: a long then cannot be
+    liquidated, a short is liquidated at any price (every mark is at or beyond 0.0)."""
     fill = entry_fill(pos)
-    # None: no positive LP. A long then cannot be liquidated (0.0); a short is liquidated at
-    # any price (0.0 again: every mark is at or beyond it for a short).
-    lp = liquidation_price(pos.side, pos.qty, fill, margin, tiers) or 0.0
     return replace(
         pos,
+        qty=qty,
         margin=margin,
-        liq_price=lp,
-        bankruptcy=bankruptcy_price(pos.side, pos.qty, fill, margin),
+        liq_price=liquidation_price(pos.side, qty, fill, margin, tiers) or 0.0,
+        bankruptcy=bankruptcy_price(pos.side, qty, fill, margin),
     )

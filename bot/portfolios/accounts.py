@@ -14,16 +14,15 @@ from typing import Any
 from loguru import logger
 
 from bot.domain import perp_account as pa
-from bot.domain.liquidation import Tier, bankruptcy_price, liquidation_price
+from bot.domain.liquidation import Tier
 from bot.domain.perp import (
     PerpParams,
     PerpPosition,
     StaticPerpParams,
-    entry_fill,
     quiet_band,
     walk_quiet,
 )
-from bot.domain.perp_funding import FundingGuard, apply_funding
+from bot.domain.perp_funding import FundingGuard, apply_funding, repriced
 from bot.domain.perp_signals import apply_account_signal, can_open
 from bot.domain.records import NavRecord, RefusalRecord
 from bot.domain.sizing import MarketRules
@@ -161,14 +160,12 @@ class AccountRunner(RunnerBase):
         self.account = state["account"]
         self.died_at = state.get("died_at")
         pos = self.account.position
-        if pos is not None and pos.margin is not None and pos.initial_margin is None:
+        margin = None if pos is None else pos.margin
+        if pos is not None and margin is not None and pos.initial_margin is None:
             # A position opened before isolated margin was modelled (resume state of an
             # older ltbot): its margin is still the initial one (funding was paid from the
             # wallet then); give it the clearance fee and the prices the current rules use.
-            fill = entry_fill(pos)
-            lp = liquidation_price(pos.side, pos.qty, fill, pos.margin, self.tiers) or 0.0
-            pos = replace(
-                pos, initial_margin=pos.margin, liquidation_fee=self.rules.liquidation_fee,
-                liq_price=lp, bankruptcy=bankruptcy_price(pos.side, pos.qty, fill, pos.margin),
-            )  # fmt: skip
+            fee = self.rules.liquidation_fee
+            pos = replace(pos, initial_margin=margin, liquidation_fee=fee)
+            pos = repriced(pos, pos.qty, margin, self.tiers)
             self.account = replace(self.account, position=pos)

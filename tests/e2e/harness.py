@@ -46,22 +46,42 @@ path = "{db}"
 
 [log]
 level = "WARNING"
-
+{presets}
 [[experiments]]
 name = "btc-sma"
 symbol = "BTC/USDT:USDT"
 strategy = "sma_cross"
-params = {{ fast = 3, slow = 8, atr_period = 3 }}
-capital = 10000
-vehicles = ["token:binance_blvt", "token:ftx", "token:bybit", "perp:risk_pct=0.02",
-            "perp:risk_pct=0.05", "perp_static:leverage=3", "spot"]
+params = {{ fast = {fast}, slow = 8, atr_period = 3 }}
+capital = {capital}
+vehicles = {vehicles}
 """
+EVERY_VEHICLE = """["token:binance_blvt", "token:ftx", "token:bybit", "perp:risk_pct=0.02",
+            "perp:risk_pct=0.05", "perp_static:leverage=3", "spot"]"""
 
 
-def write_config(directory: Path, url: str) -> Path:
-    """A config for one BTC experiment with every default vehicle, polling the sim fast."""
-    path = directory / "config.toml"
-    path.write_text(CONFIG.format(url=url, db=directory / "ledger.db"), encoding="utf-8")
+def write_config(
+    directory: Path,
+    url: str,
+    db: Path | None = None,
+    *,
+    capital: float = 10000,
+    fast: int = 3,
+    presets: str = "",
+    vehicles: str = EVERY_VEHICLE,
+    name: str = "config.toml",
+) -> Path:
+    """A config for one BTC experiment (every default vehicle unless `vehicles`, a TOML list),
+    polling the sim fast, on `db` (default: directory/ledger.db)."""
+    path = directory / name
+    text = CONFIG.format(
+        url=url,
+        db=db or directory / "ledger.db",
+        capital=capital,
+        fast=fast,
+        presets=presets,
+        vehicles=vehicles,
+    )
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -93,20 +113,13 @@ class Daemon:
     starts: int = 0
     kills: int = 0
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    flags: tuple[str, ...] = ()  # more `ltbot run` flags
 
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "bot",
-                    "run",
-                    "--config",
-                    str(self.config),
-                    "--clock",
-                    "exchange",
-                ],
+                [sys.executable, "-m", "bot", "run", "--config", str(self.config)]
+                + ["--clock", "exchange", *self.flags],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=self.env,

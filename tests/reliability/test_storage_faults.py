@@ -24,11 +24,10 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.sim.exchange import SimExchange
+from tests.e2e.harness import Daemon, step_times
 from tests.e2e.harness import ledger as ledger_rows
-from tests.e2e.harness import step_times
 from tests.storage_kit import (
     EVERY,
-    FlaggedDaemon,
     console_lines,
     dump,
     ltbot,
@@ -153,7 +152,7 @@ def test_a_removed_wal_after_sigkill_refuses_the_restart(sim: SimExchange, tmp_p
     # Act
     refused = start(config)
     after_refusal = _dump_copy(db)
-    resumed = FlaggedDaemon(config, tmp_path / "resumed.log", flags=("--new-ledger",))
+    resumed = Daemon(config, tmp_path / "resumed.log", flags=("--new-ledger",))
     resumed.start()
     _wait_for_text(resumed.log, "going on from what it holds (--new-ledger)")
 
