@@ -15,10 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from bot.domain.leveraged_token import TokenState, apply_funding, new_token, on_price
+from bot.domain.leveraged_token import TokenState, new_token, on_price
 from bot.domain.token_presets import token_spec
 from bot.domain.token_records import TokenRecords
-from bot.domain.token_schedule import apply_timed_event, due_events
+from bot.domain.token_schedule import apply_funding, apply_timed_event, due_events
 from bot.domain.token_spec import TokenSpec
 from bot.domain.values import Side, TokenEventKind
 

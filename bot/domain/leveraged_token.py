@@ -13,18 +13,27 @@ sets the exposure so that λ = L exactly *after* its own trading fee and slippag
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from math import inf
 
 from bot.domain.price_path import PricePoint, check_price, check_time
-from bot.domain.rebalance_rules import RuleContext, target_exposure
+from bot.domain.rebalance_rules import Always, AnyOf, Rule, RuleContext, target_exposure
 from bot.domain.records import FeeRecord, FillRecord, TokenEventRecord
-from bot.domain.token_records import NO_RECORDS, TokenRecords, carry_step, holder_fee, price_step
-from bot.domain.token_spec import QuietZone, TokenSpec, daily_rule, intraday_rule
+from bot.domain.token_records import NO_RECORDS, TokenRecords, holder_fee, price_step
+from bot.domain.token_spec import (
+    QuietZone,
+    TokenSpec,
+    daily_rule,
+    exit_price,
+    in_zone,
+    intraday_rule,
+    quiet_zone,
+)
 from bot.domain.values import FeeKind, FillReason, TokenEventKind
 
+_ALWAYS, _NEVER = Always(), AnyOf()
 SUBSCRIBE = "subscribe"
 REDEEM = "redeem"
 
@@ -87,25 +96,54 @@ def new_token(spec: TokenSpec, at: datetime, price: float, nav: float = 1.0) -> 
 
 
 def on_price(
-    spec: TokenSpec, state: TokenState, at: datetime, price: float, *, bar_close: bool = True
+    spec: TokenSpec,
+    state: TokenState,
+    at: datetime,
+    price: float,
+    *,
+    bar_close: bool = True,
+    gap: bool = False,
 ) -> tuple[TokenState, TokenRecords]:
-    """Mark the fund to one price on the path and apply price-triggered rebalances.
+    """Mark the fund to the next price of the path and apply price-triggered rebalances.
 
-    With `monitoring="continuous"` the intraday rules are checked at every price; with
-    "bar_close" only when `bar_close` is True. The given price is also the execution price:
-    a jump between two given prices is a gap the fund could not trade inside (assumption), so
-    callers wanting continuous monitoring feed a dense enough path.
+    "continuous": the move from the fund's price to `price` is continuous unless `gap` (a tick
+    or a bar's open, not tradable inside: assumption); a rule firing on the way rebalances at the
+    price where its threshold is crossed (`exit_price`, plus the preset's slippage), each time
+    one is; a fund already out of its zone (after funding) rebalances first at its own price.
+    "bar_close" (and `always_rebalance`) check the rules at `price` (if `bar_close`) only.
     """
-    checks = spec.monitoring == "continuous" or bar_close
-    rule = intraday_rule(spec)
-    return _priced(spec, state, at, price, lambda s: checks and rule.fires(_context(spec, s)))
+    if spec.monitoring == "continuous" and not spec.always_rebalance:
+        return _crossing(spec, state, at, price, gap)
+    rule = intraday_rule(spec) if spec.monitoring == "continuous" or bar_close else _NEVER
+    return _after_step(spec, at, *_step(spec, state, at, price, rule))
+
+
+def _crossing(
+    spec: TokenSpec, state: TokenState, at: datetime, price: float, gap: bool
+) -> tuple[TokenState, TokenRecords]:
+    zone, records, crossed = quiet_zone(spec), NO_RECORDS, False
+    # A pass rebalances once, back inside the zone (target strictly inside): the cap is a guard.
+    for _ in range(100_000):
+        if state.wiped_out:
+            break
+        qty, nav, ref, here = state.qty, state.nav, state.rebalance_price, state.price
+        if in_zone(zone, nav, qty, here, ref):
+            if in_zone(zone, nav + qty * (price - here), qty, price, ref):
+                break
+            here = price if gap else exit_price(zone, nav, qty, here, ref, price)
+        state, done = _step(spec, state, at, here, _ALWAYS)
+        records, crossed = records + done, True
+    if not (crossed and state.price == price):
+        state, done = _step(spec, state, at, price, _NEVER)
+        records += done
+    return _after_step(spec, at, state, records)
 
 
 def mark(
     spec: TokenSpec, state: TokenState, at: datetime, price: float
 ) -> tuple[TokenState, TokenRecords]:
     """Mark the fund to `price` without checking any rebalance rule (before a timed event)."""
-    return _priced(spec, state, at, price, lambda _: False)
+    return _after_step(spec, at, *_step(spec, state, at, price, _NEVER))
 
 
 def apply_daily_rebalance(
@@ -115,61 +153,20 @@ def apply_daily_rebalance(
     rule = daily_rule(spec)
     if rule is None:
         raise ValueError(f"preset {spec.family!r} has no daily rebalance")
-    return _priced(spec, state, at, price, lambda s: rule.fires(_context(spec, s)))
+    return _after_step(spec, at, *_step(spec, state, at, price, rule))
 
 
-def _priced(
-    spec: TokenSpec,
-    state: TokenState,
-    at: datetime,
-    price: float,
-    fires: Callable[[TokenState], bool],
+def _step(
+    spec: TokenSpec, state: TokenState, at: datetime, price: float, rule: Rule
 ) -> tuple[TokenState, TokenRecords]:
     moved = _move(state, at, price)
     # Requests whose window has ended execute first, so a new rebalance cannot block them again.
     moved, released = release_pending(spec, moved, at)
-    if not moved.wiped_out and fires(moved):
+    if not moved.wiped_out and rule.fires(RuleContext(moved.leverage, spec.leverage, moved.move)):
         after, records = _rebalance(spec, moved, at)
     else:
         after, records = moved, NO_RECORDS
-    step = price_step(spec, at, state, moved, after)
-    return _after_step(spec, after, at, released + records + step)
-
-
-def apply_funding(
-    spec: TokenSpec, state: TokenState, at: datetime, rate: float, mark: float
-) -> tuple[TokenState, TokenRecords]:
-    """Settle one funding payment into NAV: N ← N − qty·mark·rate (long pays when rate > 0).
-
-    `rate` is the fraction per funding interval; no-op when the preset has no funding
-    pass-through (Gate's all-in fee) or the fund is wiped out.
-    """
-    check_time(at, state.at)
-    check_price(mark)
-    if not spec.funding_pass_through or state.wiped_out or rate == 0:
-        return replace(state, at=at), NO_RECORDS
-    paid = state.qty * mark * rate
-    nav = state.nav - paid
-    # Funding is settled in cash: an impossible charge beyond the NAV ends the fund at zero.
-    after = _wipe(replace(state, at=at)) if nav <= 0 else replace(state, at=at, nav=nav)
-    step = carry_step(at, state, after, funding=True)
-    fees = holder_fee(state, at, FeeKind.FUNDING, paid)
-    return after, TokenRecords(fees=fees, steps=(step,))
-
-
-def apply_management_fee(
-    spec: TokenSpec, state: TokenState, at: datetime
-) -> tuple[TokenState, TokenRecords]:
-    """Take the daily management fee from NAV: N ← N·(1 − m). Only current holders pay."""
-    check_time(at, state.at)
-    if spec.management_fee_pct == 0 or state.wiped_out:
-        return replace(state, at=at), NO_RECORDS
-    charged = state.nav * spec.management_fee_pct
-    # Assumption: the fee is taken from collateral, so the perp quantity is unchanged.
-    after = replace(state, at=at, nav=state.nav - charged)
-    step = carry_step(at, state, after, funding=False)
-    fees = holder_fee(state, at, FeeKind.MANAGEMENT, charged)
-    return after, TokenRecords(fees=fees, steps=(step,))
+    return after, released + records + price_step(spec, at, state, moved, after)
 
 
 def subscribe(
@@ -262,26 +259,29 @@ def _move(state: TokenState, at: datetime, price: float) -> TokenState:
     nav = state.nav + state.qty * (price - state.price)
     moved = replace(state, at=at, price=price, nav=nav)
     # A gap beyond 1/|λ| cannot make NAV negative: the fund ends at 0, wiped out.
-    return _wipe(moved) if nav <= 0 else moved
+    return wipe(moved) if nav <= 0 else moved
 
 
-def _wipe(state: TokenState) -> TokenState:
+def wipe(state: TokenState) -> TokenState:
+    """Return the fund ended at NAV 0 with no position (wiped out)."""
     return replace(state, nav=0.0, qty=0.0, wiped_out=True)
 
 
 class Drift:
     """A fund between transitions that do more than re-price it: `on_price` there only sets
-    `at`, `price` and `nav = nav + qty·(price − previous)`, so a Drift keeps those three
-    numbers (`walk_quiet` moves them) and builds the same `TokenState` only when asked.
-    `bounds` is None when the fund cannot take that fast path (wiped out, request deferred)."""
+    `at`, `price` and `nav = nav + qty·(price − previous)`, so a Drift keeps those three numbers
+    (`walk_quiet` moves them) and builds the same `TokenState` only when asked. `bounds` is
+    None when the fund cannot take that fast path (wiped out, request deferred, out of zone)."""
 
     __slots__ = ("base", "at", "price", "nav", "bounds")
 
     def __init__(self, spec: TokenSpec, zone: QuietZone, base: TokenState) -> None:
         self.base = base
         self.at, self.price, self.nav = base.at, base.price, base.nav
-        # Below the floor a reverse split is due (and NAV <= 0 is a wipe-out): on_price decides.
+        # Below the floor a reverse split is due (NAV <= 0: a wipe-out): on_price decides.
         floor, live = spec.split_threshold_nav or 0.0, not (base.wiped_out or base.pending)
+        if live and zone.continuous:
+            live = in_zone(zone, base.nav, base.qty, base.price, base.rebalance_price)
         quiet = (zone.continuous, zone.lev_lo, zone.lev_hi, zone.move_lo, zone.move_hi)
         self.bounds = (base.qty, floor, base.rebalance_price, *quiet) if live else None
 
@@ -342,10 +342,6 @@ def walk_quiet(funds: Sequence[Drift], points: Sequence[PricePoint], start: int,
     return stop
 
 
-def _context(spec: TokenSpec, state: TokenState) -> RuleContext:
-    return RuleContext(state.leverage, spec.leverage, state.move)
-
-
 def _rebalance(spec: TokenSpec, state: TokenState, at: datetime) -> tuple[TokenState, TokenRecords]:
     cost_rate = spec.rebalance_fee_pct + spec.slippage_pct
     exposure = target_exposure(spec.leverage, state.nav, state.exposure, cost_rate)
@@ -369,19 +365,17 @@ def _rebalance(spec: TokenSpec, state: TokenState, at: datetime) -> tuple[TokenS
 
 
 def _after_step(
-    spec: TokenSpec, state: TokenState, at: datetime, records: TokenRecords
-) -> tuple[TokenState, TokenRecords]:
-    state, split = _maybe_split(spec, state, at)
-    state, released = release_pending(spec, state, at)
-    return state, records + split + released
-
-
-def _maybe_split(
-    spec: TokenSpec, state: TokenState, at: datetime
+    spec: TokenSpec, at: datetime, state: TokenState, records: TokenRecords
 ) -> tuple[TokenState, TokenRecords]:
     threshold = spec.split_threshold_nav
-    if threshold is None or state.wiped_out or state.nav >= threshold:
-        return state, NO_RECORDS
+    if threshold is not None and not state.wiped_out and state.nav < threshold:
+        state, split = _split(spec, state, at)
+        records += split
+    state, released = release_pending(spec, state, at)
+    return state, records + released
+
+
+def _split(spec: TokenSpec, state: TokenState, at: datetime) -> tuple[TokenState, TokenRecords]:
     # Reverse split k:1: NAV x k, units / k, and each new unit holds k old units' position.
     k = spec.split_ratio
     after = replace(

@@ -82,6 +82,28 @@ class LeverageAbove:
 
 
 @dataclass(frozen=True, slots=True)
+class Tolerance:
+    """Rebalance when |λ| deviates from the target |L| by `width` or more (Binance's need basis,
+    MECHANICS §1 modelling note: the width is hidden by Binance, a parameter).
+
+    Written as a band [|L| − width, |L| + width] with touching counting as leaving it, like
+    `Band`, so `QuietZone` can state it with the same two float subtractions.
+    """
+
+    target: float
+    width: float
+
+    def __post_init__(self) -> None:
+        if not self.width > 0:
+            raise ValueError(f"tolerance must be > 0, got {self.width}")
+
+    def fires(self, ctx: RuleContext) -> bool:
+        """Return True when |λ| <= |L| − width or |λ| >= |L| + width."""
+        magnitude = abs(ctx.leverage)
+        return magnitude <= self.target - self.width or magnitude >= self.target + self.width
+
+
+@dataclass(frozen=True, slots=True)
 class MoveSinceRebalance:
     """Rebalance when the underlying moved by `threshold` since the last rebalance.
 

@@ -4,22 +4,24 @@ Each family builds a `TokenSpec` for Side.LONG and Side.SHORT. Every builder's d
 the source key (MECHANICS §13) of each parameter or says "assumption"; UNCONFIRMED numbers are
 ordinary parameters with a documented default, overridable by name from config.
 
-Shared assumptions (no exchange publishes them; MECHANICS §0 says UNCONFIRMED):
-- Rebalance trading fee 0.05 % of notional (Binance USDⓈ-M VIP0 taker [BN-FEESCH-2nd]) and
-  slippage 0.01 % of notional, both borne by NAV.
-- Monitoring "continuous": intraday rules are checked at every price the engine provides.
+Shared assumptions (no exchange publishes them; MECHANICS §0 says UNCONFIRMED): rebalance
+trading fee 0.05 % of notional (Binance USDⓈ-M VIP0 taker [BN-FEESCH-2nd]) and slippage 0.01 %,
+borne by NAV; "continuous" monitoring along the intraday path, executed where a trigger crosses.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
-from bot.domain.token_spec import TokenSpec, with_overrides
+from bot.domain.token_spec import FIXED_FIELDS, TokenSpec, with_overrides
 from bot.domain.values import Side
 
 ASSUMED_REBALANCE_FEE = 0.0005
 ASSUMED_SLIPPAGE = 0.0001
+# Binance hides its rebalance tolerance; the default is an assumption (see binance_blvt).
+BLVT_TOLERANCE = 0.25
 
 
 def _label(stem: str, side: Side, long: str, short: str) -> str:
@@ -29,22 +31,30 @@ def _label(stem: str, side: Side, long: str, short: str) -> str:
 def binance_blvt(side: Side) -> TokenSpec:
     """Binance BLVT (BTCUP/BTCDOWN), a historical product (delisted 2024-04).
 
-    - band_lo 1.25, band_hi 4: "variable target leverage range between 1.25x and 4x" [BN-WHAT].
-    - target_leverage 2.25: assumption; the real target is hidden [BN-REBAL]; midpoint of the
-      older official 1.5-3x range [BN-BLOG] (MECHANICS §1 modelling note).
-    - no daily schedule: "rebalance on a need basis only" [BN-REBAL].
+    Re-levered on a need basis toward a target inside [1.25, 4] (MECHANICS §1 note, revised).
+    - FAQ "What is BLVT rebalancing" (2020) [BN-REBAL]: the true target "is constantly
+      changing" inside 1.25-4x; rebalancing changes positions "to achieve the target
+      leverage"; Binance "does not force rebalancing as a daily protocol".
+    - Risk notice 2020-08-14: "built-in decay in the absence of momentum", "preference toward
+      momentum": what a fund re-levered often toward its target shows (MECHANICS §8).
+    - target_leverage 2.25 on each side (`target_leverage_long=` / `_short=` set one side):
+      assumption, midpoint of the older official 1.5-3x range [BN-BLOG]; hidden [BN-REBAL].
+    - tolerance 0.25: back to target when | |λ| − target | >= 0.25 (leverage units).
+      ASSUMPTION, not published; chosen on the real ETHUP 4h series, see docs/TOKENS.md.
+    - band_lo 1.25, band_hi 4 [BN-WHAT]: the target must lie strictly inside; an emergency
+      trigger whatever the tolerance. No daily schedule; `daily_time=HH:MM` adds a reset.
     - subscription/redemption 0.1 % [BN-FEES]; management 0.01 %/day at 00:00 UTC [BN-FEES];
       funding passes through to NAV [BN-FEES].
     - rebalance_minutes 5: assumption; "not allowed to redeem while the fund is rebalancing"
       [BN-SUBRED] but the duration is not published.
-    - spot_fee_pct None: UNCONFIRMED (spot schedule not researched); no split threshold
-      (discretionary [BN-RS-FAQ]).
+    - spot_fee_pct None: UNCONFIRMED; no split threshold (discretionary [BN-RS-FAQ]).
     """
     return TokenSpec(
         family="binance_blvt",
         side=side,
         label=_label("binance_blvt", side, "up", "down"),
         target_leverage=2.25,
+        tolerance=BLVT_TOLERANCE,
         band_lo=1.25,
         band_hi=4.0,
         rebalance_fee_pct=ASSUMED_REBALANCE_FEE,
@@ -107,16 +117,8 @@ def ftx_half(side: Side) -> TokenSpec:
 def _fixed(
     base: TokenSpec, family: str, label: str, lev: float, cap: float, side: Side
 ) -> TokenSpec:
-    return TokenSpec(
-        **{
-            **{name: getattr(base, name) for name in base.__dataclass_fields__},
-            "family": family,
-            "label": label,
-            "side": side,
-            "target_leverage": lev,
-            "max_leverage": cap,
-        }
-    )
+    spec = replace(base, family=family, label=label, side=side, target_leverage=lev)
+    return replace(spec, max_leverage=cap)
 
 
 def bybit(side: Side) -> TokenSpec:
@@ -363,11 +365,28 @@ def preset_doc(name: str) -> str:
 def token_spec(name: str, side: Side, overrides: Mapping[str, object] | None = None) -> TokenSpec:
     """Build the spec of preset `name` for `side`, with `overrides` applied by field name.
 
-    Fixed-direction families (`ftx_hedge`, `ftx_half`) return their one token for either side.
-    Raises ValueError on an unknown preset, an unknown parameter or a bad value.
+    `<name>_long=` / `<name>_short=` set that side only. Fixed-direction families (`ftx_hedge`,
+    `ftx_half`) return their one token for either side. ValueError on any unknown or bad value.
     """
     spec = _builder(name)(Side(side))
-    return with_overrides(spec, overrides or {})
+    common: dict[str, object] = {}
+    own: dict[str, object] = {}  # this side's `<name>_long` / `<name>_short`, applied last
+    for key, value in (overrides or {}).items():
+        stem, _, suffix = key.rpartition("_")
+        if suffix in _SIDE_SUFFIXES and stem:
+            if _SIDE_SUFFIXES[suffix] is spec.side:
+                own[stem] = value
+            elif stem not in _FIELDS or stem in FIXED_FIELDS:
+                raise ValueError(f"unknown parameter {key!r} for preset {spec.family!r}")
+        else:
+            common[key] = value
+    return with_overrides(spec, {**common, **own})
+
+
+_SIDE_SUFFIXES, _FIELDS = (
+    {"long": Side.LONG, "short": Side.SHORT},
+    set(TokenSpec.__dataclass_fields__),
+)
 
 
 def _builder(name: str) -> Callable[[Side], TokenSpec]:

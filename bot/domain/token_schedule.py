@@ -1,23 +1,26 @@
 """Timed events of a leveraged token: which are due in (after, until], and how to apply one.
 
 Funding times come from the exchange, so the engine settles those itself with
-`leveraged_token.apply_funding`; everything the preset schedules is listed here.
+`apply_funding`; everything the preset schedules is listed by `due_events`. The carry
+transitions (funding, management fee) live here too.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 
 from bot.domain.leveraged_token import (
     TokenState,
     apply_daily_rebalance,
-    apply_management_fee,
     mark,
     release_pending,
+    wipe,
 )
-from bot.domain.token_records import TokenRecords
+from bot.domain.price_path import check_price, check_time
+from bot.domain.token_records import NO_RECORDS, TokenRecords, carry_step, holder_fee
 from bot.domain.token_spec import TokenSpec, seconds_of_day
+from bot.domain.values import FeeKind
 
 MANAGEMENT_FEE = "management_fee"
 DAILY_REBALANCE = "daily_rebalance"
@@ -55,6 +58,42 @@ def due_events(
     if release is not None and after < release <= until:
         events.append(TokenTimedEvent(release, _RANK[RELEASE], RELEASE))
     return sorted(events)
+
+
+def apply_funding(
+    spec: TokenSpec, state: TokenState, at: datetime, rate: float, mark: float
+) -> tuple[TokenState, TokenRecords]:
+    """Settle one funding payment into NAV: N ← N − qty·mark·rate (long pays when rate > 0).
+
+    `rate` is the fraction per funding interval; no-op when the preset has no funding
+    pass-through (Gate's all-in fee) or the fund is wiped out.
+    """
+    check_time(at, state.at)
+    check_price(mark)
+    if not spec.funding_pass_through or state.wiped_out or rate == 0:
+        return replace(state, at=at), NO_RECORDS
+    paid = state.qty * mark * rate
+    nav = state.nav - paid
+    # Funding is settled in cash: an impossible charge beyond the NAV ends the fund at zero.
+    after = wipe(replace(state, at=at)) if nav <= 0 else replace(state, at=at, nav=nav)
+    step = carry_step(at, state, after, funding=True)
+    fees = holder_fee(state, at, FeeKind.FUNDING, paid)
+    return after, TokenRecords(fees=fees, steps=(step,))
+
+
+def apply_management_fee(
+    spec: TokenSpec, state: TokenState, at: datetime
+) -> tuple[TokenState, TokenRecords]:
+    """Take the daily management fee from NAV: N ← N·(1 − m). Only current holders pay."""
+    check_time(at, state.at)
+    if spec.management_fee_pct == 0 or state.wiped_out:
+        return replace(state, at=at), NO_RECORDS
+    charged = state.nav * spec.management_fee_pct
+    # Assumption: the fee is taken from collateral, so the perp quantity is unchanged.
+    after = replace(state, at=at, nav=state.nav - charged)
+    step = carry_step(at, state, after, funding=False)
+    fees = holder_fee(state, at, FeeKind.MANAGEMENT, charged)
+    return after, TokenRecords(fees=fees, steps=(step,))
 
 
 def apply_timed_event(

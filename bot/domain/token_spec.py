@@ -24,6 +24,7 @@ from bot.domain.rebalance_rules import (
     MoveSinceRebalance,
     OutsideRange,
     Rule,
+    Tolerance,
 )
 from bot.domain.values import Side
 
@@ -45,8 +46,10 @@ class TokenSpec:
       only at prices flagged as a bar close.
     - Daily schedule: `daily_time` (None = no schedule), `daily_mode` "reset" (always) or "check"
       (only if |λ| < `daily_lo`, |λ| > `daily_hi` or |move| > `daily_move_pct`).
-    - Intraday rules (any fires): `band_lo`/`band_hi` on |λ|, `max_leverage` (|λ| >= U),
-      `move_trigger_pct` since the last rebalance (`move_adverse_only`), `always_rebalance`.
+    - Intraday rules (any fires): `band_lo`/`band_hi` on |λ|, `tolerance` (| |λ| − |L| | >=
+      tolerance, in leverage units), `max_leverage` (|λ| >= U), `move_trigger_pct` since the
+      last rebalance (`move_adverse_only`), `always_rebalance`. The target must lie strictly
+      inside the intraday bounds (a target on a trigger would rebalance at every price).
     - Costs borne by NAV: `rebalance_fee_pct` and `slippage_pct` of |notional traded|;
       `management_fee_pct` per day at `management_time`; funding if `funding_pass_through`.
     - Holder: `subscription_fee_pct`, `redemption_fee_pct`; requests during the
@@ -67,6 +70,7 @@ class TokenSpec:
     daily_move_pct: float | None = None
     band_lo: float | None = None
     band_hi: float | None = None
+    tolerance: float | None = None
     max_leverage: float | None = None
     move_trigger_pct: float | None = None
     move_adverse_only: bool = True
@@ -95,6 +99,8 @@ class TokenSpec:
             _check_fraction(name, getattr(self, name))
         if self.band_lo is not None or self.band_hi is not None:
             Band(self.band_lo or 0.0, self.band_hi or math.inf)
+        if self.tolerance is not None:
+            Tolerance(self.target_leverage, self.tolerance)
         if self.rebalance_minutes < 0:
             raise ValueError(f"rebalance_minutes must be >= 0, got {self.rebalance_minutes}")
         if self.split_ratio <= 1:
@@ -128,12 +134,12 @@ def _check_target_in_range(spec: TokenSpec) -> None:
     if target > MAX_TARGET_LEVERAGE:
         raise ValueError(f"target_leverage must be at most {MAX_TARGET_LEVERAGE:g}, got {target:g}")
     bounds = (
-        ("band_lo", spec.band_lo, target < (spec.band_lo or 0.0)),
-        ("band_hi", spec.band_hi, spec.band_hi is not None and target > spec.band_hi),
+        ("band_lo", spec.band_lo, target <= (spec.band_lo or 0.0) and spec.band_lo is not None),
+        ("band_hi", spec.band_hi, spec.band_hi is not None and target >= spec.band_hi),
         (
             "max_leverage",
             spec.max_leverage,
-            spec.max_leverage is not None and target > spec.max_leverage,
+            spec.max_leverage is not None and target >= spec.max_leverage,
         ),
         ("daily_lo", spec.daily_lo, target < (spec.daily_lo or 0.0)),
         ("daily_hi", spec.daily_hi, spec.daily_hi is not None and target > spec.daily_hi),
@@ -177,6 +183,8 @@ def intraday_rule(spec: TokenSpec) -> Rule:
         rules.append(Always())
     if spec.band_lo is not None or spec.band_hi is not None:
         rules.append(Band(spec.band_lo or 0.0, spec.band_hi or math.inf))
+    if spec.tolerance is not None:
+        rules.append(Tolerance(spec.target_leverage, spec.tolerance))
     if spec.max_leverage is not None:
         rules.append(LeverageAbove(spec.max_leverage))
     if spec.move_trigger_pct is not None:
@@ -211,6 +219,10 @@ def quiet_zone(spec: TokenSpec) -> QuietZone:
     lev_lo, lev_hi = -1.0, math.inf
     if spec.band_lo is not None or spec.band_hi is not None:
         lev_lo, lev_hi = spec.band_lo or 0.0, spec.band_hi or math.inf  # Band: <= lo or >= hi
+    if spec.tolerance is not None:
+        # Tolerance: <= L − w or >= L + w, the same subtraction and addition as the rule's.
+        lev_lo = max(lev_lo, spec.target_leverage - spec.tolerance)
+        lev_hi = min(lev_hi, spec.target_leverage + spec.tolerance)
     if spec.max_leverage is not None:
         lev_hi = min(lev_hi, spec.max_leverage)  # LeverageAbove: >= bound
     move_lo, move_hi = -math.inf, math.inf
@@ -222,6 +234,39 @@ def quiet_zone(spec: TokenSpec) -> QuietZone:
         if not spec.move_adverse_only or spec.leverage < 0:
             move_hi = threshold
     return QuietZone(continuous, lev_lo, lev_hi, move_lo, move_hi)
+
+
+def in_zone(zone: QuietZone, nav: float, qty: float, price: float, ref: float) -> bool:
+    """Whether a fund (NAV and quantity per unit, marked at `price`, last rebalanced at `ref`)
+    lies inside `zone`: `walk_quiet`'s test, with the same arithmetic."""
+    return (
+        nav > 0.0
+        and zone.lev_lo < abs(qty * price / nav) < zone.lev_hi
+        and zone.move_lo < price / ref - 1 < zone.move_hi
+    )
+
+
+def exit_price(
+    zone: QuietZone, nav: float, qty: float, price: float, ref: float, end: float
+) -> float:
+    """The first price on the continuous move from `price` to `end` where the fund leaves `zone`
+    (`end` when rounding hides the crossing).
+
+    Between rebalances the collateral C = N − q·S is constant, so λ(S) = q·S / (C + q·S) is
+    monotonic in S while N > 0 and |λ| = B (λ = sign(q)·B) at S = b·C / (q·(1 − b)), b = sign(q)·B;
+    the move reaches m at S = ref·(1 + m). The fund starts inside the zone, which is an interval
+    of prices, so the nearest bound met on the way is where it leaves.
+    """
+    collateral = nav - qty * price
+    sign = 1.0 if qty > 0 else -1.0
+    found: list[float] = []
+    for bound in (zone.lev_lo, zone.lev_hi):
+        signed = sign * bound
+        if qty != 0.0 and 0.0 < bound < math.inf and signed != 1.0:
+            found.append(signed * collateral / (qty * (1.0 - signed)))
+    found += [ref * (1.0 + m) for m in (zone.move_lo, zone.move_hi) if math.isfinite(m)]
+    lo, hi = min(price, end), max(price, end)
+    return min((s for s in found if lo <= s <= hi), key=lambda s: abs(s - price), default=end)
 
 
 def daily_rule(spec: TokenSpec) -> DailyReset | DailyCheck | None:

@@ -14,7 +14,12 @@ from bot.domain import leveraged_token as lt
 from bot.domain.price_path import check_time
 from bot.domain.records import NavRecord
 from bot.domain.token_records import TokenRecords
-from bot.domain.token_schedule import TokenTimedEvent, apply_timed_event, due_events
+from bot.domain.token_schedule import (
+    TokenTimedEvent,
+    apply_funding,
+    apply_timed_event,
+    due_events,
+)
 from bot.domain.token_spec import TokenSpec, quiet_zone
 from bot.domain.values import Side
 from bot.portfolios.protocol import TARGETS, PricePoint, RunnerBase, TimedEvent
@@ -123,7 +128,7 @@ class TokenRunner(RunnerBase):
 
     def apply_funding(self, at: datetime, rate: float, mark: float) -> None:
         for side in list(self._drifts):
-            self._apply(side, lambda s, f: lt.apply_funding(s, f, at, rate, mark))
+            self._apply(side, lambda s, f: apply_funding(s, f, at, rate, mark))
 
     def on_path(self, points: Sequence[PricePoint]) -> None:
         """Walk the funds through the points where all stay quiet (`lt.walk_quiet`: nothing is
@@ -147,7 +152,7 @@ class TokenRunner(RunnerBase):
 
     def _on_point(self, points: Sequence[PricePoint], k: int) -> None:
         # The fund's underlying is the perp it holds, so it marks and trades at the mark.
-        at, _, mark, _, bar_close = points[k]
+        at, _, mark, gap, bar_close = points[k]
         for side, spec in self.specs.items():
             drift = self._drifts.get(side)
             if drift is not None and lt.walk_quiet((drift,), points, k, k + 1) > k:
@@ -157,7 +162,9 @@ class TokenRunner(RunnerBase):
                 # Launch (or relaunch after a wipe-out nobody holds) at NAV 1 (assumption).
                 self._set(side, lt.new_token(spec, at, mark))
                 continue
-            self._apply(side, lambda s, f: lt.on_price(s, f, at, mark, bar_close=bar_close))
+            self._apply(
+                side, lambda s, f: lt.on_price(s, f, at, mark, bar_close=bar_close, gap=gap)
+            )
 
     def on_signal(self, at: datetime, signal: Signal, price: float) -> None:
         target = TARGETS[signal.direction]

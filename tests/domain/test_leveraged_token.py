@@ -8,8 +8,6 @@ import pytest
 
 from bot.domain.leveraged_token import (
     apply_daily_rebalance,
-    apply_funding,
-    apply_management_fee,
     new_token,
     on_price,
     redeem,
@@ -20,6 +18,8 @@ from bot.domain.token_schedule import (
     DAILY_REBALANCE,
     MANAGEMENT_FEE,
     RELEASE,
+    apply_funding,
+    apply_management_fee,
     apply_timed_event,
     due_events,
 )
@@ -104,12 +104,12 @@ def test_subscription_and_redemption_fee_amounts() -> None:
 
 
 def test_redemption_during_a_rebalance_is_deferred_not_lost() -> None:
-    # Bybit 3L, rebalancing blocks requests for 5 minutes (assumption). S 100 → 75 takes λ to
-    # 3·0.75/0.25 = 9 >= 4: rebalance at 12:01, window until 12:06. A redemption at 12:03 is
-    # recorded as BLOCKED and executed at 12:06 at that time's NAV.
+    # Bybit 3L, rebalancing blocks requests for 5 minutes (assumption). A gap S 100 → 75 takes
+    # λ to 3·0.75/0.25 = 9 >= 4: rebalance at 12:01 at 75, window until 12:06. A redemption at
+    # 12:03 is recorded as BLOCKED and executed at 12:06 at that time's NAV.
     spec = token_spec("bybit", Side.LONG, NO_COSTS)
     state, _ = subscribe(spec, new_token(spec, T0, 100.0), T0, 1_000.5)
-    state, rebalanced = on_price(spec, state, T0 + timedelta(minutes=1), 75.0)
+    state, rebalanced = on_price(spec, state, T0 + timedelta(minutes=1), 75.0, gap=True)
     assert [e.kind for e in rebalanced.events] == [TokenEventKind.REBALANCE]
     asked = T0 + timedelta(minutes=3)
     state, blocked = redeem(spec, state, asked, 400.0)

@@ -141,15 +141,23 @@ def test_trigger_move_formula(l0: float, bound: float, expected_pct: float) -> N
     assert trigger_move(l0, bound) * 100 == pytest.approx(expected_pct, abs=PP)
 
 
-@pytest.mark.parametrize(("side", "expected_pct"), [(Side.LONG, -11.11), (Side.SHORT, 6.67)])
-def test_ftx_intraday_trigger_fires_at_the_published_move(side: Side, expected_pct: float) -> None:
-    # Walk 0.001 % steps against the token until the 4x trigger rebalances it.
+@pytest.mark.parametrize(("side", "bound"), [(Side.LONG, 4.0), (Side.SHORT, -4.0)])
+def test_ftx_intraday_trigger_fires_at_the_published_move(side: Side, bound: float) -> None:
+    # One continuous 30 % move against the token: the 4x trigger rebalances where λ crosses
+    # ±4, at S = 10,000·(1 + r*) (r* = −1/9 long, +1/15 short: −11.11 %, +6.67 %), not at the
+    # end of the move; then the fund (back at ±3x there) rides on to the end.
     spec = token_spec("ftx", side, NO_COSTS)
-    state, at, price = new_token(spec, T0, 10_000.0), T0, 10_000.0
-    step = 1 - 0.00001 if side is Side.LONG else 1 + 0.00001
-    while state.rebalance_price == 10_000.0:
-        at, price = at + timedelta(seconds=1), price * step
-        state, records = on_price(spec, state, at, price)
-    assert (state.rebalance_price / 10_000 - 1) * 100 == pytest.approx(expected_pct, abs=PP)
-    assert abs(records.events[0].leverage_before) == pytest.approx(4.0, abs=1e-3)
-    assert state.leverage == pytest.approx(spec.leverage, abs=1e-12)
+    end = 7_000.0 if side is Side.LONG else 13_000.0
+    state, records = on_price(spec, new_token(spec, T0, 10_000.0), T0, end)
+    crossed = 10_000.0 * (1 + trigger_move(spec.leverage, bound))
+    first = records.events[0]
+    assert first.leverage_before == pytest.approx(bound, rel=1e-12)
+    assert first.leverage_after == pytest.approx(spec.leverage, rel=1e-12)
+    # NAV at the crossing: 1 + L·r* = 1 − 1/3 (long) or 1 − 1/5 (short).
+    assert first.nav_per_unit == pytest.approx(1 + spec.leverage * (crossed / 10_000 - 1), rel=1e-12)
+    # Each rebalance restarts the same geometry, so the k-th crossing is at 10,000·g^k with
+    # g = 8/9 (long: 8,888.89, 7,901.23, 7,023.32 > 7,000) or 16/15 (short: 10,666.67,
+    # 11,377.78, 12,136.30, 12,945.39 < 13,000).
+    count = 3 if side is Side.LONG else 4
+    assert len(records.events) == count
+    assert state.rebalance_price == pytest.approx(crossed * (crossed / 10_000) ** (count - 1))

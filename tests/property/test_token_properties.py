@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 
 from bot.domain.leveraged_token import (
     TokenState,
-    apply_funding,
     new_token,
     on_price,
     redeem,
@@ -25,7 +24,7 @@ from bot.domain.leveraged_token import (
 )
 from bot.domain.token_presets import preset_names, token_spec
 from bot.domain.token_records import TokenRecords
-from bot.domain.token_schedule import apply_timed_event, due_events
+from bot.domain.token_schedule import apply_funding, apply_timed_event, due_events
 from bot.domain.token_spec import TokenSpec
 from bot.domain.values import Side, TokenEventKind
 from tests.hypothesis_profiles import examples

@@ -29,6 +29,7 @@ from bot.domain.records import RefusalRecord
 from bot.domain.sizing import default_rules
 from bot.domain.spot import SpotParams, new_spot_account
 from bot.domain.token_presets import preset_names, token_spec
+from bot.domain.token_schedule import apply_funding as token_funding
 from bot.domain.token_schedule import apply_timed_event, due_events
 from bot.domain.token_spec import TokenSpec, quiet_zone, with_overrides
 from bot.domain.values import Side
@@ -128,7 +129,7 @@ class PlainFunds:
 
     def funding(self, at: datetime, rate: float, mark: float) -> None:
         for side in list(self.funds):
-            self._book(side, lt.apply_funding(self.specs[side], self.funds[side], at, rate, mark))
+            self._book(side, token_funding(self.specs[side], self.funds[side], at, rate, mark))
 
     def due(self, after: datetime, until: datetime) -> list[tuple[Side, Any]]:
         found = [
