@@ -76,37 +76,49 @@ def download_command(
     ] = "binanceusdm",
     out: Annotated[
         Path,
-        typer.Option("--out", help="Data directory; files go to <out>/<exchange>/futures/."),
+        typer.Option(
+            "--out",
+            help="Data directory; files go to <out>/<exchange>/futures/ as freqtrade names them "
+            "(binanceusdm: <out>/binance/futures/).",
+        ),
     ] = Path("user_data/data"),
     api_url: Annotated[
         str | None,
         typer.Option("--api-url", help="Base URL override, e.g. a sim exchange on loopback."),
     ] = None,
     until: Annotated[
-        str | None, typer.Option("--until", help="End (UTC), default now; only closed candles.")
+        str | None,
+        typer.Option("--until", help="End (UTC), default the exchange's now; only closed candles."),
     ] = None,
     limit: Annotated[
         int, typer.Option("--limit", min=1, max=1500, help="Rows per request (page size).")
     ] = 1000,
 ) -> None:
     """Download candles, mark-price candles and funding history; resumable (only missing
-    ranges are fetched), written atomically in freqtrade's feather layout."""
+    ranges are fetched), written atomically in freqtrade's feather layout. Only candles
+    closed by the exchange's clock are written; times are UTC, by the exchange's clock."""
     try:
         wanted = parse_symbols(symbols)
         start = parse_since(since)
-        clock = SystemClock()  # the command is the edge: the wall clock comes in here
-        end = clock.now() if until is None else parse_since(until)
+        asked = None if until is None else parse_since(until)
+        if asked is not None and start >= asked:
+            raise ValueError(f"--since {start:%Y-%m-%d %H:%M} is not before --until {until}")
         jobs = plan(wanted, timeframe, out, exchange)
-        if start >= end:
-            raise ValueError(
-                f"--since {start:%Y-%m-%d %H:%M} is not before the end {end:%Y-%m-%d %H:%M}"
-            )
-        feed = CcxtFeed(wanted, exchange, clock=clock, timeframes=[], api_url=api_url)
+        # The wall clock only paces retries; what has closed is the exchange's to say.
+        feed = CcxtFeed(wanted, exchange, clock=SystemClock(), timeframes=[], api_url=api_url)
     except ValueError as exc:
         raise _fail(str(exc)) from None
     try:
         feed.connect(max_attempts=3)
-        results = _run(feed, jobs, start, end, limit)
+        now = feed.server_time()
+        end = now if asked is None else min(asked, now)
+        if start >= end:
+            raise ValueError(
+                f"--since {start:%Y-%m-%d %H:%M} is not before the exchange's time "
+                f"{end:%Y-%m-%d %H:%M} UTC"
+            )
+        typer.echo(f"{exchange} clock: {now:%Y-%m-%d %H:%M:%S} UTC; closed candles up to it")
+        results = _run(feed, jobs, start, end, limit, now)
     except ValueError as exc:
         raise _fail(str(exc)) from None
     except FeedError as exc:
@@ -115,15 +127,32 @@ def download_command(
     finally:
         feed.close()
     for r in results:
-        ranges = ", ".join(f"{a:%Y-%m-%d %H:%M}..{b:%Y-%m-%d %H:%M}" for a, b in r.ranges)
-        typer.echo(
-            f"{r.job.label}: {r.rows} rows, {r.requests} requests"
-            f" ({ranges or 'up to date'}) -> {r.job.path}"
-        )
+        typer.echo(summary_line(r))
+
+
+def summary_line(result: JobResult) -> str:
+    """`BTC/USDT:USDT 5m futures: 576 rows (+576), 2024-03-01 00:00..2024-03-03 00:00 UTC,
+    3 requests -> path`: the rows the file holds, the range they cover (open of the first
+    row to close of the last, exchange time) and what this run fetched."""
+    frame_range = result.covered
+    span = (
+        f"{frame_range[0]:%Y-%m-%d %H:%M}..{frame_range[1]:%Y-%m-%d %H:%M} UTC"
+        if frame_range is not None
+        else "no rows"
+    )
+    return (
+        f"{result.job.label}: {result.rows} rows (+{result.added}), {span}, "
+        f"{result.requests} requests -> {result.job.path}"
+    )
 
 
 def _run(
-    feed: CcxtFeed, jobs: list[DownloadJob], start: datetime, end: datetime, limit: int
+    feed: CcxtFeed,
+    jobs: list[DownloadJob],
+    start: datetime,
+    end: datetime,
+    limit: int,
+    now: datetime,
 ) -> list[JobResult]:
     columns = (
         TextColumn("{task.description}"),
@@ -139,7 +168,7 @@ def _run(
         def advance(job: DownloadJob, done: int, expected: int) -> None:
             bar.update(tasks[job], completed=done, total=expected)
 
-        results = download(feed, jobs, start, end, limit, advance)
+        results = download(feed, jobs, start, end, limit, advance, now)
         for result in results:
             task = tasks[result.job]
             bar.update(task, total=max(result.fetched, 1), completed=max(result.fetched, 1))

@@ -12,9 +12,9 @@ from typing import Any
 from loguru import logger
 
 from bot.adapters.ccxt.market_rules import rules_for
-from bot.adapters.ccxt.tiers import tiers_for
+from bot.adapters.ccxt.tiers import snapshot_age_warning, tiers_for
 from bot.adapters.sqlite.store import Store
-from bot.config.settings import ExperimentSettings, Settings
+from bot.config.settings import ConfigError, ExperimentSettings, Settings
 from bot.config.strategy_loader import build as build_strategy
 from bot.config.vehicles import VehicleSpec, build_vehicle_params
 from bot.domain.liquidation import Tier
@@ -30,7 +30,7 @@ from bot.engine.validation import SnapshotValidator
 from bot.portfolios.accounts import AccountRunner
 from bot.portfolios.protocol import PortfolioRunner
 from bot.portfolios.tokens import TokenRunner
-from bot.runtime.clock import monotonic
+from bot.runtime.clock import SystemClock, monotonic
 from bot.strategy import History
 
 
@@ -86,11 +86,16 @@ def build_engine(
     speed of the machine.
     """
     slots = []
-    for exp in settings.experiments:
+    for index, exp in enumerate(settings.experiments):
         strategy = build_strategy(exp.strategy, exp.params)
-        runners = [
-            build_runner(settings, exp, vehicle, markets, live_tiers) for vehicle in exp.vehicles
-        ]
+        check_listed(index, exp, markets)
+        try:
+            runners = [
+                build_runner(settings, exp, vehicle, markets, live_tiers)
+                for vehicle in exp.vehicles
+            ]
+        except ValueError as exc:  # e.g. a perp on a symbol with no leverage tiers
+            raise ConfigError(f"experiments[{index}].vehicles: {exc}") from None
         tf = strategy.timeframe
         slots.append(
             ExperimentSlot(
@@ -104,7 +109,33 @@ def build_engine(
                 next_open=exp.fill == "next_open",
             )
         )
+    if live and uses_bundled_tiers(settings, live_tiers):
+        warning = snapshot_age_warning(SystemClock().now(), settings.exchange.tiers_max_age_days)
+        if warning is not None:
+            logger.warning(warning)
     return Engine(slots, build_validator(settings, live))
+
+
+def check_listed(
+    index: int, exp: ExperimentSettings, markets: Mapping[str, Mapping[str, Any]] | None
+) -> None:
+    """ConfigError when the exchange's loaded markets do not list the experiment's symbol."""
+    if markets and exp.symbol not in markets:
+        raise ConfigError(
+            f"experiments[{index}].symbol: {exp.symbol!r} is not listed by the exchange "
+            f"({len(markets)} markets loaded)"
+        )
+
+
+def uses_bundled_tiers(settings: Settings, live_tiers: Mapping[str, Sequence[Tier]] | None) -> bool:
+    """Whether some perp vehicle takes its leverage tiers from the bundled snapshot."""
+    return any(
+        vehicle.kind != "token"
+        and vehicle.kind != "spot"
+        and (live_tiers is None or exp.symbol not in live_tiers)
+        for exp in settings.experiments
+        for vehicle in exp.vehicles
+    )
 
 
 def build_validator(settings: Settings, live: bool = True) -> Validator:

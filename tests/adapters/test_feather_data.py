@@ -141,3 +141,14 @@ def test_frames_round_trip_through_feather(rows: list[tuple[int, float]]) -> Non
         back = read_frame(path)
     pd.testing.assert_frame_equal(back, frame)
     assert back["date"].is_monotonic_increasing and back["date"].is_unique
+
+
+def test_freqtrade_2026_funding_files_are_read_as_the_legacy_shape(tmp_path: Path) -> None:
+    # freqtrade 2026 writes funding as [date, funding_rate]; read as open = rate, rest 0.
+    path = tmp_path / "BTC_USDT_USDT-1h-funding_rate.feather"
+    dates = pd.to_datetime(["2024-03-01 00:00", "2024-03-01 08:00"], utc=True)
+    pd.DataFrame({"date": dates, "funding_rate": [0.0001, -0.0002]}).to_feather(path)
+    frame = read_frame(path)
+    assert frame["open"].tolist() == [0.0001, -0.0002]
+    assert (frame[["high", "low", "close", "volume"]] == 0).all().all()
+    assert [r.rate for r in frame_to_funding(frame, "BTC/USDT:USDT")] == [0.0001, -0.0002]

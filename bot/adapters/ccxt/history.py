@@ -1,11 +1,22 @@
 """Resumable history download into freqtrade's feather layout.
 
-For each symbol: last-trade OHLCV (`futures`), mark-price OHLCV (`mark`) and settled funding
-(`funding_rate`, the rate in `open`) under `<out>/<exchange>/futures/`. An existing file is
-read first and only what it lacks is fetched: the range after its last row and, when `since`
-is earlier than its first row, the range before it (holes in the middle are left alone).
-Requests are paged by `limit`; files are rewritten atomically after every few pages, so an
-interrupted download keeps what it got and the next run continues from there.
+For each symbol, under `<out>/<freqtrade exchange dir>/futures/` (`binance` for binanceusdm, as
+freqtrade names it; `bybit`, `okx`): last-trade OHLCV at the requested timeframe (`futures`),
+mark-price OHLCV at that timeframe and at freqtrade's `mark_ohlcv_timeframe` (1h), and settled
+funding at freqtrade's `funding_fee_timeframe` (1h) in freqtrade's legacy OHLCV shape (the rate in
+`open`, which freqtrade 2026.9 still reads and older versions require). So
+`-t 5m` writes `BTC_USDT_USDT-5m-futures.feather`, `-5m-mark`, `-1h-mark` and
+`-1h-funding_rate`, the files `freqtrade download-data --trading-mode futures -t 5m` writes
+(freqtrade/exchange/exchange.py `_ft_has_default`; data/history/history_utils.py).
+
+Only closed candles are written: `until` is bounded by the exchange's clock by the caller, and
+a candle is kept only when it closes by `until`. An existing file is read first; rows that have
+not closed by `until` are dropped (a candle stored while open by an older version), its last
+row is fetched again (so a trailing candle stored while open is repaired), and only what it
+lacks is fetched: the range after its last row and, when `since` is earlier than its first row,
+the range before it (holes in the middle are left alone). Requests are paged by `limit`; files
+are rewritten atomically after every few pages, so an interrupted download keeps what it got
+and the next run continues from there.
 """
 
 from __future__ import annotations
@@ -31,7 +42,12 @@ from bot.adapters.replay.feather import (
 from bot.domain.values import Candle, FundingRate
 from bot.engine.bars import timeframe_seconds
 
-FUNDING_FILE_TIMEFRAME = "8h"  # freqtrade's name for Binance funding files
+# freqtrade's `_ft_has_default` "funding_fee_timeframe" and "mark_ohlcv_timeframe" (2026.9;
+# Binance keeps the default): the timeframes in its funding and mark file names.
+FUNDING_FILE_TIMEFRAME = "1h"
+MARK_FILE_TIMEFRAME = "1h"
+# freqtrade's data directory per ccxt id: it trades Binance USDⓈ-M as `binance` in futures mode.
+FREQTRADE_EXCHANGE_DIRS = {"binanceusdm": "binance"}
 # Funding intervals can be 1, 4 or 8 hours: look for a new settlement after one hour.
 FUNDING_STEP = timedelta(hours=1)
 WRITE_EVERY_PAGES = 10
@@ -82,29 +98,54 @@ class JobResult:
     requests: int = 0
     fetched: int = 0  # rows received inside the missing ranges
     rows: int = 0  # rows in the file afterwards
+    added: int = 0  # rows in the file afterwards less the closed rows it held before
+    # Open of the first row and close of the last (funding: first and last settlement).
+    covered: tuple[datetime, datetime] | None = None
 
 
 Progress = Callable[[DownloadJob, int, int], None]  # (job, rows so far, expected rows)
 
 
+def exchange_dir(exchange: str) -> str:
+    """freqtrade's data directory name for a ccxt exchange id (binanceusdm -> binance)."""
+    return FREQTRADE_EXCHANGE_DIRS.get(exchange, exchange)
+
+
 def plan(symbols: Sequence[str], timeframe: str, out: Path, exchange: str) -> list[DownloadJob]:
-    """The three files of every symbol."""
+    """The files of every symbol: futures and mark at `timeframe`, mark at 1h, funding."""
     timeframe_seconds(timeframe)  # ValueError on a bad timeframe, before any request
+    folder = exchange_dir(exchange)
     jobs = []
     for symbol in symbols:
-        for kind in ("futures", "mark"):
-            path = data_path(out, exchange, symbol, timeframe, kind)
-            jobs.append(DownloadJob(symbol, timeframe, kind, path))
-        path = data_path(out, exchange, symbol, FUNDING_FILE_TIMEFRAME, "funding_rate")
+        for kind, tf in (
+            ("futures", timeframe),
+            ("mark", timeframe),
+            ("mark", MARK_FILE_TIMEFRAME),
+        ):
+            job = DownloadJob(symbol, tf, kind, data_path(out, folder, symbol, tf, kind))
+            if job not in jobs:
+                jobs.append(job)
+        path = data_path(out, folder, symbol, FUNDING_FILE_TIMEFRAME, "funding_rate")
         jobs.append(DownloadJob(symbol, FUNDING_FILE_TIMEFRAME, "funding_rate", path))
     return jobs
+
+
+def closed_rows(existing: pd.DataFrame, until: datetime, job: DownloadJob) -> pd.DataFrame:
+    """The rows of a file that exist by `until`: candles closed by then, settlements by then."""
+    if existing.empty:
+        return existing
+    span = timedelta(0) if job.candle_type == "funding_rate" else job.step
+    kept = existing[existing["date"] + span <= pd.Timestamp(until)]
+    return kept.reset_index(drop=True)
 
 
 def missing_ranges(
     existing: pd.DataFrame, since: datetime, until: datetime, step: timedelta
 ) -> list[tuple[datetime, datetime]]:
     """[start, end) ranges to fetch: before the first row (if `since` is at least a step
-    earlier) and after the last row (if a whole step fits before `until`)."""
+    earlier) and from the last row on, once that row has closed by `until`: it is fetched
+    again, so a candle stored while still open (by another tool or an older ltbot) is
+    replaced by the closed one, at the cost of one request per file and run."""
     if existing.empty:
         return [(since, until)] if since + step <= until else []
     first = existing["date"].iloc[0].to_pydatetime()
@@ -112,8 +153,8 @@ def missing_ranges(
     ranges = []
     if since + step <= first:
         ranges.append((since, first))
-    if last + 2 * step <= until:  # the row after `last` has closed by `until`
-        ranges.append((last + step, until))
+    if last + step <= until:
+        ranges.append((last, until))
     return ranges
 
 
@@ -124,9 +165,14 @@ def run_job(
     until: datetime,
     limit: int = 1000,
     progress: Progress | None = None,
+    now: datetime | None = None,
 ) -> JobResult:
-    """Bring one file up to date for [since, until); return what was done."""
-    frame = read_frame(job.path) if job.path.exists() else empty_frame()
+    """Bring one file up to date for [since, until); return what was done.
+
+    `now`: the exchange's time (default `until`); stored rows not closed by then go."""
+    stored = read_frame(job.path) if job.path.exists() else empty_frame()
+    frame = closed_rows(stored, now or until, job)
+    dropped = len(stored) - len(frame)  # rows stored before they existed: rewritten below
     result = JobResult(job, missing_ranges(frame, since, until, job.step))
     expected = sum(int((end - start) / job.step) for start, end in result.ranges)
     if job.candle_type == "funding_rate":
@@ -144,10 +190,15 @@ def run_job(
                 frame = merge_frames(frame, *pages)
                 write_frame(job.path, frame)
                 pages = []
-    if pages or not job.path.exists():
+    if pages or dropped or not job.path.exists():
         frame = merge_frames(frame, *pages)
         write_frame(job.path, frame)
     result.rows = len(frame)
+    result.added = len(frame) - (len(stored) - dropped)
+    if not frame.empty:
+        span = timedelta(0) if job.candle_type == "funding_rate" else job.step
+        first, last = frame["date"].iloc[0], frame["date"].iloc[-1]
+        result.covered = (first.to_pydatetime(), last.to_pydatetime() + span)
     return result
 
 
@@ -191,8 +242,9 @@ def download(
     until: datetime,
     limit: int = 1000,
     progress: Progress | None = None,
+    now: datetime | None = None,
 ) -> list[JobResult]:
-    """Run every job in order; return their results."""
+    """Run every job in order; return their results (`now`: the exchange's time)."""
     if since >= until:
         raise ValueError(f"since {since.isoformat()} is not before {until.isoformat()}")
-    return [run_job(source, job, since, until, limit, progress) for job in jobs]
+    return [run_job(source, job, since, until, limit, progress, now) for job in jobs]

@@ -4,7 +4,8 @@ Layout (freqtrade's, so its users' downloads work here as they are):
     <dir>/<exchange>/futures/<BASE>_<QUOTE>_<SETTLE>-<timeframe>-<candle_type>.feather
 with candle_type `futures` (last-trade klines), `mark` (mark-price klines) or `funding_rate`
 (settled funding squeezed into OHLCV: `date` = funding time, `open` = the rate as a fraction per
-interval, the other columns 0). Spot files have no settle and no candle type (`BTC_USDT-1h`).
+interval, the other columns 0; freqtrade 2026's `[date, funding_rate]` funding files are read
+too). Spot files have no settle and no candle type (`BTC_USDT-1h`).
 A frame has columns date (datetime64[ms, UTC], the candle OPEN time), open, high, low, close,
 volume (float64). CSV files hold the same columns; `date` is ISO 8601 or epoch milliseconds.
 """
@@ -93,6 +94,10 @@ def read_frame(path: Path) -> pd.DataFrame:
         raw = pd.read_feather(path) if path.suffix == ".feather" else pd.read_csv(path)
     except (OSError, ValueError) as exc:
         raise DataFormatError(f"{path}: cannot read ({exc})") from None
+    if "funding_rate" in raw.columns and "open" not in raw.columns:
+        # freqtrade >= 2026 stores funding as [date, funding_rate]; older files (and ours)
+        # as OHLCV with the rate in `open` and the other columns 0.
+        raw = raw.assign(open=raw["funding_rate"], high=0.0, low=0.0, close=0.0, volume=0.0)
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
         raise DataFormatError(f"{path}: missing columns {missing}")

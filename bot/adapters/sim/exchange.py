@@ -58,7 +58,7 @@ from loguru import logger
 from bot.adapters.sim.data import SAMPLE_DIR, SimDataError, SymbolData
 from bot.adapters.sim.faults import FaultBook, drop_fields, spike
 from bot.adapters.sim.http import Reply, SimHTTPServer, SimRequest, status_reason
-from bot.adapters.sim.load import find_exchange_info, load_market_data
+from bot.adapters.sim.load import find_exchange_info, load_exchange_info, load_market_data
 from bot.adapters.sim.routes import KLINE_ROUTES, ROUTES, BadRequest, MarketView
 from bot.runtime.clock import Timer, monotonic
 
@@ -89,15 +89,10 @@ class SimExchange:
         root = SAMPLE_DIR if data_dir is None else Path(data_dir)
         self._data: dict[str, SymbolData] = load_market_data(root)
         info_path = find_exchange_info(None if data_dir is None else root)
-        try:
-            info = json.loads(info_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise SimDataError(f"{info_path}: not a readable exchangeInfo JSON ({exc})") from exc
-        if not isinstance(info, dict) or not isinstance(info.get("symbols"), list):
-            raise SimDataError(f"{info_path}: exchangeInfo without a 'symbols' list")
+        info, info_name = load_exchange_info(info_path, set(self._data))
         listed = {str(s.get("symbol")) for s in info["symbols"] if isinstance(s, dict)}
         for name in sorted(set(self._data) - listed):
-            logger.warning("sim exchange: {} has data but is not in {}", name, info_path.name)
+            logger.warning("sim exchange: {} has data but is not in {}", name, info_name)
         self._view = MarketView(self._data, info)
         self._speed = float(speed)
         self._host, self._port = host, port
@@ -113,7 +108,7 @@ class SimExchange:
         self._server: SimHTTPServer | None = None
         self._thread: threading.Thread | None = None
         logger.debug(
-            "sim exchange: {} from {} (exchangeInfo {})", sorted(self._data), root, info_path
+            "sim exchange: {} from {} (exchangeInfo {})", sorted(self._data), root, info_name
         )
 
     # lifecycle ----------------------------------------------------------------------------

@@ -12,13 +12,18 @@ funding are optional (mark falls back to last, the funding rate to 0).
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
+from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from bot.adapters.ccxt.market_rules import BUNDLED_EXCHANGE_INFO as BUNDLED_FULL_NAME
+from bot.adapters.ccxt.market_rules import bundled_exchange_info
 from bot.adapters.replay import feather as feather_data
 from bot.adapters.sim.data import (
     BUNDLED_EXCHANGE_INFO,
@@ -189,12 +194,35 @@ def load_market_data(root: Path) -> dict[str, SymbolData]:
     return data
 
 
-def find_exchange_info(root: Path | None) -> Path:
-    """The exchangeInfo snapshot to serve: a `*exchangeInfo*.json` under `root`, else bundled.
+def find_exchange_info(root: Path | None) -> Path | None:
+    """The exchangeInfo snapshot to serve: a `*exchangeInfo*.json` under `root`; the bundled
+    BTC/ETH one for the bundled sample (`root` None); None: serve the bundled full snapshot.
 
     Among several, USDⓈ-M (`fapi`) snapshots are preferred, then the last by name.
     """
-    candidates = sorted(root.rglob("*exchangeInfo*.json")) if root is not None else []
+    if root is None:
+        return BUNDLED_EXCHANGE_INFO
+    candidates = sorted(root.rglob("*exchangeInfo*.json"))
     fapi = [p for p in candidates if "fapi" in p.name.lower()]
-    chosen = (fapi or candidates)[-1:] or [BUNDLED_EXCHANGE_INFO]
-    return chosen[0]
+    chosen = (fapi or candidates)[-1:]
+    return chosen[0] if chosen else None
+
+
+def load_exchange_info(path: Path | None, symbols: Collection[str]) -> tuple[dict[str, Any], str]:
+    """The exchangeInfo document to serve and where it came from.
+
+    `path` None: the bundled full Binance USDⓈ-M snapshot of 2025-12-24 (bot/data/README.md)
+    with `symbols` kept to the exchange ids that have data (`symbols`): the sim lists only what
+    it can serve, as a real exchange lists what it trades (and ccxt loads 2 markets, not 660).
+    """
+    if path is None:
+        info = dict(bundled_exchange_info())
+        info["symbols"] = [e for e in info["symbols"] if e.get("symbol") in symbols]
+        return info, BUNDLED_FULL_NAME
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SimDataError(f"{path}: not a readable exchangeInfo JSON ({exc})") from exc
+    if not isinstance(info, dict) or not isinstance(info.get("symbols"), list):
+        raise SimDataError(f"{path}: exchangeInfo without a 'symbols' list")
+    return info, path.name
