@@ -6,7 +6,8 @@ through `safe_signal`, so a strategy that raises or returns garbage costs that b
 nothing else.
 
 API_VERSION history:
-    1: `on_bar(history) -> Signal | None`; `Params` pydantic model; `timeframe` class attribute.
+    1: `on_bar(history) -> Signal | None`; `Params` pydantic model; `timeframe` class attribute
+       (an experiment's `timeframe` key overrides it per instance); `Signal.stop_pct`.
 """
 
 from __future__ import annotations
@@ -35,13 +36,17 @@ class Direction(StrEnum):
 class Signal:
     """The strategy's wish for the next bar.
 
-    `stop` is the stop-loss price for perpetual vehicles (required for long and short signals:
-    below the close for longs, above for shorts); `take_profit` is optional. Prices in USDT.
+    The stop-loss of perpetual vehicles is required for long and short signals, given as
+    exactly one of: `stop`, a price (USDT) below the close for longs, above it for shorts; or
+    `stop_pct`, a fraction of the entry's fill price (0.04: a long's stop at fill x 0.96, a
+    short's at fill x 1.04; freqtrade's `stoploss = -0.04`), resolved when the position opens.
+    `take_profit` is an optional price (USDT).
     """
 
     direction: Direction
     stop: float | None = None
     take_profit: float | None = None
+    stop_pct: float | None = None
 
     @classmethod
     def flat(cls) -> Signal:
@@ -170,7 +175,8 @@ class Strategy(ABC, Generic[P]):
 
     API_VERSION: ClassVar[int] = API_VERSION
     name: ClassVar[str] = ""
-    timeframe: ClassVar[str] = "1h"
+    # The class's bar timeframe; `[[experiments]] timeframe` sets it on one instance.
+    timeframe: str = "1h"
     Params: ClassVar[type[StrategyParams]] = StrategyParams
 
     def __init__(self, params: P | None = None, **values: Any) -> None:

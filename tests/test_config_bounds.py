@@ -54,8 +54,13 @@ CASES = [
     ),
     Case(
         "env-symbols-not-json",
-        "LTBOT_EXCHANGE__SYMBOLS: not valid JSON (expected a JSON list)",
-        env={"LTBOT_EXCHANGE__SYMBOLS": "BTC/USDT:USDT,ETH/USDT:USDT"},
+        "LTBOT_EXCHANGE__SYMBOLS: not valid JSON (expected a JSON list or a comma-separated list)",
+        env={"LTBOT_EXCHANGE__SYMBOLS": '["BTC/USDT:USDT", "ETH/USDT:USDT"'},
+    ),
+    Case(
+        "env-symbols-empty-item",
+        "LTBOT_EXCHANGE__SYMBOLS: empty item in the comma-separated list 'BTC/USDT:USDT,,'",
+        env={"LTBOT_EXCHANGE__SYMBOLS": "BTC/USDT:USDT,,"},
     ),
     Case(
         "env-experiments-not-json",
@@ -282,7 +287,7 @@ def test_valid_json_in_the_environment_still_works(
 def test_a_bad_environment_value_is_reported_before_the_file_is_validated(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LTBOT_EXCHANGE__SYMBOLS", "BTC")
+    monkeypatch.setenv("LTBOT_EXCHANGE__SYMBOLS", "[BTC")
     path = tmp_path / "config.toml"
     path.write_text(GOOD.replace("capital = 10000", "capital = -1"), encoding="utf-8")
     with pytest.raises(ConfigError, match="^LTBOT_EXCHANGE__SYMBOLS: not valid JSON"):

@@ -11,10 +11,8 @@ import datetime as dt
 import json
 import os
 import tomllib
-from collections.abc import Mapping
 from pathlib import Path
-from types import UnionType
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -33,8 +31,16 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from bot.config.environment import (
+    EnvSource,
+    EnvValueError,
+    apply_experiment_overrides,
+    check_environment,
+)
 from bot.config.redaction import redact
+from bot.config.strategy_loader import config_dir, search_roots
 from bot.config.vehicles import VehicleSpec, validate_preset_overrides
+from bot.engine.bars import timeframe_seconds
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
@@ -44,7 +50,6 @@ Fill = Literal["close", "next_open"]
 SUPPORTED_EXCHANGES: tuple[str, ...] = ("binanceusdm", "bybit", "okx")
 # Below this, polls are only sensible against the loopback sim exchange (`api_url`).
 MIN_LIVE_POLL_SECONDS = 1.0
-ENV_PREFIX = "LTBOT_"
 
 
 class ConfigError(ValueError):
@@ -77,12 +82,15 @@ class ExchangeSettings(_Section):
     max_retries: int = Field(5, ge=0, le=100)
     backoff_base_seconds: float = Field(1.0, gt=0, le=3_600)
     backoff_max_seconds: float = Field(60.0, gt=0, le=3_600)
-    max_jump_pct: float = Field(0.25, gt=0, le=100)
+    max_jump_pct: float = Field(0.10, gt=0, le=100)
     stale_after_seconds: float = Field(120.0, gt=0, le=604_800)
     # Candle (klines) and funding-history requests one poll may make; the rest waits, oldest
     # first (bot/adapters/ccxt/feed.py). Start-up warm-up and catch-up after downtime are not
     # bounded by it.
     history_requests_per_poll: int = Field(4, ge=1, le=1_000)
+    # Warn once at start-up when the bundled leverage tiers (bot/data/README.md) are older
+    # than this many days by the wall clock; 180: Binance revises brackets a few times a year.
+    tiers_max_age_days: float = Field(180.0, gt=0, le=36_500)
 
     @field_validator("id")
     @classmethod
@@ -162,6 +170,28 @@ class ReportSettings(_Section):
         return value
 
 
+class StrategiesSettings(_Section):
+    """`[strategies]`: where strategies are looked for besides the shipped `strategies/`."""
+
+    # Directories of strategy files (every *.py not starting with "_"), searched after the
+    # shipped ones, and roots of `module:Class` modules. A relative path is looked for in the
+    # config file's directory, then the working directory (bot/config/strategy_loader.py).
+    paths: list[Path] = Field(default_factory=list)
+
+    @field_validator("paths")
+    @classmethod
+    def _existing_directories(cls, value: list[Path]) -> list[Path]:
+        found = []
+        for i, path in enumerate(value):
+            tried = [path] if path.is_absolute() else [root / path for root in search_roots()]
+            existing = next((p for p in tried if p.is_dir()), None)
+            if existing is None:
+                where = ", ".join(str(p) for p in tried)
+                raise ValueError(f"paths[{i}]: no directory {str(path)!r} (looked for {where})")
+            found.append(existing.resolve())
+        return found
+
+
 class ExperimentSettings(_Section):
     """`[[experiments]]`: one strategy on one symbol, run through several vehicles."""
 
@@ -174,6 +204,15 @@ class ExperimentSettings(_Section):
     # Where a signal fills: "close" (the price when its bar closed) or "next_open" (the open of
     # the next bar, freqtrade's convention); the rule is in bot/engine/engine.py's docstring.
     fill: Fill = "close"
+    # The bar timeframe the strategy runs on ("5m", "4h", ...), instead of its class's own.
+    timeframe: str | None = None
+
+    @field_validator("timeframe")
+    @classmethod
+    def _known_timeframe(cls, value: str | None) -> str | None:
+        if value is not None:
+            timeframe_seconds(value)  # ValueError naming the expected form
+        return value
 
     @field_validator("fill", mode="before")
     @classmethod
@@ -198,6 +237,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    strategies: StrategiesSettings = Field(default_factory=StrategiesSettings)
     experiments: list[ExperimentSettings] = Field(default_factory=list)
     presets: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
@@ -211,7 +251,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The TOML document arrives as init kwargs; listing env first makes the environment win.
-        return (env_settings, init_settings)
+        return (EnvSource(settings_cls), init_settings)
 
     @field_validator("presets")
     @classmethod
@@ -231,7 +271,7 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"experiments[{i}].symbol: {experiment.symbol!r} is not in exchange.symbols"
                 )
-            _check_strategy(i, experiment)
+            _check_strategy(i, experiment, self.strategies.paths)
             for j, vehicle in enumerate(experiment.vehicles):
                 if vehicle.kind == "token" and vehicle.preset is not None:
                     merged = {**self.presets.get(vehicle.preset, {}), **vehicle.params}
@@ -242,14 +282,14 @@ class Settings(BaseSettings):
         return self
 
 
-def _check_strategy(index: int, experiment: ExperimentSettings) -> None:
+def _check_strategy(index: int, experiment: ExperimentSettings, paths: list[Path]) -> None:
     # Resolve the strategy and validate its params now, so `config check` and every command
     # reject an unknown strategy or parameter before the first poll (DESIGN.md: "unknown keys
     # rejected at startup"). Imported here: the loader imports strategy modules.
     from bot.config.strategy_loader import StrategyLoadError, build
 
     try:
-        build(experiment.strategy, experiment.params)
+        build(experiment.strategy, experiment.params, timeframe=experiment.timeframe, paths=paths)
     except StrategyLoadError as exc:
         text = str(exc)
         key = "" if text.startswith("strategy ") else ".strategy"
@@ -260,61 +300,22 @@ def load_settings(path: Path | None = None) -> Settings:
     """Read `path` (default `config.toml` if it exists), apply the environment, validate.
 
     Raises ConfigError with a one-line message naming the key path of the first problem.
+    Relative strategy paths and `module:Class` modules are looked for beside the file first.
     """
     document = _read_toml(path)
-    _check_env_json(os.environ)
+    environ = dict(os.environ)
+    base = (path or DEFAULT_CONFIG_PATH).resolve().parent
     try:
-        return Settings(**document)
+        check_environment(Settings, environ)
+        document = apply_experiment_overrides(Settings, document, environ)
+        with config_dir(base):
+            return Settings(**document)
+    except EnvValueError as exc:
+        raise ConfigError(str(exc)) from None
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc)) from None
     except SettingsError as exc:  # an environment value pydantic-settings cannot decode
         raise ConfigError(str(exc)) from None
-
-
-def _check_env_json(environ: Mapping[str, str]) -> None:
-    # pydantic-settings reads lists, tables and sections from the environment as JSON and
-    # reports a bad one only as 'error parsing value for field "exchange"'; name the variable.
-    for name, value in environ.items():
-        if not name.upper().startswith(ENV_PREFIX) or not value:
-            continue
-        kind = _json_kind(name[len(ENV_PREFIX) :].lower().split("__"))
-        if kind is None:
-            continue
-        try:
-            json.loads(value)
-        except ValueError:
-            raise ConfigError(f"{name}: not valid JSON (expected a JSON {kind})") from None
-
-
-def _json_kind(keys: list[str]) -> str | None:
-    # "list" or "object" when the key path leads to a container the environment gives as JSON.
-    annotation: Any = Settings
-    for key in keys:
-        annotation = _without_none(annotation)
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            field = annotation.model_fields.get(key)
-            if field is None:
-                return None  # unknown: the model reports it by name
-            annotation = field.annotation
-        elif get_origin(annotation) is dict:
-            annotation = get_args(annotation)[1]
-        else:
-            return None
-    annotation = _without_none(annotation)
-    if get_origin(annotation) in (list, tuple, set):
-        return "list"
-    if get_origin(annotation) is dict or (
-        isinstance(annotation, type) and issubclass(annotation, BaseModel)
-    ):
-        return "object"
-    return None
-
-
-def _without_none(annotation: Any) -> Any:
-    if get_origin(annotation) not in (Union, UnionType):
-        return annotation
-    args = [a for a in get_args(annotation) if a is not type(None)]
-    return args[0] if len(args) == 1 else annotation
 
 
 def _read_toml(path: Path | None) -> dict[str, Any]:

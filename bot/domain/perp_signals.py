@@ -37,6 +37,7 @@ from bot.domain.sizing import (
     min_notional_refusal,
     round_down_to_step,
     size_by_risk,
+    stop_from_pct,
 )
 from bot.domain.spot import SpotParams, apply_spot_signal
 from bot.domain.values import FillReason, Refusal, Side
@@ -64,18 +65,27 @@ def apply_perp_signal(
     params: PerpParams,
     rules: MarketRules,
     tiers: Sequence[Tier],
+    stop_pct: float | None = None,
 ) -> tuple[PerpAccount, Bookings]:
     """Act on a signal at reference `price`: close an opposite or unwanted position, then open
     a risk-sized one. A position already on the wanted side is kept as it is (stop included).
 
-    Raises ValueError for a long/short signal without a stop, or a stop/take-profit on the
-    wrong side of the price, or at zero distance.
+    The stop is `stop` (a price) or, with `stop_pct`, that fraction of the entry's fill price
+    (`sizing.stop_from_pct`); risk sizing then uses it like any stop. Raises ValueError for a
+    long/short signal with neither or both, a stop_pct outside (0, 1), or a stop/take-profit on
+    the wrong side of the price, or at zero distance.
     """
     account, closed = _close_unless(account, at, target, price)
     if target is None or account.position is not None:
         return account, closed
+    if stop is not None and stop_pct is not None:
+        raise ValueError(f"a {target.label} perp signal takes a stop or a stop_pct, not both")
+    if stop_pct is not None:
+        # The fill the position will open at: the reference price moved by slippage (§10).
+        fill = fill_price(price, target is Side.LONG, params.slippage_bps / 10_000.0)
+        stop = stop_from_pct(target, fill, stop_pct)
     if stop is None:
-        raise ValueError(f"a {target.label} perp signal needs a stop price")
+        raise ValueError(f"a {target.label} perp signal needs a stop price or a stop_pct")
     account, opened = open_risk_sized(
         account, at, target, price, stop, take_profit, params, rules, tiers
     )
@@ -92,12 +102,14 @@ def apply_account_signal(
     params: PerpParams | StaticPerpParams | SpotParams,
     rules: MarketRules,
     tiers: Sequence[Tier],
+    stop_pct: float | None = None,
 ) -> tuple[PerpAccount, Bookings]:
-    """Act on a signal with the account's vehicle: `perp` (risk-sized, stop and take-profit),
-    `perp_static` (fixed leverage, no stop) or `spot` (long only), chosen by `params`."""
+    """Act on a signal with the account's vehicle: `perp` (risk-sized, a stop price or a
+    stop_pct, and take-profit), `perp_static` (fixed leverage, no stop) or `spot` (long only),
+    chosen by `params`."""
     if isinstance(params, PerpParams):
         return apply_perp_signal(
-            account, at, target, price, stop, take_profit, params, rules, tiers
+            account, at, target, price, stop, take_profit, params, rules, tiers, stop_pct
         )
     if isinstance(params, StaticPerpParams):
         return apply_static_signal(account, at, target, price, params, rules, tiers)

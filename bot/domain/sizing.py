@@ -112,6 +112,20 @@ def validate_stop(side: Side, entry: float, stop: float) -> None:
         raise ValueError(f"stop {stop} must be {where} the entry {entry} for a {side.label}")
 
 
+def stop_from_pct(side: Side, fill: float, stop_pct: float) -> float:
+    """The stop price (USDT) `stop_pct` away from the entry's fill price, on the losing side.
+
+    A long's stop is fill x (1 - stop_pct), a short's fill x (1 + stop_pct): freqtrade's
+    `stoploss = -0.04` is stop_pct 0.04. Raise ValueError unless 0 < stop_pct < 1 (a long's
+    stop at or below 0 is no price; 1 or more is no stop a position could reach in time).
+    """
+    if isinstance(stop_pct, bool) or not isinstance(stop_pct, int | float):
+        raise ValueError(f"stop_pct must be a number, got {stop_pct!r}")
+    if not 0.0 < stop_pct < 1.0:
+        raise ValueError(f"stop_pct must be a fraction > 0 and < 1, got {stop_pct!r}")
+    return fill * (1.0 - float(side) * stop_pct)
+
+
 @dataclass(frozen=True, slots=True)
 class Sizing:
     """The result of risk sizing.

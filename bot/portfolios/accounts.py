@@ -122,6 +122,7 @@ class AccountRunner(RunnerBase):
             self.params,
             self.rules,
             self.tiers,
+            signal.stop_pct,
         )
 
     def _book(self, bookings: pa.Bookings) -> None:
