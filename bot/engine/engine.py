@@ -316,7 +316,9 @@ class Engine:
                 signal = safe_signal(slot.strategy, slot.history.view(), slot.health, slot.name)
             if signal is not None and slot.next_open:
                 # held for the next bar's open (a plain Signal: the resume state rebuilds it)
-                self._pending[slot.name] = Signal(signal.direction, signal.stop, signal.take_profit)
+                self._pending[slot.name] = Signal(
+                    signal.direction, signal.stop, signal.take_profit, signal.stop_pct
+                )
                 continue
             quote = fresh.get(slot.symbol)
             if signal is None or quote is None:

@@ -132,4 +132,11 @@ def signal_problem(signal: object) -> str | None:
             return f"{name} {value!r} is not a number"
         if not math.isfinite(value) or value <= 0:
             return f"{name} {value!r} is not a positive finite price"
+    pct = signal.stop_pct
+    if pct is not None and (isinstance(pct, bool) or not isinstance(pct, int | float)):
+        return f"stop_pct {pct!r} is not a number"
+    if pct is not None and not 0 < pct < 1:
+        return f"stop_pct {pct!r} is not a fraction > 0 and < 1"
+    if pct is not None and signal.stop is not None:
+        return "both stop and stop_pct are set (give one)"
     return None
