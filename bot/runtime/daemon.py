@@ -27,8 +27,7 @@ from bot.adapters.sqlite.queries import LedgerQueries
 from bot.adapters.sqlite.store import STORAGE_ERRORS
 from bot.adapters.sqlite.timefmt import format_time
 from bot.config.settings import ExchangeSettings, Settings, redacted_config
-from bot.config.strategy_loader import build as build_strategy
-from bot.config.strategy_loader import resolve
+from bot.config.strategy_loader import build_for
 from bot.engine.candle_screen import CandleScreen
 from bot.engine.engine import Engine
 from bot.engine.ports import Clock, Feed, FeedError
@@ -104,9 +103,8 @@ def run_daemon(
     try:
         with DatabaseLock(settings.store.path) as lock:
             settings = preflight(settings, lock, options)
-            for exp in settings.experiments:
-                build_strategy(exp.strategy, exp.params)  # StrategyLoadError before any write
-            timeframes = {resolve(e.strategy).timeframe for e in settings.experiments}
+            # StrategyLoadError before any write; an experiment's `timeframe` key wins
+            timeframes = {build_for(settings, e).timeframe for e in settings.experiments}
             timeframes |= set(options.extra_timeframes)
             feed = connect(settings.exchange, sorted(timeframes), clock)
             try:

@@ -15,7 +15,7 @@ from bot.adapters.ccxt.market_rules import rules_for
 from bot.adapters.ccxt.tiers import snapshot_age_warning, tiers_for
 from bot.adapters.sqlite.store import Store
 from bot.config.settings import ConfigError, ExperimentSettings, Settings
-from bot.config.strategy_loader import build as build_strategy
+from bot.config.strategy_loader import build_for
 from bot.config.vehicles import VehicleSpec, build_vehicle_params
 from bot.domain.liquidation import Tier
 from bot.domain.sizing import spot_symbol
@@ -87,7 +87,7 @@ def build_engine(
     """
     slots = []
     for index, exp in enumerate(settings.experiments):
-        strategy = build_strategy(exp.strategy, exp.params)
+        strategy = build_for(settings, exp)
         check_listed(index, exp, markets)
         try:
             runners = [
