@@ -154,3 +154,50 @@ def test_an_inconsistent_candle_no_longer_breaks_a_replay_mid_step(
         f"WARNING 1 malformed candles dropped after 20 polls held back (first: {BTC} 5m at "
         f"{at(BAD).isoformat()})",
     ]
+
+
+def test_a_candle_off_its_timeframe_boundary_is_held_in_a_replay_too() -> None:
+    # Arrange: a 5m candle stamped 12:02:30 (a file with shifted or garbled times)
+    screen = CandleScreen(None)
+    odd = replace(candle(0, 100.0), at=T0 + timedelta(minutes=2, seconds=30))
+    # Act / Assert: held back, and the aligned candle beside it of another symbol passes
+    other = replace(candle(0, 50.0), symbol="ETH/USDT:USDT")
+    out = screen.screen(MarketUpdate(at(1), (), (odd, other)), {})
+    assert out.candles == (other,)
+    assert screen.pending == (odd,)
+
+
+def test_a_crash_bar_the_fresh_quote_confirms_passes_live_at_once() -> None:
+    # Arrange: accepted at 100; the 1h bar opens at 100 and falls to 70; the fresh quote is 71
+    screen = CandleScreen(0.10)
+    crash = Candle(BTC, "1h", T0, 100.0, 100.5, 69.0, 70.0, 9.0)
+    spiked = Candle(BTC, "1h", T0, 1000.0, 1005.0, 690.0, 700.0, 9.0)  # opens far away
+    last = {BTC: Quote(BTC, T0, 100.0, 100.0)}
+    fresh = (Quote(BTC, T0 + timedelta(hours=1), 71.0, 71.0),)
+    # Act / Assert
+    ok = screen.screen(MarketUpdate(T0 + timedelta(hours=1), fresh, (crash,)), last)
+    assert ok.candles == (crash,)
+    held = screen.screen(MarketUpdate(T0 + timedelta(hours=1), fresh, (spiked,)), last)
+    assert held.candles == ()
+
+
+def test_a_live_candle_that_contradicts_the_accepted_quotes_is_held_then_dropped() -> None:
+    # Arrange: quotes accepted every 10 minutes from 10:00 to 11:00 between 100 and 103; then
+    # a "10:00" 1h candle that is really the just-opened 11:00 bar (flat at 101.5, volume 0)
+    screen = CandleScreen(0.10, max_held=2)
+    start = T0 + timedelta(hours=10)
+    for i, price in enumerate([100.0, 103.0, 101.0, 100.5, 102.0, 101.0]):
+        t = start + timedelta(minutes=10 * i)
+        screen.screen(MarketUpdate(t, (), ()), {BTC: Quote(BTC, t, price, price)})
+    flat = Candle(BTC, "1h", start, 101.5, 101.5, 101.5, 101.5, 0.0)
+    true = Candle(BTC, "1h", start, 100.0, 103.2, 99.8, 101.6, 5.0)
+    last = {BTC: Quote(BTC, start + timedelta(minutes=50), 101.0, 101.0)}
+    # Act: offered three times (max_held 2)
+    outs = [
+        screen.screen(MarketUpdate(start + timedelta(hours=1), (), (flat,)), last) for _ in range(3)
+    ]
+    # Assert: held twice, then dropped (not accepted); the true bar passes
+    assert [o.candles for o in outs] == [(), (), ()]
+    assert screen.screen(MarketUpdate(start + timedelta(hours=1), (), (true,)), last).candles == (
+        true,
+    )

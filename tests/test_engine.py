@@ -32,7 +32,9 @@ class LongWithStop(Strategy[StrategyParams]):
         return Signal(Direction.LONG, stop=history.close[-1] - 10)
 
 
-def accept_all(quotes: Sequence[Quote], at: datetime) -> tuple[list[Quote], list[tuple[str, str]]]:
+def accept_all(
+    quotes: Sequence[Quote], at: datetime, candles: Sequence[Candle] = ()
+) -> tuple[list[Quote], list[tuple[str, str]]]:
     return list(quotes), []
 
 

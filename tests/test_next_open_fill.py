@@ -49,7 +49,9 @@ class Scripted(Strategy[StrategyParams]):
         return None
 
 
-def accept_all(quotes: Sequence[Quote], at: datetime) -> tuple[list[Quote], list[tuple[str, str]]]:
+def accept_all(
+    quotes: Sequence[Quote], at: datetime, candles: Sequence[Candle] = ()
+) -> tuple[list[Quote], list[tuple[str, str]]]:
     return list(quotes), []
 
 

@@ -10,7 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.domain.values import Candle, Quote
-from bot.engine.validation import REASONS, SnapshotValidator, implausible_candles
+from bot.engine.validation import (
+    REASONS,
+    SnapshotValidator,
+    implausible_candles,
+    jump_bound,
+)
 from bot.runtime.clock import FakeClock
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -76,13 +81,70 @@ def test_spike_is_rejected_and_the_next_normal_price_accepted() -> None:
     assert [a.last for a in accepted] == [101.0]
 
 
-def test_a_new_level_seen_twice_in_a_row_is_accepted() -> None:
+def bar(low: float, high: float, at: datetime = T0, open_: float | None = None) -> Candle:
+    """A closed 1m BTC candle from `low` to `high` (opening at `open_`, default `low`)."""
+    o = low if open_ is None else open_
+    return Candle(BTC, "1m", at, o, high, low, high, 1.0)
+
+
+def test_a_wrong_level_held_for_many_polls_is_refused_every_time() -> None:
+    # Arrange: BTC accepted at 100; then its quote reads 140 for 5 polls (e.g. ETH's and BTC's
+    # quotes swapped), while the exchange's candles stay around 100
     v = SnapshotValidator(max_jump_pct=0.25)
     v.validate([q(100.0, T0)])
-    first = v.validate([q(140.0, T0 + timedelta(seconds=15))])
-    second = v.validate([q(141.0, T0 + timedelta(seconds=30))])
-    assert [r.reason for r in first[1]] == ["jump"]
-    assert [a.last for a in second[0]] == [141.0]
+    reasons = []
+    for i in range(1, 6):
+        t = T0 + timedelta(seconds=15 * i)
+        _, rejected = v.validate([q(140.0 + i, t)], candles=[bar(99.0, 101.0, t)])
+        reasons += [r.reason for r in rejected]
+    # Assert: refused for as long as it lasts; the true price is accepted at once after
+    assert reasons == ["jump"] * 5
+    accepted, _ = v.validate([q(100.5, T0 + timedelta(seconds=90))])
+    assert [a.last for a in accepted] == [100.5]
+
+
+def test_a_jump_the_candles_walked_to_is_accepted() -> None:
+    # Arrange: accepted at 100; two closed candles walk from 100 down to 70
+    v = SnapshotValidator(max_jump_pct=0.10)
+    v.validate([q(100.0, T0)])
+    t = T0 + timedelta(minutes=2)
+    walk = [bar(84.0, 100.2, T0, open_=100.0), bar(70.0, 85.0, T0 + timedelta(minutes=1))]
+    # Act: a quote at 69.5 (within 1 % of the span's low, 70), then one at 68 (outside it)
+    accepted, rejected = v.validate([q(69.5, t)], candles=walk)
+    assert [a.last for a in accepted] == [69.5] and rejected == []
+    # Assert: the reference moved to 69.5: 68 is now an ordinary move
+    assert v.validate([q(68.0, t + timedelta(seconds=15))])[1] == []
+
+
+def test_a_spiked_candle_does_not_corroborate_a_spiked_quote() -> None:
+    # A candle spiked as a whole (x10: the kline endpoint faulty too) does not reach back to
+    # the reference, so it extends nothing
+    v = SnapshotValidator(max_jump_pct=0.10)
+    v.validate([q(100.0, T0)])
+    t = T0 + timedelta(minutes=1)
+    _, rejected = v.validate([q(1000.0, t)], candles=[bar(990.0, 1010.0, T0, open_=1000.0)])
+    assert [r.reason for r in rejected] == ["jump"]
+
+
+def test_a_one_poll_drop_inside_the_old_bound_is_refused() -> None:
+    # The sim's x0.8 for one poll, 40 minutes after the last accepted quote: 20 % is beyond
+    # the 10 % bound and no candle reaches 80, so no stop can fire on it
+    v = SnapshotValidator(max_jump_pct=0.10)
+    v.validate([q(100.0, T0)])
+    t = T0 + timedelta(minutes=40)
+    _, rejected = v.validate([q(80.0, t)], candles=[bar(99.0, 101.0, T0)])
+    assert [r.reason for r in rejected] == ["jump"]
+
+
+def test_jump_bound_grows_with_the_square_root_of_time_beyond_an_hour() -> None:
+    assert jump_bound(0.10, 15) == 0.10
+    assert jump_bound(0.10, 3600) == 0.10
+    assert jump_bound(0.10, 4 * 3600) == pytest.approx(0.20)
+    # after 4 hours down, a 15 % move is an ordinary one
+    v = SnapshotValidator(max_jump_pct=0.10, stale_after_seconds=60)
+    v.validate([q(100.0, T0)], at=T0)
+    later = T0 + timedelta(hours=4)
+    assert v.validate([q(115.0, later)], at=later)[1] == []
 
 
 def test_mark_jump_is_checked_too() -> None:

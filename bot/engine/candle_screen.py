@@ -21,7 +21,8 @@ from bot.domain.values import Candle, Quote
 from bot.engine.bars import timeframe_seconds
 from bot.engine.funding_screen import FundingScreen
 from bot.engine.ports import MarketUpdate
-from bot.engine.validation import implausible_candles, sound_candle
+from bot.engine.quote_span import QuoteSpans
+from bot.engine.validation import aligned, implausible_candles, sound_candle
 
 
 class CandleRefetch(Protocol):
@@ -67,7 +68,9 @@ class CandleScreen:
     (quotes, other series, funding) goes on. One WARNING per streak, one INFO when candles pass
     again. After `max_held` updates in a row they pass anyway, with a WARNING, so a real move
     the quotes have not confirmed yet cannot stall the strategies; malformed candles (a price
-    not a finite number > 0, inconsistent OHLC), which no path can walk, are dropped instead.
+    not a finite number > 0, inconsistent OHLC, an open time off its timeframe's boundary),
+    which no path can walk, and live candles that contradict the quotes accepted during their
+    interval (`bot.engine.quote_span`), are dropped instead.
     """
 
     def __init__(
@@ -84,7 +87,11 @@ class CandleScreen:
         self.max_held = max_held
         self.refetch = refetch
         self.held = 0  # updates held back in a row
+        self.held_total = 0  # updates that held candles back, for the run summary
+        self.dropped = 0  # candles dropped for good (malformed, contradicting the quotes)
         self.pending: tuple[Candle, ...] = ()  # held candles to offer again (no refetch)
+        # Live only: the accepted quotes per minute, which a candle's range must contain.
+        self.spans = None if max_jump_pct is None else QuoteSpans()
 
     def screen(self, update: MarketUpdate, last_quotes: Mapping[str, Quote]) -> MarketUpdate:
         """The update without implausible candles (and the later candles of their series).
@@ -95,13 +102,16 @@ class CandleScreen:
         if (
             self.max_jump_pct is None
             and not self.pending
-            and all(map(sound_candle, update.candles))
+            and all(sound_candle(c) and aligned(c) for c in update.candles)
         ):
             return update  # a replay's usual step: nothing held, every candle sound
         if self.pending:
             update = replace(update, candles=(*self.pending, *update.candles))
             self.pending = ()
         bad = implausible_candles(update.candles, last_quotes, update.quotes, self.max_jump_pct)
+        if self.spans is not None:
+            self.spans.observe(last_quotes.values())
+            bad += [c for c in update.candles if c not in bad and self.spans.contradicts(c)]
         if not bad:
             if self.held:
                 logger.info("candles plausible again after {} polls held back", self.held)
@@ -123,6 +133,7 @@ class CandleScreen:
                 else "offered again with the next update",
             )
         self.held += 1
+        self.held_total += 1
         kept, held = hold_back(update.candles, bad)
         if self.refetch is None:
             self.pending = tuple(held)
@@ -139,8 +150,11 @@ class CandleScreen:
 
     def _give_up(self, update: MarketUpdate, bad: Sequence[Candle]) -> MarketUpdate:
         """After `max_held` updates: let the candles pass, all but the malformed ones."""
-        # Without references, only the malformed candles are implausible.
+        # Without references, only the malformed candles are implausible; a candle that
+        # contradicts the accepted quotes is no bar of its series either (`QuoteSpans`).
         malformed = implausible_candles(bad, {}, (), self.max_jump_pct)
+        if self.spans is not None:
+            malformed += [c for c in bad if c not in malformed and self.spans.contradicts(c)]
         held, self.held = self.held, 0
         if len(malformed) < len(bad):
             logger.warning(
@@ -159,5 +173,17 @@ class CandleScreen:
             first.timeframe,
             first.at.isoformat(),
         )
+        self.dropped += len(malformed)
         dropped = set(map(id, malformed))
         return replace(update, candles=tuple(c for c in update.candles if id(c) not in dropped))
+
+    def summary(self) -> str:
+        """What the screen refused, for the run summary, e.g. "screened: funding BTC/USDT:USDT
+        2; candles held 3 polls, 1 dropped" ("screened: nothing" when it refused nothing)."""
+        parts = []
+        if self.funding.counts:
+            counts = ", ".join(f"{s} {n}" for s, n in sorted(self.funding.counts.items()))
+            parts.append(f"funding {counts}")
+        if self.held_total:
+            parts.append(f"candles held {self.held_total} polls, {self.dropped} dropped")
+        return "screened: " + ("; ".join(parts) or "nothing")

@@ -100,7 +100,11 @@ class ExperimentSlot:
     next_open: bool = False  # signals fill at the next bar's open (see the module docstring)
 
 
-Validator = Callable[[Sequence[Quote], datetime], tuple[list[Quote], list[tuple[str, str]]]]
+# (quotes, step time, the update's closed candles) -> (accepted, [(symbol, reason), ...]); the
+# candles may corroborate a quote's jump (`bot.engine.validation.SnapshotValidator`).
+Validator = Callable[
+    [Sequence[Quote], datetime, Sequence[Candle]], tuple[list[Quote], list[tuple[str, str]]]
+]
 
 # Builds a named tuple from a plain one, as its `_make` does without the length check: the
 # class call runs a Python-level __new__, several times slower on the per-step hot path.
@@ -187,7 +191,7 @@ class Engine:
     def step(self, update: Update) -> StepOutput:
         """Process one update; return everything to write for this step."""
         at = update.at
-        accepted, rejected = self.validate(update.quotes, at)
+        accepted, rejected = self.validate(update.quotes, at, update.candles)
         # Accepted quotes are stamped with the step time (our clock), so the recorded ticks
         # replay into the very same steps; the exchange's timestamp served validation.
         quotes = [q if q.at == at else replace(q, at=at) for q in accepted]

@@ -91,6 +91,11 @@ class Feed(Protocol):
         """Everything new up to step time `at`; raises FeedError when the poll must be skipped."""
         ...
 
+    def funding_caps(self) -> Mapping[str, float]:
+        """The exchange's funding-rate cap per symbol (|rate| per settlement, a fraction), for
+        the symbols it lists one for; empty when it publishes none or cannot be asked."""
+        ...
+
     def server_time(self) -> datetime:
         """The exchange's own clock (UTC); raises FeedError when it cannot be had."""
         ...

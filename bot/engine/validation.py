@@ -6,11 +6,23 @@ A quote is rejected, with one reason, when a price is
   "non_positive"  a price field is <= 0;
   "stale"         its exchange timestamp is more than `stale_after_seconds` before step time;
   "out_of_order"  its timestamp is older than the last accepted quote of the symbol;
-  "jump"          `last` or `mark` moved more than `max_jump_pct` from the last accepted one;
+  "jump"          `last` or `mark` moved more than the jump bound from the last accepted one
+                  and no closed candle corroborates the move (see below);
   "disagree"      `last` lies more than `max_basis_pct` from the mark or the index price of the
                   same quote (a swapped or garbled field: the exchange's own prices of one
                   instant never drift that far apart, MECHANICS §9's mark follows the index).
-Checks run in that order and the first failure is the reason. Rejected quotes change no state,
+Checks run in that order and the first failure is the reason.
+
+The jump reference of a symbol is its last accepted quote, and it moves only on corroborated
+prices: a quote within the jump bound of it (`jump_bound`: `max_jump_pct` for quotes up to an
+hour apart, growing with the square root of the time beyond, as volatility does), or a quote
+whose last price the symbol's closed candles reach from the reference: candles of the same or
+an earlier update, each overlapping the span of those before it, starting at the reference
+(`CORROBORATION_TOLERANCE`). A candle comes from the exchange's kline endpoint, not the ticker,
+and a real move of the market opens where the market was; so a wrong price held for many polls
+(a spike, two symbols' quotes swapped) is refused for as long as it lasts, while a real move is
+accepted with the first candle that closes after it (at most one bar of the finest timeframe
+fetched; in a replay the bar of the quote itself). Rejected quotes change no state,
 so nothing downstream sees them; counts per reason accumulate for the run summary.
 
 Candles are checked too (`implausible_candles`, applied by `bot.engine.candle_screen`): the
@@ -27,8 +39,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.values import Candle, Quote
+from bot.engine.bars import timeframe_seconds
 
 REASONS = ("missing", "nan", "non_positive", "stale", "out_of_order", "jump", "disagree")
+# How far a quote may lie outside the span of the corroborating candles: a quote polled a few
+# seconds after its candle closed may have moved on a little.
+CORROBORATION_TOLERANCE = 0.01
+_HOUR = 3600.0
+_DAY = 86400
 # Largest accepted |last / mark - 1| (and against the index) of one quote; BTCUSDT's and
 # ETHUSDT's mark stayed within a few percent of the last price even on 2020-03-12 (the 1h
 # mark and last klines of ../shared/data), so 10 % leaves room and still refuses garbage.
@@ -46,9 +64,38 @@ class Rejection:
 
 @dataclass(slots=True)
 class _Reference:
+    """A symbol's last accepted quote, and the price span its closed candles have reached
+    from it since (`low`..`high`, starting at `last`)."""
+
     at: datetime
-    last: float | None
+    last: float
     mark: float | None
+    low: float
+    high: float
+
+    def reach(self, candles: Iterable[Candle]) -> None:
+        """Extend the span by every sound candle that overlaps it (in time order, so a chain
+        of candles walking away from the reference extends it candle by candle)."""
+        tol = CORROBORATION_TOLERANCE
+        for c in sorted(candles, key=lambda c: c.at):
+            if (
+                sound_candle(c)
+                and c.low <= self.high * (1 + tol)
+                and c.high >= self.low * (1 - tol)
+            ):
+                self.low, self.high = min(self.low, c.low), max(self.high, c.high)
+
+    def corroborates(self, price: float) -> bool:
+        """Whether the candles' span reaches `price` (within `CORROBORATION_TOLERANCE`)."""
+        tol = CORROBORATION_TOLERANCE
+        return self.low * (1 - tol) <= price <= self.high * (1 + tol)
+
+
+def jump_bound(max_jump_pct: float, seconds: float) -> float:
+    """The largest move (a fraction) accepted without corroboration between two quotes
+    `seconds` apart: `max_jump_pct` up to an hour, times sqrt(hours) beyond (a price's spread
+    grows with the square root of time; quotes hours apart, after downtime, move further)."""
+    return max_jump_pct * math.sqrt(seconds / _HOUR) if seconds > _HOUR else max_jump_pct
 
 
 class SnapshotValidator:
@@ -58,8 +105,9 @@ class SnapshotValidator:
     ----------
     symbols: the configured symbols; each one absent from a snapshot counts as "missing".
         None disables that check (e.g. a replay whose symbols start at different dates).
-    max_jump_pct: largest accepted move of `last`/`mark` from the last accepted value, as a
-        fraction (0.25 = 25 %).
+    max_jump_pct: largest move of `last`/`mark` from the last accepted value accepted without
+        a corroborating candle, as a fraction (0.10 = 10 %) for quotes up to an hour apart
+        (`jump_bound` beyond).
     stale_after_seconds: largest accepted age of a quote's exchange timestamp at step time.
     max_basis_pct: largest accepted |last / mark - 1| and |last / index - 1| of one quote.
     require_mark: reject as "missing" a quote without a mark price (live perps need it).
@@ -86,23 +134,29 @@ class SnapshotValidator:
         self._now = now
         self.counts: Counter[str] = Counter()
         self._last: dict[str, _Reference] = {}
-        # A jump candidate confirmed by the next quote is a real move, not a spike (assumption:
-        # an exchange glitch does not repeat the same absurd level twice in a row).
-        self._candidate: dict[str, dict[str, float]] = {}
 
     def __call__(
-        self, quotes: Sequence[Quote], at: datetime | None = None
+        self,
+        quotes: Sequence[Quote],
+        at: datetime | None = None,
+        candles: Sequence[Candle] = (),
     ) -> tuple[list[Quote], list[tuple[str, str]]]:
         """Engine-facing form: (accepted quotes, [(symbol, reason), ...]) at step time `at`."""
-        accepted, rejected = self.validate(quotes, at)
+        accepted, rejected = self.validate(quotes, at, candles)
         return accepted, [(r.symbol, r.reason) for r in rejected] if rejected else []
 
     def validate(
-        self, quotes: Sequence[Quote], at: datetime | None = None
+        self,
+        quotes: Sequence[Quote],
+        at: datetime | None = None,
+        candles: Sequence[Candle] = (),
     ) -> tuple[list[Quote], list[Rejection]]:
-        """Split a snapshot into accepted quotes and rejections; `at` is the step time (UTC)."""
+        """Split a snapshot into accepted quotes and rejections; `at` is the step time (UTC);
+        `candles`: the closed candles of the same update, which may corroborate a jump."""
         if at is None and self._now is not None:
             at = self._now()
+        if candles:
+            self._observe(candles)
         accepted: list[Quote] = []
         rejected: list[Rejection] = []
         for quote in quotes:
@@ -146,34 +200,32 @@ class SnapshotValidator:
         return None
 
     def _jump(self, quote: Quote, ref: _Reference) -> str | None:
-        limit = self.max_jump_pct
+        limit = jump_bound(self.max_jump_pct, (quote.at - ref.at).total_seconds())
         last, mark = quote.last, quote.mark
-        last_moved = (
-            last is not None and ref.last is not None and abs(last / ref.last - 1.0) > limit
-        )
+        last_moved = abs(last / ref.last - 1.0) > limit
         mark_moved = (
             mark is not None and ref.mark is not None and abs(mark / ref.mark - 1.0) > limit
         )
         if not (last_moved or mark_moved):
-            self._candidate.pop(quote.symbol, None)
             return None
-        moved: dict[str, float] = {}
-        if last_moved:
-            moved["last"] = last
-        if mark_moved and mark is not None:  # (mark_moved implies it; for the type checker)
-            moved["mark"] = mark
-        candidate = self._candidate.get(quote.symbol)
-        if candidate is not None and all(
-            name in candidate and abs(v / candidate[name] - 1.0) <= limit
-            for name, v in moved.items()
-        ):
-            self._candidate.pop(quote.symbol, None)
-            return None  # the new level was seen twice in a row: accept it
-        self._candidate[quote.symbol] = moved
+        # A move beyond the bound stands only where the closed candles went: the mark follows
+        # with the last price (the "disagree" check bounds their distance).
+        if last_moved and ref.corroborates(last):
+            return None
         return "jump"
 
+    def _observe(self, candles: Sequence[Candle]) -> None:
+        # Extend each referenced symbol's span by its candles of this update.
+        by_symbol: dict[str, list[Candle]] = {}
+        for c in candles:
+            if c.symbol in self._last:
+                by_symbol.setdefault(c.symbol, []).append(c)
+        for symbol, mine in by_symbol.items():
+            self._last[symbol].reach(mine)
+
     def _accept(self, quote: Quote) -> None:
-        self._last[quote.symbol] = _Reference(quote.at, quote.last, quote.mark)
+        last = quote.last
+        self._last[quote.symbol] = _Reference(quote.at, last, quote.mark, last, last)
 
     def summary(self) -> str:
         """Rejections per reason, e.g. "jump 2, stale 1" ("none" when there were none)."""
@@ -198,14 +250,18 @@ def implausible_candles(
     fresh: Sequence[Quote],
     max_jump_pct: float | None,
 ) -> list[Candle]:
-    """Candles with a price that is not a number, not > 0, inconsistent (a high below the open
-    or close, a low above them), or, unless `max_jump_pct` is None, farther than `max_jump_pct`
-    from every reference price of its symbol (`bot.engine.candle_screen.CandleScreen` holds
-    them back, in live polls and replays alike).
+    """Candles that are malformed (`sound_candle`), not aligned to their timeframe (`aligned`),
+    or, unless `max_jump_pct` is None, far from the accepted prices of their symbol without a
+    fresh quote to corroborate them (`bot.engine.candle_screen.CandleScreen` holds them back,
+    in live polls; replays pass None).
 
     References: the last accepted quote's last price and, when it lies within `max_jump_pct`
     of that one, the fresh quote's (so a spiked quote cannot vouch for a spiked candle). A
-    symbol without an accepted quote yet has no reference and its candles pass.
+    candle with a price beyond `max_jump_pct` of every reference is implausible unless it is a
+    corroborated move: it opens within the bound of a reference (a real bar starts where the
+    market was) and the fresh quote's last price lies inside its range (the market went
+    there), as a crash bar does; a bar spiked as a whole, or spiked while the quotes are not,
+    fails that. A symbol without an accepted quote yet has no reference and its candles pass.
     """
     if not candles:
         return []  # most replay and live steps: no candle closed
@@ -214,20 +270,46 @@ def implausible_candles(
     refs: dict[str, list[float]] = {}
     for symbol, quote in () if max_jump_pct is None else last_accepted.items():
         refs[symbol] = [quote.last]
+    now: dict[str, float] = {}
     for quote in fresh:
         base = refs.get(quote.symbol)
-        if base and _finite(quote.last) and abs(quote.last / base[0] - 1) <= jump:
-            base.append(quote.last)
+        if base and _finite(quote.last):
+            now[quote.symbol] = quote.last
+            if abs(quote.last / base[0] - 1) <= jump:
+                base.append(quote.last)
     bad = []
     for candle in candles:
-        if not sound_candle(candle):
+        if not (sound_candle(candle) and aligned(candle)):
             bad.append(candle)
             continue
-        prices = (candle.open, candle.high, candle.low, candle.close)
         near = refs.get(candle.symbol)
-        if near and any(all(abs(p / r - 1) > jump for r in near) for p in prices):
+        if not near:
+            continue
+        prices = (candle.open, candle.high, candle.low, candle.close)
+        if any(all(abs(p / r - 1) > jump for r in near) for p in prices) and not _moved_to(
+            candle, near, now.get(candle.symbol), jump
+        ):
             bad.append(candle)
     return bad
+
+
+def _moved_to(candle: Candle, refs: Sequence[float], quote: float | None, jump: float) -> bool:
+    # A corroborated move: the bar opens near where the market was and the fresh quote lies in
+    # its range (see `implausible_candles`).
+    tol = CORROBORATION_TOLERANCE
+    return (
+        quote is not None
+        and any(abs(candle.open / r - 1) <= jump for r in refs)
+        and candle.low * (1 - tol) <= quote <= candle.high * (1 + tol)
+    )
+
+
+def aligned(candle: Candle) -> bool:
+    """Whether the candle opens on its timeframe's boundary (UTC, from the epoch, as the
+    exchanges' bars do; weekly and longer bars only on a day boundary, Binance's weeks open
+    on Mondays). A candle that does not cannot be a bar of its series."""
+    seconds = min(timeframe_seconds(candle.timeframe), _DAY)
+    return int(candle.at.timestamp()) % seconds == 0 and candle.at.microsecond == 0
 
 
 def sound_candle(candle: Candle) -> bool:

@@ -146,9 +146,11 @@ def _run(
         if options.report:
             catch_up_reports(settings, clock.now())  # the daily reports missed while down
         failures: list[StepFailed] = []
-        poll = _poller(
-            session, feed, clock, options, settings.exchange.max_jump_pct, failures, guard=lock
+        # Funding beyond the exchange's caps and implausible candles never reach the engine.
+        screen = CandleScreen(
+            settings.exchange.max_jump_pct, refetch=feed, funding_caps=feed.funding_caps()
         )
+        poll = _poller(session, feed, clock, options, screen, failures, guard=lock)
         run_jobs(
             poll,
             settings.exchange.poll_seconds,
@@ -167,7 +169,9 @@ def _run(
                 raise
         if failures:
             raise failures[0]
-        line = summary_line(session.stats, [feed.summary(), strategy_summary(engine)])
+        line = summary_line(
+            session.stats, [feed.summary(), screen.summary(), strategy_summary(engine)]
+        )
         logger.info("run summary: {}", line)
         return line
 
@@ -224,13 +228,14 @@ def _poller(
     feed: Feed,
     clock: Clock,
     options: DaemonOptions,
-    max_jump_pct: float,
+    screen: CandleScreen,
     failures: list[StepFailed],
     guard: DatabaseLock | None = None,
 ) -> Callable[[], bool]:
     """The poll job; `guard`: the database lock whose file identity is checked before each
     step and whose run marker is moved after each commit."""
-    screen = CandleScreen(max_jump_pct, refetch=feed)
+
+    behind: list[bool] = []  # [True] while the clock is behind the last committed step
 
     def poll() -> bool:
         try:
@@ -240,7 +245,20 @@ def _poller(
             return False
         last = session.engine.last_at
         if last is not None and at <= last:
-            return False  # no time has passed on this clock: nothing can be new
+            # No time has passed on this clock: nothing can be new. A clock behind the last
+            # committed step (an exchange clock going backwards) is said once per streak.
+            if at < last and not behind:
+                logger.warning(
+                    "clock at {} is behind the last committed step {}; polls wait until it "
+                    "passes it (logged once per streak)",
+                    at.isoformat(),
+                    last.isoformat(),
+                )
+            behind[:] = [True] if at < last else behind
+            return False
+        if behind:
+            logger.info("clock past the last committed step again")
+            behind.clear()
         watch = Stopwatch()
         try:
             update = feed.poll(at)

@@ -11,6 +11,8 @@ import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from loguru import logger
+
 from bot.adapters.ccxt.budget import HistoryBudget
 from bot.adapters.ccxt.exchange import POLL_ERRORS
 from bot.domain.values import Candle
@@ -157,3 +159,25 @@ class CandleCursors:
             cursor = closed[-1].at + step
         self._cursor[key] = cursor  # only now: a failed page leaves the cursor where it was
         return out
+
+
+class DroppedRows:
+    """Kline rows with missing or garbage fields are dropped by the parser and fetched again
+    with the next poll (the series' cursor stays): one WARNING per streak of pages with
+    dropped rows, one INFO when the rows are whole again."""
+
+    def __init__(self) -> None:
+        self.active = False
+
+    def note(self, symbol: str, timeframe: str, dropped: int) -> None:
+        """Record one page of `symbol`'s `timeframe` klines, `dropped` rows of it dropped."""
+        if dropped and not self.active:
+            logger.warning(
+                "{} {}: {} kline rows with missing fields dropped (logged once per streak)",
+                symbol,
+                timeframe,
+                dropped,
+            )
+        elif self.active and not dropped:
+            logger.info("kline rows whole again")
+        self.active = dropped > 0

@@ -20,10 +20,13 @@ TRANSIENT: tuple[type[BaseException], ...] = (ccxt.NetworkError,)
 # Not a failure of its own: the exchange's Retry-After pause is still running.
 QUIET: tuple[type[BaseException], ...] = (ccxt.NetworkError, RetryLater)
 # What a poll can hit besides transient errors: exchange errors, and malformed or truncated
-# responses that make ccxt's parsers fail.
+# responses that make ccxt's parsers fail (an empty 200 body reaches them as "": AttributeError
+# 'str' object has no attribute 'keys'; a list where a dict belongs: IndexError, TypeError).
 POLL_ERRORS: tuple[type[BaseException], ...] = (
     ccxt.BaseError,
     RetryLater,
+    AttributeError,
+    IndexError,
     KeyError,
     TypeError,
     ValueError,

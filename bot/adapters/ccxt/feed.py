@@ -28,7 +28,7 @@ import ccxt
 from loguru import logger
 
 from bot.adapters.ccxt.budget import HistoryBudget
-from bot.adapters.ccxt.candles import CandleCursors
+from bot.adapters.ccxt.candles import CandleCursors, DroppedRows
 from bot.adapters.ccxt.exchange import (
     POLL_ERRORS,
     QUIET,
@@ -36,7 +36,7 @@ from bot.adapters.ccxt.exchange import (
     build_exchange,
     check_markets,
 )
-from bot.adapters.ccxt.funding import SettledFunding
+from bot.adapters.ccxt.funding import SettledFunding, funding_caps
 from bot.adapters.ccxt.parse import build_candles, build_funding, to_ms
 from bot.adapters.ccxt.quotes import fetch_quotes
 from bot.adapters.ccxt.retry import Backoff, Retrier, RetryStats
@@ -123,6 +123,7 @@ class CcxtFeed:
         self._time_retrier = retrier(f"{exchange_id} clock")
         self._connected = False
         self._polls = 0
+        self._dropped_rows = DroppedRows()
         self._candles = CandleCursors(
             self._symbols, self._timeframes, warmup_bars, self._fetch_ohlcv, self._guarded
         )
@@ -256,13 +257,18 @@ class CcxtFeed:
         def checked() -> T:
             result = fn()
             body = getattr(self.exchange, "last_http_response", None)
-            if body and getattr(self.exchange, "last_json_response", None) is None:
-                # ccxt hands back the raw text of a non-JSON 200 and its parsers then return
-                # empty results; refuse it instead (not transient: the poll is skipped).
+            if body is not None and getattr(self.exchange, "last_json_response", None) is None:
+                # ccxt hands back the raw text of a non-JSON 200 (or "" for an empty body) and
+                # its parsers then return empty results or fail; refuse it instead (not
+                # transient: the poll is skipped).
                 raise ccxt.BadResponse(f"{self.exchange_id} {what}: response is not JSON")
             return result
 
         return self.retrier.call(checked, what)
+
+    def funding_caps(self) -> dict[str, float]:
+        """The funding-rate cap per polled symbol the exchange lists (`funding_caps`)."""
+        return funding_caps(self.exchange, self.exchange_id, self.symbols, self._call)
 
     # -- candles -------------------------------------------------------------------------
 
@@ -301,11 +307,16 @@ class CcxtFeed:
         self, symbol: str, timeframe: str, since: datetime, limit: int, price: str | None = None
     ) -> list[Candle]:
         params = {} if price is None else {"price": price}
-        rows = self._call(
-            lambda: self.exchange.fetch_ohlcv(symbol, timeframe, to_ms(since), limit, params),
-            "fetch_ohlcv",
+        rows = list(
+            self._call(
+                lambda: self.exchange.fetch_ohlcv(symbol, timeframe, to_ms(since), limit, params),
+                "fetch_ohlcv",
+            )
+            or []
         )
-        return build_candles(symbol, timeframe, list(rows or []))
+        candles = build_candles(symbol, timeframe, rows)
+        self._dropped_rows.note(symbol, timeframe, len(rows) - len(candles))
+        return candles
 
     # -- funding -------------------------------------------------------------------------
 

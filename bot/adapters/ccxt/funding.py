@@ -19,7 +19,8 @@ from typing import Any
 from loguru import logger
 
 from bot.adapters.ccxt.budget import HistoryBudget
-from bot.adapters.ccxt.parse import build_funding, from_ms
+from bot.adapters.ccxt.exchange import POLL_ERRORS
+from bot.adapters.ccxt.parse import build_funding, build_funding_caps, from_ms
 from bot.domain.values import FundingRate, Quote
 
 FUNDING_GRACE = timedelta(hours=1)  # give up on a settled rate not published by then
@@ -166,3 +167,24 @@ def _rows_by_symbol(rows: list[Any], wanted: Mapping[str, object]) -> dict[str, 
         if symbol in wanted:
             out.setdefault(str(symbol), []).append(row)
     return out
+
+
+def funding_caps(
+    exchange: Any,
+    exchange_id: str,
+    symbols: Sequence[str],
+    call: Callable[[Callable[[], Any], str], Any],
+) -> dict[str, float]:
+    """The funding-rate cap of each of `symbols` that Binance lists in `GET
+    /fapi/v1/fundingInfo` (MECHANICS §9: the symbols with adjusted caps or intervals), through
+    `call` (the feed's retried request); {} for other exchanges, and, with one WARNING, when it
+    cannot be had: the default cap of `bot.engine.funding_screen` applies."""
+    if exchange_id != "binanceusdm":
+        return {}
+    try:
+        ids = {str(exchange.market(s)["id"]): s for s in symbols}
+        rows = call(exchange.fapiPublicGetFundingInfo, "fundingInfo")
+    except POLL_ERRORS as exc:
+        logger.warning("funding caps unavailable ({}); the default cap applies", exc)
+        return {}
+    return build_funding_caps(rows, ids)

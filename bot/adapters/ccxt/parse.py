@@ -130,3 +130,22 @@ def build_funding(symbol: str, rows: Any) -> list[FundingRate]:
             continue
         out.append(FundingRate(symbol, round_to_hour(from_ms(ms)), rate))
     return sorted({f.at: f for f in out}.values(), key=lambda f: f.at)
+
+
+def build_funding_caps(rows: Any, symbols_by_id: Mapping[str, str]) -> dict[str, float]:
+    """{unified symbol: cap} from Binance's `GET /fapi/v1/fundingInfo` rows; the cap is the
+    larger of |adjustedFundingRateCap| and |adjustedFundingRateFloor| (a fraction per
+    settlement). Rows of symbols not in `symbols_by_id` (exchange id -> unified symbol), or
+    without a finite positive cap, are skipped; a body of any other shape gives {}."""
+    caps: dict[str, float] = {}
+    for row in rows if isinstance(rows, list) else ():
+        if not isinstance(row, Mapping):
+            continue
+        symbol = symbols_by_id.get(str(row.get("symbol")))
+        bounds = [
+            number(row.get(k)) for k in ("adjustedFundingRateCap", "adjustedFundingRateFloor")
+        ]
+        cap = max((abs(b) for b in bounds if b is not None), default=0.0)
+        if symbol is not None and 0.0 < cap < math.inf:
+            caps[symbol] = cap
+    return caps
