@@ -5,13 +5,13 @@ Exit codes: 0 success, 2 bad input (config, arguments, data), 1 unexpected failu
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bot import __version__
-from bot.cli.common import fail
+from bot.cli.common import CONTEXT, QuietOption, VerboseOption, fail, verbosity
+from bot.cli.config_cmd import config_check, config_show
 from bot.cli.download import download_command
 from bot.cli.presets import presets_command
 from bot.cli.replay import replay_command
@@ -19,7 +19,6 @@ from bot.cli.report import report_command
 from bot.cli.run import demo_command, run_command, status_command
 from bot.cli.sim_exchange import sim_exchange_command
 from bot.cli.strategies import strategies_command
-from bot.config.settings import DEFAULT_CONFIG_PATH, ConfigError, load_settings, summary
 from bot.runtime.log_setup import configure_logging
 
 app = typer.Typer(
@@ -28,9 +27,14 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings=CONTEXT,
 )
-config_app = typer.Typer(help="Inspect and validate configuration.", no_args_is_help=True)
+config_app = typer.Typer(
+    help="Inspect and validate configuration.", no_args_is_help=True, context_settings=CONTEXT
+)
 app.add_typer(config_app, name="config")
+config_app.command("check")(config_check)
+config_app.command("show")(config_show)
 app.command("run")(run_command)
 app.command("replay")(replay_command)
 app.command("demo")(demo_command)
@@ -57,6 +61,8 @@ def root(
             "--log-level", help="Log level, overriding the config's log.level (DEBUG, INFO, ...)."
         ),
     ] = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
@@ -64,29 +70,11 @@ def root(
 ) -> None:
     """Set up logging for every command."""
     level = (log_level or "INFO").upper()
+    ctx.obj = {"log_level": log_level, "quiet": quiet, "verbose": verbose}
     try:
-        configure_logging(level)
+        configure_logging(level, verbosity=verbosity(ctx))
     except ValueError:
         raise fail(f"--log-level: unknown level {log_level!r}") from None
-    ctx.obj = {"log_level": log_level}
-
-
-@config_app.command("check")
-def config_check(
-    path: Annotated[
-        Path | None,
-        typer.Argument(help="Config file to check (default: config.toml).", show_default=False),
-    ] = None,
-) -> None:
-    """Validate a config file and the LTBOT_* environment; print a one-line summary."""
-    target = path or DEFAULT_CONFIG_PATH
-    if not target.is_file():
-        raise fail(f"{target}: config file not found (start from config.example.toml)")
-    try:
-        settings = load_settings(target)
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
-    typer.echo(f"{target}: {summary(settings)}")
 
 
 def main() -> None:

@@ -1,8 +1,12 @@
 """`ltbot report`: the daily summary of a day or a range of days, on demand.
 
-Like the daily job, it writes `<report.out_dir>/<label>.md` and `.html` and stores the metrics in
-the database; then it prints the report in the chosen format (or writes it to `--out`). It never
-posts the webhook: that is the daily job's. Bad input exits 2 with one line on stderr.
+Without `--date` it reports the last complete day the ledger holds (in `report.timezone`,
+UTC by default), not the wall clock's yesterday: a replay or demo ledger reports its own last
+day. It says on stderr which range and which run(s) it reports. Without `--out`, like the daily
+job, it writes `<report.out_dir>/<label>.md` and `.html`, stores the metrics in the database
+and prints the report in the chosen format; with `--out` it writes that one file and nothing
+else. It never posts the webhook: that is the daily job's. Bad input, and a range with no
+data, exit 2 with one line on stderr.
 """
 
 from __future__ import annotations
@@ -12,17 +16,28 @@ import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
 from bot.adapters.sqlite.store import STORAGE_ERRORS, StorageFault, Store, StoreError
-from bot.cli.common import console
-from bot.config.settings import ConfigError, load_settings
-from bot.reports.job import previous_day, run_report
+from bot.cli.common import (
+    ConfigOption,
+    QuietOption,
+    StrategyPathOption,
+    VerboseOption,
+    console,
+    fail,
+    load,
+    setup_logging,
+)
+from bot.config.settings import Settings
+from bot.reports.coverage import run_coverage
+from bot.reports.job import load_report, run_report
+from bot.reports.model import Report, ReportPeriod, period_for
 from bot.reports.render_html import render_html
 from bot.reports.render_markdown import render_markdown
 from bot.reports.render_text import print_report, render_text
-from bot.runtime.clock import SystemClock
 
 _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.\.(\d{4}-\d{2}-\d{2}))?$")
 
@@ -35,10 +50,11 @@ class ReportFormat(StrEnum):
     HTML = "html"
 
 
-def _now() -> dt.datetime:
-    # The command is the edge: the wall clock is read here (bot.runtime.clock), never in
-    # bot/reports.
-    return SystemClock().now()
+_RENDER = {
+    ReportFormat.TEXT: render_text,
+    ReportFormat.MD: render_markdown,
+    ReportFormat.HTML: render_html,
+}
 
 
 def parse_dates(text: str) -> tuple[dt.date, dt.date]:
@@ -56,17 +72,9 @@ def parse_dates(text: str) -> tuple[dt.date, dt.date]:
     return first, last
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
-
-
 def report_command(
     ctx: typer.Context,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="Config file (default: config.toml if present)."),
-    ] = None,
+    config: ConfigOption = None,
     db: Annotated[
         Path | None,
         typer.Option("--db", help="Ledger database (default: the config's store.path)."),
@@ -75,51 +83,107 @@ def report_command(
         str | None,
         typer.Option(
             "--date",
-            help="Local day YYYY-MM-DD or range YYYY-MM-DD..YYYY-MM-DD (default: yesterday).",
+            help="Local day YYYY-MM-DD or range YYYY-MM-DD..YYYY-MM-DD (default: the last "
+            "complete day in the ledger).",
         ),
     ] = None,
     format: Annotated[
         ReportFormat, typer.Option("--format", help="Output format: text, md or html.")
     ] = ReportFormat.TEXT,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write the output here instead of stdout.")
+        Path | None,
+        typer.Option("--out", help="Write the output to this file only (not into report.out_dir)."),
     ] = None,
+    strategy_path: StrategyPathOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
-    """Write the daily summary (Markdown + HTML into report.out_dir) and print it."""
+    """Report a day or range of days of the ledger (default: its last complete day)."""
+    settings = load(config, strategy_path)
     try:
-        settings = load_settings(config)
-        if date is None:
-            today = previous_day(_now(), settings.report.timezone)
-            first, last = today, today
-        else:
-            first, last = parse_dates(date)
-    except (ConfigError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        dates = None if date is None else parse_dates(date)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    # No log file: a running daemon owns (and rotates) the one beside the ledger.
+    setup_logging(ctx, settings, file=False, quiet=quiet, verbose=verbose)
     path = db or settings.store.path
     try:
         store = Store.open_ledger(path)
     except (StoreError, StorageFault) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         with store:
-            result = run_report(store, settings, first, last)
+            report = _report(store, settings, dates, out is None)
     except STORAGE_ERRORS as exc:  # e.g. a corrupt page found while reading
-        raise _fail(f"{path}: the report failed ({exc})") from None
+        raise fail(f"{path}: the report failed ({exc})") from None
+    _emit(report, format, out)
+
+
+def _report(
+    store: Store, settings: Settings, dates: tuple[dt.date, dt.date] | None, write: bool
+) -> Report:
+    """The report of `dates` (default: the ledger's last complete day); exit 2 when its
+    range holds no data. `write`: also write the files into report.out_dir and store the
+    metrics, as the daily job does."""
+    zone = settings.report.timezone
+    first, last = dates or _last_complete_day(store, zone)
+    period = period_for(first, last, zone)
+    if store.nav_span(period.start, period.end) is None:
+        raise fail(f"{store.path}: no data for {_window(period)}: {_held(store)}")
+    typer.echo(f"report {_window(period)}; {_runs(store, period)}", err=True)
+    if write:
+        return run_report(store, settings, first, last).report
+    return load_report(store, period)
+
+
+def _last_complete_day(store: Store, zone: str) -> tuple[dt.date, dt.date]:
+    # The day before the one of the latest NAV row (local time): data up to 2024-03-11 00:00
+    # or 13:00 completes 2024-03-10. A ledger that has not yet crossed a midnight has none.
+    span = store.nav_span()
+    if span is None:
+        raise fail(f"{store.path}: no data in the ledger yet (no step committed)")
+    tz = ZoneInfo(zone)
+    day = span[1].astimezone(tz).date() - dt.timedelta(days=1)
+    if day < span[0].astimezone(tz).date():
+        raise fail(f"{store.path}: no complete day in the ledger yet: {_held(store)}")
+    return day, day
+
+
+def _window(period: ReportPeriod) -> str:
+    start, end = period.start.strftime("%Y-%m-%d %H:%M"), period.end.strftime("%Y-%m-%d %H:%M")
+    zone = "" if period.timezone == "UTC" else f", {period.timezone} days"
+    return f"{period.label} ({start} to {end} UTC{zone})"
+
+
+def _held(store: Store) -> str:
+    # What the ledger does hold, and how its latest run ended (a partial replay says so).
+    span, runs = store.nav_span(), run_coverage(store)
+    held = (
+        "it holds no step"
+        if span is None
+        else (f"it holds {span[0]:%Y-%m-%d %H:%M} to {span[1]:%Y-%m-%d %H:%M} UTC")
+    )
+    return held if not runs else f"{held}; latest {runs[-1].describe()}"
+
+
+def _runs(store: Store, period: ReportPeriod) -> str:
+    # The runs with a committed step in the window, as `ltbot status` describes them.
+    runs = [
+        r
+        for r in run_coverage(store)
+        if r.covered_to is not None and r.started_at < period.end and r.covered_to > period.start
+    ]
+    return "; ".join(r.describe() for r in runs) or "no run covers it"
+
+
+def _emit(report: Report, format: ReportFormat, out: Path | None) -> None:
     if out is not None:
-        text = {
-            ReportFormat.TEXT: render_text,
-            ReportFormat.MD: render_markdown,
-            ReportFormat.HTML: render_html,
-        }[format](result.report)
         try:
-            out.write_text(text, encoding="utf-8")
+            out.write_text(_RENDER[format](report), encoding="utf-8")
         except OSError as exc:
-            raise _fail(f"{out}: cannot write: {exc.strerror}") from None
-        typer.echo(f"report {result.report.period.label} written to {out}", err=True)
+            raise fail(f"{out}: cannot write: {exc.strerror}") from None
+        typer.echo(f"report {report.period.label} written to {out}", err=True)
     elif format is ReportFormat.TEXT:
-        term = console()
-        # A pipe gets wide lines rather than Rich's 80-column default.
-        print_report(result.report, term)
+        print_report(report, console())
     else:
-        render = render_markdown if format is ReportFormat.MD else render_html
-        typer.echo(render(result.report), nl=False)
+        typer.echo(_RENDER[format](report), nl=False)

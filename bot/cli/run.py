@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import tempfile
@@ -18,7 +19,18 @@ from rich.table import Table
 from bot.adapters.ccxt.feed import connect_feed
 from bot.adapters.sim.exchange import SimExchange
 from bot.adapters.sqlite.store import STORAGE_ERRORS, StorageFault, Store, StoreError
-from bot.cli.common import console, fail, load, setup_logging, with_database
+from bot.cli.common import (
+    ConfigOption,
+    QuietOption,
+    StrategyPathOption,
+    VerboseOption,
+    console,
+    fail,
+    load,
+    print_table,
+    setup_logging,
+    with_database,
+)
 from bot.config.settings import ConfigError, Settings, load_settings
 from bot.config.strategy_loader import StrategyLoadError
 from bot.engine.ports import Clock
@@ -44,9 +56,7 @@ class ClockChoice(StrEnum):
 
 def run_command(
     ctx: typer.Context,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="Config file (default: config.toml).")
-    ] = None,
+    config: ConfigOption = None,
     clock: Annotated[
         ClockChoice,
         typer.Option(help="Step times from our clock, or from the exchange's (sim exchanges)."),
@@ -68,12 +78,15 @@ def run_command(
             "(deleted, replaced, its -wal file removed; default: refuse to start).",
         ),
     ] = False,
+    strategy_path: StrategyPathOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run the paper-trading daemon on live public data until SIGINT/SIGTERM."""
-    settings = load(config)
+    settings = load(config, strategy_path)
     if not settings.experiments:
         raise fail("no [[experiments]] configured (copy config.example.toml to config.toml)")
-    setup_logging(ctx, settings)
+    setup_logging(ctx, settings, quiet=quiet, verbose=verbose)
     # Until the scheduler takes over signals, SIGTERM stops start-up like Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -124,56 +137,85 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-class SimClock:
-    """The demo's clock: the sim exchange's simulated time; sleeping waits scaled wall time."""
+# The demo's simulated time per poll. The sim exchange's clock is frozen and moves by this much
+# only after a step is committed, so every run and machine sees the same step times (the old
+# wall-clock-driven sim gave +36.04 % then +33.77 % for the same command): `--seconds` only
+# paces the polls. One hour: each poll closes exactly one 1 h bar (the example strategies'
+# timeframe), and the 5 m candles in between give the price path (DaemonOptions.extra_timeframes).
+DEMO_STEP = timedelta(hours=1)
 
-    def __init__(self, sim: SimExchange, speed: float) -> None:
+
+class SimClock:
+    """The demo's clock: the sim exchange's simulated time, which only `advance` moves;
+    sleeping (retry back-off) waits wall time, at most half a second."""
+
+    def __init__(self, sim: SimExchange) -> None:
         self.sim = sim
-        self.speed = speed
 
     def now(self) -> datetime:
         return self.sim.now()
 
     def sleep(self, seconds: float) -> None:
-        time.sleep(min(seconds / self.speed, 1.0))
+        time.sleep(min(seconds, 0.5))
+
+    def advance(self, at: datetime, stop_at: datetime) -> bool:
+        """After the step at `at` is committed: move the sim one DEMO_STEP on; True when the
+        demo is done (`at` reached `stop_at`)."""
+        self.sim.set_time(at + DEMO_STEP)
+        return at >= stop_at
 
 
 def demo_command(
     ctx: typer.Context,
     days: Annotated[float, typer.Option(help="Simulated days to run (bundled sample: 45).")] = 30,
-    seconds: Annotated[float, typer.Option(help="Wall-clock seconds the run should take.")] = 60,
-    poll: Annotated[float, typer.Option(help="Wall seconds between polls.")] = 0.1,
+    seconds: Annotated[
+        float,
+        typer.Option(
+            help="Wall-clock seconds the run should take (paces the polls; it may take longer "
+            "on a slow machine; the results never depend on it)."
+        ),
+    ] = 60,
+    poll: Annotated[
+        float | None,
+        typer.Option(help="Wall seconds between polls (default: --seconds over the polls)."),
+    ] = None,
     db: Annotated[
         Path | None, typer.Option(help="Keep the ledger here (default: a temporary directory).")
     ] = None,
     out: Annotated[Path, typer.Option(help="Directory for the demo report files.")] = Path(
         "reports/demo"
     ),
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Offline end to end: the sim exchange on loopback over the bundled real BTC/ETH sample,
-    the daemon polling it through real ccxt at high speed, then the report."""
-    if days <= 0 or seconds <= 0 or poll <= 0:
+    the daemon polling it through real ccxt, one simulated hour per poll, then the report.
+    Deterministic: the same --days give the same numbers on every run and machine."""
+    if days <= 0 or seconds <= 0 or (poll is not None and poll <= 0):
         raise fail("--days, --seconds and --poll must be > 0")
-    speed = days * 86_400 / seconds
+    polls = math.ceil(days * 86_400 / DEMO_STEP.total_seconds())
+    poll = poll or max(seconds / polls, 0.01)
     with tempfile.TemporaryDirectory(prefix="ltbot-demo-") as tmp:
         path = db or Path(tmp) / "demo.db"
         if db is not None and db.exists():
             raise fail(f"{db}: exists; the demo writes a new ledger (choose another --db)")
-        with SimExchange(None, speed=speed) as sim:
+        with SimExchange(None, speed=0) as sim:  # frozen: SimClock.advance moves it
             settings = _demo_settings(sim.url, path, poll, out)
-            setup_logging(ctx, settings, file=False)
+            # The log file sits beside the ledger: kept with --db, else gone with the demo.
+            setup_logging(ctx, settings, quiet=quiet, verbose=verbose)
             stop_at = min(sim.now() + timedelta(days=days), sim.data_end)
             typer.echo(
-                f"sim exchange at {sim.url}: {sim.now():%Y-%m-%d} to {stop_at:%Y-%m-%d} "
-                f"at {speed:,.0f}x; ledger {path}"
+                f"sim exchange at {sim.url}: {sim.now():%Y-%m-%d} to {stop_at:%Y-%m-%d}, "
+                f"one poll per simulated hour; ledger {path}"
             )
+            clock = SimClock(sim)
             options = DaemonOptions(
                 mode="demo",
                 extra_timeframes=("5m",),
-                finished=lambda at: at >= stop_at,
+                finished=lambda at: clock.advance(at, stop_at),
                 report=False,
             )
-            line = _run_daemon(settings, SimClock(sim, speed), options)
+            line = _run_daemon(settings, clock, options)
             first = sim.data_start
         typer.echo(line)
         with Store(path) as store:
@@ -208,11 +250,12 @@ def _demo_settings(url: str, db: Path, poll: float, out: Path) -> Settings:
 
 
 def status_command(
-    config: Annotated[Path | None, typer.Option("--config", help="Config file.")] = None,
+    config: ConfigOption = None,
     db: Annotated[Path | None, typer.Option("--db", help="Ledger (default: store.path).")] = None,
+    strategy_path: StrategyPathOption = None,
 ) -> None:
-    """Current NAV, open positions and leverage per portfolio."""
-    settings = with_database(load(config), db)
+    """NAV, return, leverage and holding of every portfolio, as of its latest step."""
+    settings = with_database(load(config, strategy_path), db)
     path = settings.store.path
     if not path.is_file():
         raise fail(f"{path}: no such database")
@@ -226,35 +269,59 @@ def status_command(
             coverage = coverage_lines(store)  # what each run covers; a partial one says so
     except STORAGE_ERRORS as exc:  # e.g. a corrupt page found while reading
         raise fail(f"{path}: cannot read the ledger ({exc})") from None
-    console().print(table)
+    print_table(table)
     for line in coverage:
         console().print(line, markup=False, highlight=False)
 
 
 def _status_table(store: Store, path: Path) -> Table:
-    positions = {r["portfolio_id"]: r for r in store.rows("positions", "closed_at IS NULL")}
+    holdings = store.holdings()
     table = Table(title=f"ltbot status ({path})", title_justify="left")
-    for column in ("portfolio", "NAV", "return", "leverage", "open position"):
-        table.add_column(
-            column, justify="left" if column in ("portfolio", "open position") else "right"
-        )
-    for experiment_rows in _rows(store).values():
+    for column in ("portfolio", "as of (UTC)", "NAV", "return", "leverage", "holding"):
+        table.add_column(column, justify="right" if column in _NUMBERS else "left")
+    for experiment_rows in comparison_rows(store).values():
         for row in experiment_rows:
-            pos = positions.get(row["id"])
-            held = (
-                "-"
-                if pos is None
-                else (f"{pos['side']} {pos['qty']:g} @ {pos['entry']:g} stop {pos['stop']}")
-            )
+            held = holdings[row["id"]]
+            at = held["at"]
             table.add_row(
                 row["id"],
+                "no step yet" if at is None else f"{at:%Y-%m-%d %H:%M}",
                 f"{row['nav']:,.2f}",
                 f"{row['return']:+.2%}",
-                f"{row['leverage'] or 0:.2f}",
-                held,
+                f"{held['leverage'] or 0:.2f}x",
+                _holding(held),
             )
     return table
 
 
-def _rows(store: Store) -> dict[str, list[dict[str, Any]]]:
-    return comparison_rows(store)
+_NUMBERS = ("NAV", "return", "leverage")
+
+
+def _holding(held: dict[str, Any]) -> str:
+    """One portfolio's holding in words: token units with NAV per unit and the token's own
+    leverage (its exposure / its value); a position's side, size, entry, stop and liquidation
+    price; or cash."""
+    if held["at"] is None:
+        return "capital in cash (no step yet)"
+    parts = []
+    tokens = held["tokens"]
+    value = held["nav"] - held["cash"]  # USDT in tokens: NAV = cash + units x NAV per unit
+    for instrument, units in tokens.items():
+        text = f"{units:,.6g} {instrument} units"
+        if len(tokens) == 1 and value > 0:  # per-unit figures only when one token is held
+            text += f" @ NAV/unit {_price(value / units)}, {held['exposure'] / value:+.2f}x"
+        parts.append(text)
+    pos = held["position"]
+    if pos is not None:
+        stop = "no stop" if pos["stop"] is None else f"stop {_price(pos['stop'])}"
+        text = f"{pos['side']} {pos['qty']:,.6g} {pos['symbol']} @ {_price(pos['entry'])}, {stop}"
+        if pos["liq_price"] is not None:
+            liq = pos["liq_price"]
+            text += ", no liquidation price" if liq <= 0 else f", liq. {_price(liq)}"
+        parts.append(text)
+    return "; ".join(parts) or "cash"
+
+
+def _price(value: float) -> str:
+    # Whole cents for prices of 100 and more, six significant digits below (0.0001234).
+    return f"{value:,.2f}" if abs(value) >= 100 else f"{value:.6g}"

@@ -16,6 +16,7 @@ from bot.domain.records import DeathRecord, NavRecord
 from bot.engine.engine import Engine, StepOutput, Update
 from bot.engine.ports import EngineState, Ledger, PortfolioStep, StepBatch
 from bot.runtime.state_codec import dump_resume_state, load_resume_state
+from bot.runtime.trade_log import log_trades
 
 
 @dataclass(slots=True)
@@ -62,16 +63,7 @@ class Session:
             self.flush()
         self._count(output)
         for portfolio_id, (records, _) in output.portfolios.items():
-            for fill in records.fills:
-                logger.info(
-                    "{} {} {} {:.6g} @ {:.6g} ({})",
-                    portfolio_id,
-                    fill.reason.value,
-                    fill.side,
-                    fill.qty,
-                    fill.price,
-                    fill.instrument,
-                )
+            log_trades(portfolio_id, records)  # fills to the log file; opens/closes on console
             for event in records.token_events:
                 logger.debug(
                     "{} token {}: leverage {:.3f} -> {:.3f}, NAV/unit {:.6g}",

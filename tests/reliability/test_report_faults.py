@@ -151,16 +151,17 @@ def test_a_killed_replay_is_marked_partial_with_the_range_it_covers(tmp_path: Pa
     assert run.partial and run.covered_to is not None
     assert run.describe().startswith("run 1 (replay): PARTIAL, covers ")
 
-    # `ltbot report` on the day after the last committed step says where the data ends.
+    # `ltbot report` on the day after the last committed step: no data there (exit 2, issue
+    # 17 point 4), and its one line says where the data ends.
     day = (run.covered_to + timedelta(days=1)).date().isoformat()
     env = {"LTBOT_REPORT__OUT_DIR": str(tmp_path / "reports")}
     shown = _ltbot(
         "report", "--config", str(CONFIG), "--db", str(db), "--date", day, "--format", "md",
         env=env,
     )  # fmt: skip
-    assert shown.returncode == 0, shown.stderr
-    note = f"The ledger's {run.describe()}; its coverage ends before this window"
-    assert note in shown.stdout
+    assert shown.returncode == 2, shown.stderr
+    assert len(shown.stderr.splitlines()) == 1
+    assert shown.stderr.rstrip().endswith(f"; latest {run.describe()}")
 
 
 def test_a_replay_to_the_end_of_its_data_is_complete(tmp_path: Path) -> None:

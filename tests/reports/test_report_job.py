@@ -14,7 +14,6 @@ from report_ledger import PERP, TOKEN
 from typer.testing import CliRunner
 
 from bot.adapters.sqlite.store import Store
-from bot.cli import report as report_module
 from bot.cli.report import parse_dates, report_command
 from bot.config.settings import Settings
 from bot.reports.job import daily_report_job, previous_day, run_daily_report
@@ -126,10 +125,10 @@ def test_command_writes_files_and_prints_markdown(ledger: Store, tmp_path: Path)
     assert result.exit_code == 0 and "Who won" in result.stdout
 
 
-def test_command_default_date_is_yesterday(
+def test_command_default_date_is_the_ledgers_last_complete_day(
     ledger: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(report_module, "_now", lambda: datetime(2024, 1, 2, 3, tzinfo=UTC))
+    # The fixed ledger's last NAV row is at 2024-01-02 01:00: 2024-01-01 is its last whole day.
     monkeypatch.chdir(tmp_path)  # out_dir "reports" is relative
     result = CliRunner().invoke(_app(), ["report", "--db", str(ledger.path), "--format", "md"])
     assert result.exit_code == 0, result.output

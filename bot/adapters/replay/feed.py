@@ -77,6 +77,8 @@ class ReplayFeed:
         self.clock = clock
         self._ahead: MarketUpdate | None = None
         self._closers: list[Store] = []
+        # First and last update time (UTC) when known up front: a progress bar's range.
+        self.span: tuple[datetime, datetime] | None = None
 
     @classmethod
     def open(cls, path: Path, **kwargs: object) -> ReplayFeed:
@@ -98,7 +100,11 @@ class ReplayFeed:
     ) -> ReplayFeed:
         """Replay candle files under `root`; `start`/`end` bound candle open/close times."""
         series = _load_series(scan_data_dir(root), symbols, start, end)
-        return cls(_data_dir_updates(series), clock)
+        feed = cls(_data_dir_updates(series), clock)
+        if series:
+            closes = [(s.candles[0].at + s.step, s.candles[-1].at + s.step) for s in series]
+            feed.span = (min(a for a, _ in closes), max(b for _, b in closes))
+        return feed
 
     @classmethod
     def from_database(
@@ -112,6 +118,7 @@ class ReplayFeed:
         """Replay the ticks, candles and funding a live session recorded."""
         store = path if isinstance(path, Store) else Store(path)
         feed = cls(_database_updates(store, symbols, start, end), clock)
+        feed.span = store.tick_span(symbols, start, end)
         if not isinstance(path, Store):
             feed._closers.append(store)
         return feed

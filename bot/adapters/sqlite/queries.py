@@ -74,6 +74,23 @@ class LedgerQueries:
         for row in self.db.query(sql, params):
             yield _quote_from_row(row)
 
+    def tick_span(
+        self,
+        symbols: Sequence[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> tuple[datetime, datetime] | None:
+        """First and last recorded quote time within the same filters as `iter_ticks`."""
+        sql = (
+            "SELECT MIN(at) AS lo, MAX(at) AS hi FROM ticks WHERE (? IS NULL OR at >= ?) "
+            "AND (? IS NULL OR at <= ?) "
+            "AND (? IS NULL OR symbol IN (SELECT value FROM json_each(?)))"
+        )
+        lo, hi = _optional_time(start), _optional_time(end)
+        chosen = None if symbols is None else json.dumps(list(symbols))
+        row = next(iter(self.db.query(sql, [lo, lo, hi, hi, chosen, chosen])))
+        return None if row["lo"] is None else (parse_time(row["lo"]), parse_time(row["hi"]))
+
     def iter_candles(
         self,
         symbol: str,
@@ -152,6 +169,73 @@ class LedgerQueries:
             for row in self.db.query("SELECT * FROM vehicle_params ORDER BY portfolio_id")
         }
 
+    def nav_span(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> tuple[datetime, datetime] | None:
+        """First and last NAV time of the ledger within (start, end] (None: no NAV row)."""
+        sql = (
+            "SELECT MIN(at) AS lo, MAX(at) AS hi FROM nav "
+            "WHERE (? IS NULL OR at > ?) AND (? IS NULL OR at <= ?)"
+        )
+        lo, hi = _optional_time(start), _optional_time(end)
+        row = next(iter(self.db.query(sql, [lo, lo, hi, hi])))
+        return None if row["lo"] is None else (parse_time(row["lo"]), parse_time(row["hi"]))
+
+    def holdings(self) -> dict[str, dict[str, Any]]:
+        """What each portfolio holds as of its latest NAV row, by portfolio id.
+
+        `at`, `nav`, `cash`, `exposure` (signed USDT notional), `leverage` (exposure / NAV):
+        the latest `nav` row (None before the first); `position`: the open `positions` row
+        (perp or spot) or None; `tokens`: token units held per instrument (subscribed minus
+        redeemed, divided by the split ratio at each reverse split), units > 0 only.
+        """
+        latest = {
+            row["portfolio_id"]: row
+            for row in self.db.query(
+                "SELECT n.* FROM portfolios p CROSS JOIN nav n WHERE n.portfolio_id = p.id AND "
+                "n.at = (SELECT max(at) FROM nav WHERE portfolio_id = p.id)"
+            )
+        }
+        positions = {
+            row["portfolio_id"]: row
+            for row in self.rows("positions", "closed_at IS NULL", order_by="opened_at, id")
+        }
+        params = self.vehicle_params()
+        held: dict[str, dict[str, Any]] = {}
+        for portfolio in self.rows("portfolios", order_by="id"):
+            pid = portfolio["id"]
+            nav = latest.get(pid, {})
+            held[pid] = {
+                "at": parse_time(nav["at"]) if nav else None,
+                **{key: nav.get(key) for key in ("nav", "cash", "exposure", "leverage")},
+                "position": positions.get(pid),
+                "tokens": self._token_units(pid, params.get(pid)),
+            }
+        return held
+
+    def _token_units(self, portfolio_id: str, params: VehicleParams | None) -> dict[str, float]:
+        # Fills and reverse splits in time order (a split divides the units held then).
+        ratio = (
+            max((spec.split_ratio for spec in params.tokens.values()), default=1.0)
+            if (params is not None)
+            else 1.0
+        )
+        sql = (
+            "SELECT at, 0 AS split, instrument, reason, qty FROM fills WHERE portfolio_id = ? "
+            "AND reason IN ('subscribe', 'redeem') UNION ALL "
+            "SELECT at, 1, NULL, NULL, NULL FROM token_events WHERE portfolio_id = ? "
+            "AND kind = 'reverse_split' ORDER BY at, split"
+        )
+        units: dict[str, float] = {}
+        for row in self.db.query(sql, [portfolio_id, portfolio_id]):
+            if row["split"]:
+                units = {name: qty / ratio for name, qty in units.items()}
+            else:
+                sign = 1.0 if row["reason"] == "subscribe" else -1.0
+                units[row["instrument"]] = units.get(row["instrument"], 0.0) + sign * row["qty"]
+        # A whole redemption leaves float dust: below a billionth of a unit is nothing held.
+        return {name: qty for name, qty in units.items() if qty > 1e-9}
+
     def report_rows(self, start: datetime, end: datetime) -> dict[str, list[dict[str, Any]]]:
         """Ledger rows a report over the window (start, end] needs, as plain dicts.
 
@@ -229,6 +313,10 @@ def _time_filter(start: datetime | None, end: datetime | None) -> tuple[list[str
         where.append("at <= ?")
         params.append(format_time(end))
     return where, params
+
+
+def _optional_time(at: datetime | None) -> str | None:
+    return None if at is None else format_time(at)
 
 
 def _where(clauses: Sequence[str]) -> str:
