@@ -42,6 +42,7 @@ class StrategyHealth:
 
     slow_policy: SlowCallPolicy | None = None
     errors: int = 0
+    error_streak: int = 0  # failed calls in a row: only the first one's traceback is logged
     bad_signals: int = 0
     slow_calls: int = 0
     slow_streak: int = 0
@@ -65,14 +66,24 @@ def safe_signal(
         signal = strategy.on_bar(history)
     except (Exception, SystemExit) as exc:  # a plug-in's sys.exit() must not stop the daemon
         health.errors += 1
-        logger.opt(exception=exc).error(
-            "strategy {} failed on {} bar {}: {!r}", strategy.name, context, history.at, exc
-        )
+        health.error_streak += 1
+        if health.error_streak == 1:  # one line and one traceback (log file only) per streak
+            logger.opt(exception=exc).error(
+                "strategy {} failed on {} bar {}: {!r} (traceback in the log file; "
+                "failures counted until a call succeeds)",
+                strategy.name, context, history.at, exc,
+            )  # fmt: skip
         if policy is not None:
             _time_call(strategy, health, policy, context, policy.timer() - started)
         return None
     if policy is not None:
         _time_call(strategy, health, policy, context, policy.timer() - started)
+    if health.error_streak:
+        logger.warning(
+            "strategy {} on {} works again at bar {} after {} failed calls in a row",
+            strategy.name, context, history.at, health.error_streak,
+        )  # fmt: skip
+        health.error_streak = 0
     problem = signal_problem(signal)
     if problem is not None:
         health.bad_signals += 1
