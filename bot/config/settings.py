@@ -187,7 +187,9 @@ class StrategiesSettings(_Section):
             existing = next((p for p in tried if p.is_dir()), None)
             if existing is None:
                 where = ", ".join(str(p) for p in tried)
-                raise ValueError(f"paths[{i}]: no directory {str(path)!r} (looked for {where})")
+                raise ValueError(
+                    f"strategies.paths[{i}]: no directory {str(path)!r} (looked for {where})"
+                )
             found.append(existing.resolve())
         return found
 

@@ -246,7 +246,7 @@ def _import_anywhere(module_name: str, paths: Sequence[Path]) -> ModuleType:
             raise StrategyLoadError(_import_failure(module_name, exc)) from None
         # e.g. `strategies.mine` beside the config: the name's package is ltbot's own.
         return _load_file(module_name, file)
-    searched = ", ".join(_show(r) for r in roots)
+    searched = ", ".join(str(r) for r in roots)
     raise StrategyLoadError(
         f"cannot import strategy module {module_name!r}: not found (searched {searched})"
     )

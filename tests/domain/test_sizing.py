@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
 import pytest
 
 from bot.adapters.ccxt.market_rules import rules_for, rules_from_ccxt_market
+from bot.domain.liquidation import Tier, validate_tiers
 from bot.domain.perp import PerpParams, StaticPerpParams
+from bot.domain.perp_account import PerpAccount
+from bot.domain.perp_signals import apply_perp_signal
 from bot.domain.sizing import (
     USDM_RULES,
     MarketRules,
@@ -19,6 +24,7 @@ from bot.domain.sizing import (
     round_down_to_step,
     size_by_risk,
     spot_symbol,
+    stop_from_pct,
 )
 from bot.domain.spot import SpotParams
 from bot.domain.values import Side
@@ -211,3 +217,71 @@ def test_rules_from_markets_parsed_by_real_ccxt() -> None:
     markets = {m["symbol"]: m for m in ccxt.binanceusdm().parse_markets(info["symbols"])}
     assert rules_for("BTC/USDT:USDT", markets) == BTC
     assert rules_for("ETH/USDT:USDT", markets) == USDM_RULES["ETH/USDT:USDT"]
+
+
+# -- stop_pct: a stop as a fraction of the entry's fill price (issue 17 point 7) -------------
+
+ETH_TIERS = [Tier(0.0, 1e9, 0.004, 0.0, 125)]  # one wide tier: the liquidation price is far away
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def test_stop_from_pct_is_below_a_long_fill_and_above_a_short_fill() -> None:
+    assert stop_from_pct(Side.LONG, 3_000.0, 0.04) == pytest.approx(2_880.0)
+    assert stop_from_pct(Side.SHORT, 3_000.0, 0.04) == pytest.approx(3_120.0)
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, -0.04, 1.5, math.nan, math.inf])
+def test_stop_pct_outside_zero_one_is_refused(bad: float) -> None:
+    with pytest.raises(ValueError, match="stop_pct must be a fraction > 0 and < 1"):
+        stop_from_pct(Side.LONG, 3_000.0, bad)
+
+
+@pytest.mark.parametrize("bad", [True, "0.04", None])
+def test_stop_pct_that_is_no_number_is_refused(bad: Any) -> None:
+    with pytest.raises(ValueError, match="stop_pct must be a number"):
+        stop_from_pct(Side.LONG, 3_000.0, bad)
+
+
+def eth_signal(
+    side: Side, stop: float | None, stop_pct: float | None, **params: Any
+) -> PerpAccount:
+    base: dict[str, Any] = dict(
+        risk_pct=0.01, risk_bounds=(0.01, 0.05), fee_aware=False, slippage_bps=0.0, taker_fee=0.0
+    )
+    perp = PerpParams(**{**base, **params})
+    rules = USDM_RULES["ETH/USDT:USDT"]  # lot 0.001 ETH
+    acc, _ = apply_perp_signal(
+        PerpAccount("ETH/USDT:USDT", 10_000.0), T0, side, 3_000.0, stop, None, perp, rules,
+        validate_tiers(ETH_TIERS), stop_pct,
+    )  # fmt: skip
+    return acc
+
+
+def test_stop_pct_sizes_like_the_mechanics_worked_example() -> None:
+    # MECHANICS §10: 10,000 USDT, 1 % risk, long ETH at 3,000, stop 2,880 -> qty 0.833
+    # (100 / 120 = 0.8333 rounded down to the 0.001 lot), notional 2,499. stop_pct 0.04 of the
+    # 3,000 fill (no slippage) is that very stop.
+    position = eth_signal(Side.LONG, None, 0.04).position
+    assert position is not None
+    assert position.stop == pytest.approx(2_880.0)
+    assert position.qty == pytest.approx(0.833)
+    assert position.qty * position.entry == pytest.approx(2_499.0)
+    # The same signal with the absolute stop gives the same position.
+    absolute = eth_signal(Side.LONG, 2_880.0, None).position
+    assert absolute is not None and absolute.qty == position.qty
+
+
+def test_stop_pct_of_a_short_and_with_slippage_is_measured_from_the_fill() -> None:
+    # Short at 3,000 with 10 bp slippage: the sell fills at 3,000 x 0.999 = 2,997, so the stop
+    # is 2,997 x 1.04 = 3,116.88; plain sizing: 100 / (3,116.88 - 3,000) = 0.8556 -> 0.855.
+    position = eth_signal(Side.SHORT, None, 0.04, slippage_bps=10.0).position
+    assert position is not None
+    assert position.stop == pytest.approx(3_116.88)
+    assert position.qty == pytest.approx(0.855)
+
+
+def test_a_signal_with_both_stops_or_neither_is_refused() -> None:
+    with pytest.raises(ValueError, match="takes a stop or a stop_pct, not both"):
+        eth_signal(Side.LONG, 2_880.0, 0.04)
+    with pytest.raises(ValueError, match="needs a stop price or a stop_pct"):
+        eth_signal(Side.LONG, None, None)
