@@ -112,8 +112,19 @@ def apply_experiment_overrides(
         if not isinstance(target, dict):
             raise EnvValueError(f"{name}: experiments[{index}] has no table there")
         target[keys[-1]] = read_value(name, annotation, value) if annotation else value
+        if annotation is Any:  # a strategy parameter: 10, 2.5, true as numbers and booleans
+            target[keys[-1]] = _plain(value)
     result["experiments"] = experiments
     return result
+
+
+def _plain(value: str) -> Any:
+    # A JSON number or boolean as such; any other text (a name, a list) stays the string given.
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return value
+    return decoded if isinstance(decoded, bool | int | float) else value
 
 
 def _annotation(root: type[BaseModel], keys: list[str]) -> Any:

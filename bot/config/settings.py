@@ -253,6 +253,8 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The TOML document arrives as init kwargs; listing env first makes the environment win.
+        # EnvSource replaces pydantic-settings' own (bot/config/environment.py says why).
+        del env_settings
         return (EnvSource(settings_cls), init_settings)
 
     @field_validator("presets")
