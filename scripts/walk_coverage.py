@@ -3,8 +3,9 @@
     .venv/bin/python scripts/walk_coverage.py
 
 Runs tests/property under coverage.py with branch coverage and prints, for each walk function
-(the fast paths and the runner code that calls them), its missing lines and branches; exits 1
-when any is not fully covered. Needs pytest-cov (a dev dependency).
+(the fast paths, the runner code that calls them, and the token triggers at the crossing that
+the differential tests compare them with), its missing lines and branches; exits 1 when any is
+not fully covered. Needs pytest-cov (a dev dependency).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WALKS = {
-    "bot/domain/leveraged_token.py": ("Drift", "walk_quiet"),
+    "bot/domain/leveraged_token.py": ("Drift", "walk_quiet", "_crossing"),
+    "bot/domain/token_spec.py": ("in_zone", "exit_price"),
     "bot/domain/perp.py": ("walk_quiet",),
     "bot/portfolios/tokens.py": ("on_path", "_on_point"),
     "bot/portfolios/accounts.py": ("on_path",),

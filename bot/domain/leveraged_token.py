@@ -34,6 +34,8 @@ from bot.domain.token_spec import (
 from bot.domain.values import FeeKind, FillReason, TokenEventKind
 
 _ALWAYS, _NEVER = Always(), AnyOf()
+# Rebalances per price at most: a guard for a target a rounding error inside its bound.
+MAX_CROSSINGS = 10_000
 SUBSCRIBE = "subscribe"
 REDEEM = "redeem"
 
@@ -122,8 +124,8 @@ def _crossing(
     spec: TokenSpec, state: TokenState, at: datetime, price: float, gap: bool
 ) -> tuple[TokenState, TokenRecords]:
     zone, records, crossed = quiet_zone(spec), NO_RECORDS, False
-    # A pass rebalances once, back inside the zone (target strictly inside): the cap is a guard.
-    for _ in range(100_000):
+    # A pass rebalances once, back inside the zone (the target lies strictly inside it).
+    for _ in range(MAX_CROSSINGS):
         if state.wiped_out:
             break
         qty, nav, ref, here = state.qty, state.nav, state.rebalance_price, state.price

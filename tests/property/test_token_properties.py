@@ -2,7 +2,7 @@
 
 The driver plays a path of hourly prices through the same calls an engine makes: due timed events
 (management fee, daily rebalance, releases) at the previous price, 8-hourly funding, then the
-price itself.
+price itself. Continuous triggers execute where the threshold is crossed between two prices.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.domain.leveraged_token import (
+    MAX_CROSSINGS,
     TokenState,
     new_token,
     on_price,
@@ -204,3 +205,35 @@ def test_requests_during_rebalance_windows_are_deferred_never_lost(
     assert math.isclose(sold, asked_units, rel_tol=1e-9, abs_tol=1e-9)
     assert math.isclose(state.units, bought - sold, rel_tol=1e-9, abs_tol=1e-9)
     assert len(blocked) <= len(ops)
+
+
+@FAST
+@given(sides, st.sampled_from([0.01, 0.1, 0.25, 1.0]), st.lists(st.floats(-0.3, 0.3), max_size=40))
+def test_continuous_triggers_execute_on_their_threshold(
+    side: Side, tolerance: float, moves: list[float]
+) -> None:
+    # Without gaps, funding or fees between prices, a BLVT rebalances exactly where |λ| crosses
+    # 2.25 ± tolerance or its emergency bounds 1.25 / 4 (whichever comes first), and ends each
+    # price inside them: the move never carries it beyond a threshold unrebalanced.
+    spec = token_spec("binance_blvt", side, {"tolerance": tolerance})
+    lo, hi = max(1.25, 2.25 - tolerance), min(4.0, 2.25 + tolerance)
+    state, at = new_token(spec, T0, 100.0), T0
+    for move in moves:
+        at += timedelta(hours=1)
+        state, records = on_price(spec, state, at, state.price * (1 + move))
+        for event in records.events:
+            magnitude = abs(event.leverage_before)
+            assert math.isclose(magnitude, lo, rel_tol=1e-9) or math.isclose(
+                magnitude, hi, rel_tol=1e-9
+            )
+        assert lo * (1 - 1e-9) <= abs(state.leverage) <= hi * (1 + 1e-9)
+
+
+def test_a_target_a_rounding_error_inside_its_bound_stops_at_the_crossing_cap() -> None:
+    # FTX with a target one float below its 4x trigger: every rebalance lands back on the
+    # trigger, so the crossings of one price stop at MAX_CROSSINGS and the fund moves on.
+    target = math.nextafter(4.0, 0.0)
+    spec = token_spec("ftx", Side.LONG, {"target_leverage": target, "slippage_pct": 0.0})
+    state, records = on_price(spec, new_token(spec, T0, 100.0), T0, 99.0)
+    assert len(records.events) == MAX_CROSSINGS
+    assert state.price == 99.0 and state.at == T0

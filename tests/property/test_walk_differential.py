@@ -117,8 +117,10 @@ class PlainFunds:
             if fund is None or fund.wiped_out and fund.units == 0 and not fund.pending:
                 self.funds[side] = lt.new_token(spec, point.at, point.mark)
                 continue
-            bar_close = point.bar_close
-            self._book(side, lt.on_price(spec, fund, point.at, point.mark, bar_close=bar_close))
+            close, gap = point.bar_close, point.gap
+            self._book(
+                side, lt.on_price(spec, fund, point.at, point.mark, bar_close=close, gap=gap)
+            )
 
     def _book(self, side: Side, result: tuple[lt.TokenState, Any]) -> None:
         self.funds[side], records = result
@@ -161,10 +163,25 @@ class PlainFunds:
         self._book(target, lt.subscribe(self.specs[target], fund, at, cash))
 
 
-def _token_specs(name: str, bar_close: bool, split: bool) -> dict[Side, TokenSpec]:
+# Triggers: each preset's own, plus a BLVT-like tolerance (narrow or wide) and a daily reset
+# added to any preset (an override may also set a side's own target).
+TRIGGERS: list[dict[str, object]] = [
+    {},
+    {"tolerance": 0.05},
+    {"tolerance": 0.4, "daily_time": "23:30", "daily_mode": "reset"},
+    {"daily_time": "00:15", "daily_mode": "reset", "target_leverage_short": 1.5},
+]
+
+
+def _token_specs(
+    name: str, bar_close: bool, split: bool, triggers: dict[str, object] | None = None
+) -> dict[Side, TokenSpec]:
     specs = {}
     for side in (Side.LONG, Side.SHORT):
-        spec = token_spec(name, side)
+        try:
+            spec = token_spec(name, side, triggers)
+        except ValueError:  # a target the preset's bounds refuse (a 1.5x short under 2x)
+            spec = token_spec(name, side)
         if bar_close:
             spec = with_overrides(spec, {"monitoring": "bar_close"})
         if split:
@@ -180,15 +197,27 @@ def _check_tokens(runner: TokenRunner, plain: PlainFunds) -> None:
     plain.records = Records()
 
 
-@settings(max_examples=examples(300))
-@given(st.sampled_from(preset_names()), st.booleans(), st.booleans(), scenarios, st.data())
+@settings(max_examples=examples(400))
+@given(
+    st.sampled_from(preset_names()),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from(TRIGGERS),
+    scenarios,
+    st.data(),
+)
 def test_token_runner_walks_like_the_domain_point_by_point(
-    name: str, bar_close: bool, split: bool, scenario: list[Step], data: st.DataObject
+    name: str,
+    bar_close: bool,
+    split: bool,
+    triggers: dict[str, object],
+    scenario: list[Step],
+    data: st.DataObject,
 ) -> None:
     # Reading `runner.funds` builds each fund's TokenState from its drift, so the check runs
     # only after the steps hypothesis picks, and always at the end: quiet walks over several
     # steps in a row happen with nobody looking.
-    specs = _token_specs(name, bar_close, split)
+    specs = _token_specs(name, bar_close, split, triggers)
     runner = TokenRunner("x/token", "x", BTC, 1_000.0, specs)
     plain = PlainFunds(specs, 1_000.0)
     at, price, mark = T0, 100.0, 100.0
