@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.config.strategy_loader import StrategyLoadError, build, discover, resolve
-from bot.engine.strategy_guard import StrategyHealth, safe_signal
+from bot.engine.strategy_guard import StrategyHealth, safe_signal, signal_problem
 from bot.strategy import Direction, History, HistoryView, Signal, Strategy, StrategyParams
 from strategies.donchian_breakout import DonchianBreakout
 from strategies.hold import Hold
@@ -189,3 +189,68 @@ def test_strategies_command_lists_parameters() -> None:
     assert result.exit_code == 0
     for text in ("sma_cross", "donchian_breakout", "hold", "fast = 20", "stop_pct = 0.05"):
         assert text in result.output
+
+
+# -- issue 17 point 7: lazy loading, strategy paths, timeframe override, stop_pct -------------
+
+BROKEN = "x = 1\n\ndef on_bar(:\n"
+TREND = (
+    "from bot.strategy import Signal, Strategy, StrategyParams\n"
+    "class Trend(Strategy[StrategyParams]):\n"
+    "    name = 'trend_{tag}'\n"
+    "    def on_bar(self, history):\n"
+    "        return Signal.flat()\n"
+)
+
+
+def strategy_dir(tmp_path: Path, tag: str, **files: str) -> Path:
+    """A strategy directory with a `trend_<tag>` strategy in `t_<tag>.py` and extra files
+    (module names are unique per test: loaded modules stay in sys.modules)."""
+    directory = tmp_path / "strats"
+    directory.mkdir()
+    (directory / f"t_{tag}.py").write_text(TREND.format(tag=tag), encoding="utf-8")
+    for stem, text in files.items():
+        (directory / f"{stem}.py").write_text(text, encoding="utf-8")
+    return directory
+
+
+def test_a_broken_file_is_skipped_until_it_is_the_one_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    paths = [strategy_dir(tmp_path, "a", broken_a=BROKEN)]
+    assert resolve("trend_a", paths).__name__ == "Trend"
+    assert "trend_a" in discover(paths) and "sma_cross" in discover(paths)
+    with pytest.raises(StrategyLoadError) as info:
+        resolve("broken_a", paths)
+    assert str(info.value) == "strats/broken_a.py, line 3: SyntaxError: invalid syntax"
+
+
+def test_a_strategy_file_may_not_shadow_a_loaded_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    paths = [strategy_dir(tmp_path, "b", json="X = 1\n")]
+    assert resolve("trend_b", paths).__name__ == "Trend"  # json.py fails, t_b.py loads
+    with pytest.raises(StrategyLoadError, match=r"^strats/json.py: module name 'json' is taken"):
+        resolve("json", paths)
+
+
+def test_the_timeframe_override_is_per_instance() -> None:
+    five = build("sma_cross", {"fast": 2, "slow": 3}, timeframe="5m")
+    assert (five.timeframe, SmaCross.timeframe) == ("5m", "1h")
+    assert build("sma_cross", {}).timeframe == "1h"
+
+
+@pytest.mark.parametrize(
+    ("signal", "problem"),
+    [
+        (Signal(Direction.LONG, stop_pct=0.04), None),
+        (Signal(Direction.LONG, stop_pct=0.0), "stop_pct 0.0 is not a fraction > 0 and < 1"),
+        (Signal(Direction.LONG, stop_pct=1.0), "stop_pct 1.0 is not a fraction > 0 and < 1"),
+        (Signal(Direction.LONG, stop_pct="4%"), "stop_pct '4%' is not a number"),  # type: ignore[arg-type]
+        (Signal(Direction.LONG, 90.0, stop_pct=0.04), "both stop and stop_pct are set (give one)"),
+    ],
+)
+def test_stop_pct_is_checked_like_a_stop(signal: Signal, problem: str | None) -> None:
+    assert signal_problem(signal) == problem

@@ -119,6 +119,12 @@ def test_a_broken_file_in_the_strategies_package_breaks_only_its_own_experiments
     env = {"PYTHONPATH": str(tmp_path)}
     ok = ltbot(["config", "check", "--config", "ok.toml"], tmp_path, env)
     assert ok.returncode == 0, ok.stderr
+    listing = ltbot(["strategies"], tmp_path, {**env, "COLUMNS": "200"})
+    assert listing.returncode == 0, listing.stderr
+    assert "sma_cross" in listing.stdout
+    assert listing.stderr.endswith(
+        "WARNING strategy file skipped: strategies/broken.py, line 3: SyntaxError: invalid syntax\n"
+    )
     (tmp_path / "bad.toml").write_text(config("hold", "broken"), "utf-8")
     bad = ltbot(["config", "check", "--config", "bad.toml"], tmp_path, env)
     assert (bad.returncode, bad.stderr) == (
@@ -233,11 +239,16 @@ def test_an_unknown_timeframe_is_one_line(tmp_path: Path) -> None:
     )
 
 
-def test_stop_pct_sets_the_stop_from_the_fill_and_risk_sizing_uses_it(tmp_path: Path) -> None:
+# "next_open": the signal of the 00:00 bar waits for the 01:00 bar's open, 61575.3 too.
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+def test_stop_pct_sets_the_stop_from_the_fill_and_risk_sizing_uses_it(
+    tmp_path: Path, fill: str
+) -> None:
     (tmp_path / "mystrats").mkdir()
     (tmp_path / "mystrats" / "long_pct.py").write_text(LONG_PCT, encoding="utf-8")
     vehicle = "perp:risk_pct=0.02,slippage_bps=0,taker_fee=0,fee_aware=false"
-    text = config("long_pct", header='[strategies]\npaths = ["mystrats"]').replace(
+    header = '[strategies]\npaths = ["mystrats"]'
+    text = config("long_pct", header=header, extra=f'fill = "{fill}"').replace(
         '"spot"', f'"{vehicle}"'
     )
     (tmp_path / "c.toml").write_text(text, "utf-8")
@@ -251,5 +262,5 @@ def test_stop_pct_sets_the_stop_from_the_fill_and_risk_sizing_uses_it(tmp_path: 
     # The first 1h bar closes at 01:00 at 61575.3 (the 00:55 5m close); no slippage, so the
     # fill is 61575.3 and the stop 61575.3 x 0.96 = 59112.288. MECHANICS §10, plain sizing:
     # risk 10,000 x 2 % = 200 USDT, qty 200 / (61575.3 - 59112.288) = 0.0812 -> 0.081 (lot).
-    assert row[0] == "2024-03-01T01:00:00.000Z"
+    assert row[0] == "2024-03-01T01:00:00.000Z", row
     assert row[1:] == pytest.approx((61575.3, 59112.288, 0.081, 200.0))
