@@ -95,3 +95,45 @@ def test_a_replay_never_books_a_settlement_beyond_the_cap(tmp_path: Path) -> Non
     times = {at for at, _, _ in rows}
     assert "2024-03-01T16:00:00.000Z" in times and "2024-03-02T00:00:00.000Z" not in times
     assert all(abs(amount) <= 0.03 * abs(exposure) * 1.5 for _, amount, exposure in rows)
+
+
+def test_funding_caps_come_from_binance_fundinginfo() -> None:
+    from bot.adapters.ccxt.parse import build_funding_caps
+
+    rows = [
+        {
+            "symbol": "BTCUSDT",
+            "adjustedFundingRateCap": "0.02",
+            "adjustedFundingRateFloor": "-0.02",
+        },
+        {
+            "symbol": "ETHUSDT",
+            "adjustedFundingRateCap": "0.003",
+            "adjustedFundingRateFloor": "-0.004",
+        },
+        {"symbol": "XRPUSDT", "adjustedFundingRateCap": "0.03"},  # not polled
+        {"symbol": "SOLUSDT", "adjustedFundingRateCap": "nan"},
+        "garbage",
+    ]
+    ids = {"BTCUSDT": BTC, "ETHUSDT": ETH, "SOLUSDT": "SOL/USDT:USDT"}
+    assert build_funding_caps(rows, ids) == {BTC: 0.02, ETH: 0.004}
+    assert build_funding_caps({"code": -1}, ids) == {}
+    assert build_funding_caps("", ids) == {}
+
+
+def test_the_live_feed_reads_the_caps_the_sim_serves_through_real_ccxt() -> None:
+    from bot.adapters.ccxt.feed import CcxtFeed
+    from bot.adapters.sim.exchange import SimExchange
+    from bot.runtime.clock import FakeClock
+
+    with SimExchange(None, speed=0) as sim:
+        feed = CcxtFeed([BTC, ETH], api_url=sim.url, rate_limit=False, clock=FakeClock(T0))
+        feed.connect()
+        caps = feed.funding_caps()
+        feed.close()
+    assert caps == {BTC: 0.02, ETH: 0.02}  # the sim's fundingInfo: +-2 % for every symbol
+    # a 2.5 % rate passes the 3 % default cap but not the symbol's own 2 %
+    update = MarketUpdate(T0, (), (), (FundingRate(BTC, T0, 0.025),))
+    assert FundingScreen().screen(update).funding == (FundingRate(BTC, T0, 0.025),)
+    assert FundingScreen(caps).screen(update).funding == ()
+    assert DEFAULT_FUNDING_CAP == 0.03

@@ -16,10 +16,10 @@ from bot.domain.values import Candle, Quote
 from bot.engine.bars import timeframe_seconds
 
 _MINUTE = 60
-# How far an accepted quote may lie outside a candle's range: our step time and the exchange's
-# clock differ by a few seconds, and a quote stamped just inside a minute may be a trade of the
-# next one. The first and last minute of a candle are not compared at all, for the same reason.
-TOLERANCE = 0.005
+# How far an accepted quote may lie outside a candle's range: a last price is a trade of the
+# interval, so only rounding (0.01 %, a tick or two). Our step time and the exchange's clock
+# differ by a few seconds, so the first and last minute of a candle are not compared at all.
+TOLERANCE = 0.0001
 KEEP_SECONDS = 2 * 86_400  # minutes kept per symbol: a daily candle and a day of slack
 
 

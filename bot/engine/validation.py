@@ -259,9 +259,10 @@ def implausible_candles(
     of that one, the fresh quote's (so a spiked quote cannot vouch for a spiked candle). A
     candle with a price beyond `max_jump_pct` of every reference is implausible unless it is a
     corroborated move: it opens within the bound of a reference (a real bar starts where the
-    market was) and the fresh quote's last price lies inside its range (the market went
-    there), as a crash bar does; a bar spiked as a whole, or spiked while the quotes are not,
-    fails that. A symbol without an accepted quote yet has no reference and its candles pass.
+    market was) and the fresh quote lies within the bound of its close (the ticker went on from
+    where the kline ended), as a crash bar does; a bar spiked as a whole, or spiked while the
+    quotes are not, fails that. A symbol without an accepted quote yet has no reference and
+    its candles pass.
     """
     if not candles:
         return []  # most replay and live steps: no candle closed
@@ -294,13 +295,12 @@ def implausible_candles(
 
 
 def _moved_to(candle: Candle, refs: Sequence[float], quote: float | None, jump: float) -> bool:
-    # A corroborated move: the bar opens near where the market was and the fresh quote lies in
-    # its range (see `implausible_candles`).
-    tol = CORROBORATION_TOLERANCE
+    # A corroborated move: the bar opens near where the market was and the fresh quote goes on
+    # from near its close (see `implausible_candles`).
     return (
         quote is not None
         and any(abs(candle.open / r - 1) <= jump for r in refs)
-        and candle.low * (1 - tol) <= quote <= candle.high * (1 + tol)
+        and abs(quote / candle.close - 1) <= jump
     )
 
 

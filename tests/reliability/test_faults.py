@@ -68,7 +68,7 @@ class Stretch:
     # A poll can read the clock at the last fault step and fetch its quotes after the faults
     # are cleared (a slow poll on a loaded machine): that tick is clean but stamped inside the
     # fault. A settle step (still faulty, never asserted on) before clearing makes such a poll
-    # hit the fault. Not for a one-poll spike: a spike held over two steps is a real move.
+    # hit the fault.
     settle: bool = True
 
 
@@ -80,8 +80,8 @@ STRETCHES = [
     Stretch("malformed_json", QUOTES, streak_line="not JSON"),
     Stretch("missing_fields", QUOTES, rejected=True),
     Stretch("stale", QUOTES, {"seconds": 3600}, rejected=True),
-    # One poll: a spike confirmed by the next poll is a real move by design (validation.py).
-    Stretch("spike", QUOTES, {"factor": 10}, steps=1, rejected=True, settle=False),
+    # Held for three polls, still refused: no closed candle went there (validation.py).
+    Stretch("spike", QUOTES, {"factor": 10}, steps=3, rejected=True),
     # Spiked candles are held back and fetched again once the exchange answers sanely.
     Stretch("spike", ("klines",), {"factor": 10}, steps=3, streak_line="implausible"),
 ]
@@ -189,11 +189,17 @@ def test_implausible_candles_are_judged_against_accepted_prices_only() -> None:
     def candle(close: float, high: float | None = None) -> Candle:
         return Candle("X", "1h", t, 100.0, high or max(100.0, close), min(100.0, close), close, 1)
 
-    fine, spiked, nan = candle(110.0), candle(1000.0), candle(float("nan"))
+    fine, nan = candle(110.0), candle(float("nan"))
+    spiked = Candle("X", "1h", t, 1000.0, 1000.0, 1000.0, 1000.0, 1)  # x10 as a whole
     # the fresh quote vouches for a move within the bound of the last accepted one ...
     assert implausible_candles([candle(130.0)], last, [Quote("X", t, 120.0)], 0.25) == []
-    # ... but a spiked fresh quote cannot vouch for a spiked candle
+    # ... but a spiked fresh quote cannot vouch for a candle spiked as a whole
     assert implausible_candles([spiked], last, [Quote("X", t, 1000.0)], 0.25) == [spiked]
+    # a bar that opens at the last accepted price and walks to the fresh quote is a move the
+    # kline and the ticker endpoints agree on (corroborated), however far it goes
+    walked = candle(1000.0)
+    assert implausible_candles([walked], last, [Quote("X", t, 1000.0)], 0.25) == []
+    assert implausible_candles([walked], last, [Quote("X", t, 100.0)], 0.25) == [walked]
     assert implausible_candles([fine, nan], last, [], 0.25) == [nan]
     assert implausible_candles([spiked], {}, [], 0.25) == []  # no reference yet
     upside_down = Candle("X", "1h", t, 100.0, 99.0, 101.0, 100.0, 1)  # high below low
