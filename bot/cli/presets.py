@@ -50,7 +50,8 @@ def _overview() -> Table:
 
 
 def _detail(name: str, specs: list[TokenSpec]) -> Table:
-    table = Table(title=f"Preset {name!r}: parameters (override any by name)")
+    title = f"Preset {name!r}: parameters (override any by name; <name>_long/_short: one side)"
+    table = Table(title=title)
     table.add_column("parameter", style="bold")
     for spec in specs:
         table.add_column(spec.label)
@@ -68,6 +69,8 @@ def _rules(spec: TokenSpec) -> str:
     if spec.daily_mode == "check" and spec.daily_time is not None:
         parts.append(f"  if |λ|∉[{_show(spec.daily_lo)}, {_show(spec.daily_hi)}]")
         parts.append(f"  or |move|>{_pct(spec.daily_move_pct)}")
+    if spec.tolerance is not None:
+        parts.append(f"| |λ| − L | ≥ {spec.tolerance:g} (to target)")
     if spec.band_lo is not None or spec.band_hi is not None:
         parts.append(f"band |λ| [{_show(spec.band_lo)}, {_show(spec.band_hi)}]")
     if spec.max_leverage is not None:

@@ -1,8 +1,10 @@
 """Vehicle specs from config strings: `kind[:preset][:key=value,key=value]`.
 
 Examples: `token:ftx`, `token:binance_blvt:target_leverage=2.5`, `perp:risk_pct=0.02`,
-`perp_static:leverage=3`, `spot`. Values are parsed as int, float or bool when they look like
-one, else kept as text; the vehicle's own parameter model then validates them.
+`perp_static:leverage=3`, `spot`, `token:binance_blvt:tolerance=0.1,target_leverage_short=2,
+daily_time=00:00` (a value may hold ':', a time of day). Values are parsed as int, float or bool
+when they look like one, else kept as text; the vehicle's own parameter model then validates
+them. A token override named `<parameter>_long` or `<parameter>_short` sets one side only.
 """
 
 from __future__ import annotations
@@ -65,17 +67,18 @@ def parse_vehicle(text: str) -> VehicleSpec:
 
 
 def _split_vehicle(text: str) -> dict[str, Any]:
-    parts = text.strip().split(":")
-    kind = parts[0]
+    kind, _, tail = text.strip().partition(":")
     if kind not in VEHICLE_KINDS:
         raise ValueError(f"unknown vehicle {kind!r} (expected one of {', '.join(VEHICLE_KINDS)})")
-    rest = parts[1:]
+    rest = [tail] if tail else []
     preset: str | None = None
     if kind == "token":
-        if not rest or not rest[0]:
+        preset, _, params = tail.partition(":")
+        if not preset:
             raise ValueError("token vehicle needs a preset, e.g. 'token:ftx'")
-        preset, rest = rest[0], rest[1:]
-    if len(rest) > 1:
+        rest = [params] if params else []
+    # Parameters come after the last structural ':'; a ':' inside them must follow a '='.
+    if rest and ":" in rest[0].split("=", 1)[0]:
         raise ValueError(f"too many ':' in vehicle {text!r}")
     params = _parse_params(rest[0]) if rest else {}
     return {"kind": kind, "preset": preset, "params": params}
@@ -107,7 +110,8 @@ def validate_preset_overrides(preset: str, overrides: Mapping[str, Any]) -> None
     from bot.domain.token_presets import token_spec
     from bot.domain.values import Side
 
-    token_spec(preset, Side.LONG, dict(overrides))
+    for side in (Side.LONG, Side.SHORT):  # a side's own override may be wrong for it alone
+        token_spec(preset, side, dict(overrides))
 
 
 def validate_vehicle_params(kind: str, params: Mapping[str, Any]) -> None:

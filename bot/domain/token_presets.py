@@ -374,10 +374,10 @@ def token_spec(name: str, side: Side, overrides: Mapping[str, object] | None = N
     for key, value in (overrides or {}).items():
         stem, _, suffix = key.rpartition("_")
         if suffix in _SIDE_SUFFIXES and stem:
+            if stem not in _FIELDS or stem in FIXED_FIELDS:
+                raise ValueError(f"unknown parameter {key!r} for preset {spec.family!r}")
             if _SIDE_SUFFIXES[suffix] is spec.side:
                 own[stem] = value
-            elif stem not in _FIELDS or stem in FIXED_FIELDS:
-                raise ValueError(f"unknown parameter {key!r} for preset {spec.family!r}")
         else:
             common[key] = value
     return with_overrides(spec, {**common, **own})

@@ -8,6 +8,7 @@ import pytest
 import typer
 
 from bot.cli.presets import presets_command
+from bot.config.vehicles import parse_vehicle
 from bot.domain.rebalance_rules import (
     AnyOf,
     Band,
@@ -16,9 +17,10 @@ from bot.domain.rebalance_rules import (
     LeverageAbove,
     MoveSinceRebalance,
     RuleContext,
+    Tolerance,
 )
 from bot.domain.token_presets import preset_doc, preset_names, token_spec
-from bot.domain.token_spec import daily_rule, intraday_rule
+from bot.domain.token_spec import daily_rule, intraday_rule, quiet_zone
 from bot.domain.values import Side
 
 REQUIRED = [
@@ -67,6 +69,9 @@ SOURCED = [
     ("binance_blvt", Side.LONG, "management_fee_pct", 0.0001),
     ("binance_blvt", Side.LONG, "management_time", "00:00:00"),
     ("binance_blvt", Side.LONG, "daily_time", None),
+    ("binance_blvt", Side.LONG, "target_leverage", 2.25),
+    ("binance_blvt", Side.SHORT, "target_leverage", 2.25),
+    ("binance_blvt", Side.SHORT, "tolerance", 0.25),
     ("ftx", Side.LONG, "daily_time", "00:02:00"),
     ("ftx", Side.SHORT, "max_leverage", 4.0),
     ("ftx", Side.LONG, "management_fee_pct", 0.0003),
@@ -164,6 +169,14 @@ def test_overrides_replace_fields_after_coercion() -> None:
         ("ftx", {"max_leverage": True}, "expected a number"),
         ("bybit", {"band_lo": 5.0}, "band needs 0 <= lo < hi"),
         ("mexc", {"split_ratio": 1}, "split_ratio must be > 1"),
+        ("binance_blvt", {"tolerance": 0}, "tolerance must be > 0"),
+        ("binance_blvt", {"target_leverage": 4}, "target_leverage 4 is outside"),
+        ("binance_blvt", {"target_leverage": 1.25}, "target_leverage 1.25 is outside"),
+        ("binance_blvt", {"target_leverage_long": 4.5}, "target_leverage 4.5 is outside"),
+        ("binance_blvt", {"tolerance_long": "x"}, "bad value for 'tolerance'"),
+        ("binance_blvt", {"foo_short": 1}, "unknown parameter 'foo_short'"),
+        ("binance_blvt", {"side_long": 1}, "unknown parameter 'side_long'"),
+        ("ftx", {"max_leverage": 3}, "target_leverage 3 is outside"),
     ],
 )
 def test_bad_presets_and_overrides_raise_one_line_errors(
@@ -172,6 +185,45 @@ def test_bad_presets_and_overrides_raise_one_line_errors(
     with pytest.raises(ValueError, match=re.escape(message)) as caught:
         token_spec(name, Side.LONG, overrides)
     assert "\n" not in str(caught.value)
+
+
+def test_side_overrides_set_one_side_after_the_plain_names() -> None:
+    # The vehicle string's overrides go to both sides; `_long` / `_short` to one, last.
+    overrides = {"tolerance": 0.1, "target_leverage": 2.0, "target_leverage_short": 1.8}
+    long = token_spec("binance_blvt", Side.LONG, overrides)
+    short = token_spec("binance_blvt", Side.SHORT, overrides)
+    assert (long.target_leverage, long.tolerance) == (2.0, 0.1)
+    assert (short.target_leverage, short.tolerance, short.leverage) == (1.8, 0.1, -1.8)
+    # A one-sided family takes its own side's key only.
+    hedge = token_spec("ftx_hedge", Side.LONG, {"max_leverage_long": 9, "max_leverage_short": 1.5})
+    assert hedge.max_leverage == 1.5
+
+
+def test_a_vehicle_string_carries_side_overrides_and_a_reset_time() -> None:
+    vehicle = parse_vehicle(
+        "token:binance_blvt:target_leverage_long=2.1,tolerance=0.1,daily_time=00:00"
+    )
+    assert vehicle.params == {"target_leverage_long": 2.1, "tolerance": 0.1, "daily_time": "00:00"}
+    assert parse_vehicle(vehicle.label) == vehicle
+    long = token_spec("binance_blvt", Side.LONG, vehicle.params)
+    short = token_spec("binance_blvt", Side.SHORT, vehicle.params)
+    assert (long.target_leverage, short.target_leverage) == (2.1, 2.25)
+    assert long.daily_time == short.daily_time == "00:00:00"
+    assert daily_rule(long) == DailyReset("00:00:00")
+    # A short-only value the short side refuses is caught when the vehicle is parsed.
+    with pytest.raises(ValueError, match="target_leverage 4.5 is outside"):
+        parse_vehicle("token:binance_blvt:target_leverage_short=4.5")
+    with pytest.raises(ValueError, match="too many ':'"):
+        parse_vehicle("token:binance_blvt:x:tolerance=0.1")
+
+
+def test_blvt_rules_are_a_tolerance_inside_the_emergency_band() -> None:
+    spec = token_spec("binance_blvt", Side.SHORT)
+    assert intraday_rule(spec) == AnyOf((Band(1.25, 4.0), Tolerance(2.25, 0.25)))
+    zone = quiet_zone(spec)
+    assert (zone.lev_lo, zone.lev_hi) == (2.0, 2.5)
+    wide = quiet_zone(token_spec("binance_blvt", Side.SHORT, {"tolerance": 3}))
+    assert (wide.lev_lo, wide.lev_hi) == (1.25, 4.0)
 
 
 def test_presets_command_lists_every_preset(capsys: pytest.CaptureFixture[str]) -> None:
@@ -188,6 +240,15 @@ def test_presets_command_shows_one_preset_with_parameters_and_sources(
     out = capsys.readouterr().out
     assert "max_leverage" in out and "management_time" in out
     assert "[FTX-FAQ]" in out
+
+
+def test_presets_command_shows_the_blvt_source_notes(capsys: pytest.CaptureFixture[str]) -> None:
+    presets_command("binance_blvt")
+    out = capsys.readouterr().out
+    assert "tolerance" in out and "0.25" in out
+    assert "What is BLVT rebalancing" in out and "is constantly" in out
+    assert "does not force rebalancing as a daily protocol" in out
+    assert "2020-08-14" in out and "preference toward" in out and "ASSUMPTION" in out
 
 
 def test_presets_command_rejects_an_unknown_preset(capsys: pytest.CaptureFixture[str]) -> None:
