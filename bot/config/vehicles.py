@@ -73,10 +73,10 @@ def _split_vehicle(text: str) -> dict[str, Any]:
     rest = [tail] if tail else []
     preset: str | None = None
     if kind == "token":
-        preset, _, params = tail.partition(":")
+        preset, _, after = tail.partition(":")
         if not preset:
             raise ValueError("token vehicle needs a preset, e.g. 'token:ftx'")
-        rest = [params] if params else []
+        rest = [after] if after else []
     # Parameters come after the last structural ':'; a ':' inside them must follow a '='.
     if rest and ":" in rest[0].split("=", 1)[0]:
         raise ValueError(f"too many ':' in vehicle {text!r}")
