@@ -135,3 +135,27 @@ def test_a_symbol_the_exchange_does_not_list_is_refused_with_one_line(
     last = done.stderr.strip().splitlines()[-1]
     assert last == "error: binanceusdm has no market 'DOGE/USDT:USDT'"
     assert "Traceback" not in done.stderr
+
+
+def test_a_sol_perp_replays_offline_with_the_bundled_rules_and_tiers(
+    sim: SimExchange, tmp_path: Path
+) -> None:
+    # No exchange: the lot step comes from the bundled exchangeInfo, the tiers from the
+    # bundled snapshot, as the live run above takes them from the sim's markets.
+    data = derive_sol(tmp_path / "data")
+    config = write_config(tmp_path, "http://127.0.0.1:9")  # never called by a replay
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "replay", "--data", str(data), "--config", str(config)]
+        + ["--from", "2024-03-02", "--to", "2024-03-02", "--db", str(tmp_path / "r.db")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    with sqlite3.connect(tmp_path / "r.db") as db:
+        entry, qty, leverage, liq, margin = db.execute(
+            "SELECT entry, qty, leverage, liq_price, margin FROM positions ORDER BY opened_at"
+        ).fetchone()
+    assert qty == math.floor(200 / (0.01 * entry)) and leverage == 2.0
+    assert liq == pytest.approx((margin - qty * entry) / (qty * (0.005 - 1)), rel=1e-9)
