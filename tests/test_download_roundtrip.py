@@ -12,17 +12,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import typer
+from typer.testing import CliRunner
 
-from bot.adapters.ccxt.feed import CcxtFeed
-from bot.adapters.ccxt.history import download, plan
 from bot.adapters.sim.exchange import SimExchange
-from bot.runtime.clock import FakeClock
+from bot.cli.download import download_command
 from tests.e2e.harness import ledger
 
 REPO = Path(__file__).resolve().parents[1]
 FREQTRADE_PYTHON = REPO / ".bench" / "ft" / "bin" / "python"  # `make bench`'s freqtrade venv
 BTC = "BTC/USDT:USDT"
-SINCE = datetime(2024, 3, 1, tzinfo=UTC)
 NOW = datetime(2024, 3, 3, 0, 2, tzinfo=UTC)
 CONFIG = """
 [exchange]
@@ -46,11 +45,15 @@ vehicles = ["perp:risk_pct=0.05", "spot"]
 @pytest.fixture(scope="module")
 def downloaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     out = tmp_path_factory.mktemp("download")
+    app = typer.Typer()
+    app.command()(download_command)
     with SimExchange(speed=0, start=NOW) as sim:
-        feed = CcxtFeed([BTC], api_url=sim.url, rate_limit=False, clock=FakeClock(NOW))
-        feed.connect(max_attempts=1)
-        download(feed, plan([BTC], "5m", out, "binanceusdm"), SINCE, NOW, 1000, now=NOW)
-        feed.close()
+        result = CliRunner().invoke(
+            app,
+            ["--symbols", BTC, "--timeframe", "5m", "--since", "2024-03-01",
+             "--api-url", sim.url, "--out", str(out)],
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
     yield out
 
 

@@ -40,6 +40,7 @@ max_retries = 3
 backoff_base_seconds = 0.05
 backoff_max_seconds = 0.2
 stale_after_seconds = 86400
+tiers_max_age_days = 1
 
 [store]
 path = "{db}"
@@ -101,7 +102,12 @@ def test_a_sol_perp_runs_with_sols_lot_step_and_leverage_tiers(
             "SELECT symbol, side, opened_at, entry, qty, stop, leverage, liq_price, margin "
             "FROM positions"
         ).fetchall()
-    assert len(rows) == 1, (tmp_path / "daemon.log").read_text()[-3000:]
+    log = (tmp_path / "daemon.log").read_text()
+    assert len(rows) == 1, log[-3000:]
+    # The bundled tiers (2026-05-07) are more than 1 day old by any wall clock after
+    # 2026-05-08: one warning, at start-up.
+    assert log.count("the bundled leverage tiers date from 2026-05-07") == 1
+    assert "(more than exchange.tiers_max_age_days = 1)" in log
     symbol, side, opened_at, entry, qty, stop, leverage, liq, margin = rows[0]
     eth = read_frame(SAMPLE_DIR / "ETH_USDT_USDT-5m-futures.feather").set_index("date")
     close = eth.loc[pd.Timestamp("2024-03-02 00:55", tz="UTC"), "close"] / SCALE
