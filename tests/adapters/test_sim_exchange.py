@@ -498,6 +498,23 @@ def test_csv_files_in_a_freqtrade_futures_dir(tmp_path: Path) -> None:
         assert csv_sim.data_end == datetime(2024, 3, 3, 2, tzinfo=UTC)  # 600 x 5m
 
 
+def test_without_an_exchange_info_the_bundled_one_lists_the_symbols_with_data(
+    tmp_path: Path,
+) -> None:
+    # Any perpetual of the bundled 2025-12-24 exchangeInfo can be simulated: SOL here, with
+    # prices taken from the ETH sample (only the name matters to this test).
+    sample("futures").drop(columns="ms").iloc[:100].to_feather(
+        tmp_path / "SOL_USDT_USDT-5m-futures.feather"
+    )
+    with SimExchange(tmp_path, speed=0) as sol_sim:
+        status, _, info = get(f"{sol_sim.url}/fapi/v1/exchangeInfo")
+        assert status == 200 and [s["symbol"] for s in info["symbols"]] == ["SOLUSDT"]
+        market = ccxt_client(sol_sim.url).load_markets()["SOL/USDT:USDT"]
+        # Binance SOLUSDT: stepSize 1, MIN_NOTIONAL 5, tickSize 0.01.
+        assert (market["precision"]["amount"], market["limits"]["cost"]["min"]) == (1.0, 5.0)
+        assert market["precision"]["price"] == 0.01
+
+
 def test_exchange_info_is_taken_from_the_data_dir(tmp_path: Path) -> None:
     sample("futures").drop(columns="ms").iloc[:100].to_feather(
         tmp_path / "ETH_USDT_USDT-5m-futures.feather"
