@@ -19,8 +19,9 @@ def sim_exchange_command(
         Path | None,
         typer.Option(
             "--data",
-            help="Data directory (freqtrade feather/CSV layout, searched recursively); "
-            "default: the bundled BTC/ETH sample.",
+            help="Data directory (freqtrade feather/CSV layout, searched recursively; its "
+            "*exchangeInfo*.json, else the bundled USDⓈ-M one of 2025-12-24, lists any "
+            "perpetual with data); default: the bundled BTC/ETH sample.",
         ),
     ] = None,
     port: Annotated[
