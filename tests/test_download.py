@@ -141,7 +141,7 @@ def test_command_downloads_with_progress(sim: SimExchange, tmp_path: Path) -> No
     assert "binanceusdm clock: 2024-03-03 00:02:00 UTC; closed candles up to it" in result.output
     assert (
         "BTC/USDT:USDT 1h futures: 24 rows (+24), 2024-03-02 00:00..2024-03-03 00:00 UTC, "
-        "1 requests" in result.output
+        "1 request -> " in result.output
     )
     assert (tmp_path / "binance" / "futures" / "BTC_USDT_USDT-1h-mark.feather").exists()
 

@@ -142,7 +142,7 @@ def summary_line(result: JobResult) -> str:
     )
     return (
         f"{result.job.label}: {result.rows} rows (+{result.added}), {span}, "
-        f"{result.requests} requests -> {result.job.path}"
+        f"{result.requests} request{'' if result.requests == 1 else 's'} -> {result.job.path}"
     )
 
 
