@@ -44,7 +44,9 @@ def portfolio_rows(settings: Settings) -> list[PortfolioRow]:
     rows = []
     for exp in settings.experiments:
         for vehicle in exp.vehicles:
-            params = {"strategy": exp.params, "vehicle": vehicle.params}
+            params: dict[str, Any] = {"strategy": exp.params, "vehicle": vehicle.params}
+            if exp.timeframe is not None:  # part of what the portfolio is (issue 17 point 7)
+                params["timeframe"] = exp.timeframe
             rows.append(
                 PortfolioRow(
                     portfolio_id(exp, vehicle),

@@ -47,6 +47,7 @@ class StoredPortfolio:
     capital: float
     strategy_params: Any
     vehicle_params: str | None
+    timeframe: str | None = None  # the experiment's `timeframe` key (None: the strategy's own)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +121,15 @@ def _read(path: Path, conn: sqlite3.Connection) -> LedgerFile:
     for pid, experiment, strategy, symbol, capital, params in conn.execute(
         "SELECT id, experiment, strategy, symbol, capital, params FROM portfolios"
     ):
+        decoded = json.loads(params)
         portfolios[pid] = StoredPortfolio(
             experiment,
             strategy,
             symbol,
             float(capital),
-            json.loads(params).get("strategy"),
+            decoded.get("strategy"),
             stored_vehicles.get(pid),
+            decoded.get("timeframe"),
         )
     live_runs = conn.execute("SELECT count(*) FROM runs WHERE mode IN ('live', 'demo')")
     resume = None
@@ -203,6 +206,11 @@ def _first_difference(
             ("strategy", stored.strategy, row.strategy),
             ("symbol", stored.symbol, row.symbol),
             ("params", _canonical(stored.strategy_params), _canonical(row.params.get("strategy"))),
+            (
+                "timeframe",
+                stored.timeframe or "the strategy's own",
+                row.params.get("timeframe") or "the strategy's own",
+            ),
             (
                 "vehicle parameters",
                 stored.vehicle_params or vehicle,
