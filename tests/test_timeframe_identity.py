@@ -1,10 +1,12 @@
 """An experiment's `timeframe` key is part of what its portfolios are (issue 17 point 7): a
 ledger written on the strategy's own 1h bars refuses a start with `timeframe = "5m"`, with one
 line naming the portfolio and the key, writing nothing; a ledger written with no timeframe key
-keeps its portfolio rows as before (the key is stored only when set)."""
+keeps its portfolio rows as before (the key is stored only when set). The daemon fetches
+candles of the overridden timeframe."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,3 +53,18 @@ def test_a_changed_timeframe_is_refused_and_nothing_is_written(
     assert line.startswith("error: portfolio btc-sma/")
     assert "timeframe changed (the strategy's own in the ledger, 5m in the config)" in line
     assert dump(db) == before
+
+
+@pytest.mark.parametrize(("timeframe", "recorded"), [("5m", {"5m"}), (None, {"1h"})])
+def test_the_daemon_fetches_the_overridden_timeframe(
+    sim: SimExchange, tmp_path: Path, timeframe: str | None, recorded: set[str]
+) -> None:
+    db = tmp_path / "ledger.db"
+    config = write_config(tmp_path, sim.url)
+    if timeframe is not None:
+        with_timeframe(config, timeframe)
+    daemon = run_steps(sim, config, db, 3)
+    assert daemon.stop() == 0
+    with sqlite3.connect(db) as conn:
+        timeframes = {tf for (tf,) in conn.execute("SELECT DISTINCT timeframe FROM candles")}
+    assert timeframes == recorded
