@@ -68,14 +68,14 @@ def test_creation_stores_every_token_field_and_perp_parameter(tmp_path: Path) ->
 
 
 def test_a_report_keeps_its_numbers_when_the_config_changes(tmp_path: Path) -> None:
-    # Arrange: the ledger is created with config A (ftx at 2.5x), the config file then says 4x
+    # Arrange: the ledger is created with config A (ftx at 2.5x), the config file then says 3.5x
     settings_a = _config(tmp_path, 2.5)
     with open_store(settings_a) as store:
         write_fixed_ledger(store)
         before = run_report(store, settings_a, DAY, DAY)
         metrics_a = _metrics(store, DAY.isoformat())
     markdown_a = before.markdown.read_bytes()
-    settings_b = _config(tmp_path, 4)
+    settings_b = _config(tmp_path, 3.5)
     warnings: list[str] = []
     sink = logger.add(warnings.append, level="WARNING", format="{message}")
 
