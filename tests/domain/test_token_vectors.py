@@ -154,7 +154,8 @@ def test_ftx_intraday_trigger_fires_at_the_published_move(side: Side, bound: flo
     assert first.leverage_before == pytest.approx(bound, rel=1e-12)
     assert first.leverage_after == pytest.approx(spec.leverage, rel=1e-12)
     # NAV at the crossing: 1 + L·r* = 1 − 1/3 (long) or 1 − 1/5 (short).
-    assert first.nav_per_unit == pytest.approx(1 + spec.leverage * (crossed / 10_000 - 1), rel=1e-12)
+    nav_at_crossing = 1 + spec.leverage * (crossed / 10_000 - 1)
+    assert first.nav_per_unit == pytest.approx(nav_at_crossing, rel=1e-12)
     # Each rebalance restarts the same geometry, so the k-th crossing is at 10,000·g^k with
     # g = 8/9 (long: 8,888.89, 7,901.23, 7,023.32 > 7,000) or 16/15 (short: 10,666.67,
     # 11,377.78, 12,136.30, 12,945.39 < 13,000).
