@@ -2,7 +2,7 @@
 
 pydantic-settings reads a list, a table or a section from the environment as JSON. On top of
 that: a list of plain values (symbols, paths) may be comma-separated (`BTC/USDT:USDT,ETH/USDT:
-USDT`; a value starting with '[' is read as JSON), and `LTBOT_EXPERIMENTS__<i>__<KEY>`
+USDT`; a value starting with '[' or '{' is read as JSON), and `LTBOT_EXPERIMENTS__<i>__<KEY>`
 overrides one key of the i-th `[[experiments]]` table of the file (pydantic-settings itself
 would replace the whole list with a table and fail). A value that cannot be read is one
 `ConfigError` naming the variable.
@@ -168,7 +168,7 @@ def _is_scalar_list(annotation: Any) -> bool:
 
 
 def _looks_json(value: Any) -> bool:
-    return not isinstance(value, str) or value.lstrip().startswith("[")
+    return not isinstance(value, str) or value.lstrip().startswith(("[", "{"))
 
 
 def _without_none(annotation: Any) -> Any:
