@@ -39,7 +39,10 @@ class Signal:
     The stop-loss of perpetual vehicles is required for long and short signals, given as
     exactly one of: `stop`, a price (USDT) below the close for longs, above it for shorts; or
     `stop_pct`, a fraction of the entry's fill price (0.04: a long's stop at fill x 0.96, a
-    short's at fill x 1.04; freqtrade's `stoploss = -0.04`), resolved when the position opens.
+    short's at fill x 1.04), resolved when the position opens. It is a price distance: it
+    equals freqtrade's `stoploss = -0.04` at leverage 1 only, since freqtrade divides its
+    stoploss by the leverage (persistence/trade_model.py, `adjust_stop_loss`), while the perp
+    vehicle here derives its leverage from the risk sizing that uses this stop.
     `take_profit` is an optional price (USDT).
     """
 

@@ -115,9 +115,10 @@ def validate_stop(side: Side, entry: float, stop: float) -> None:
 def stop_from_pct(side: Side, fill: float, stop_pct: float) -> float:
     """The stop price (USDT) `stop_pct` away from the entry's fill price, on the losing side.
 
-    A long's stop is fill x (1 - stop_pct), a short's fill x (1 + stop_pct): freqtrade's
-    `stoploss = -0.04` is stop_pct 0.04. Raise ValueError unless 0 < stop_pct < 1 (a long's
-    stop at or below 0 is no price; 1 or more is no stop a position could reach in time).
+    A long's stop is fill x (1 - stop_pct), a short's fill x (1 + stop_pct): a distance in
+    price, as freqtrade's `stoploss = -0.04` is at leverage 1 (freqtrade divides it by the
+    leverage: persistence/trade_model.py, `adjust_stop_loss`). Raise ValueError unless
+    0 < stop_pct < 1 (a long's stop at or below 0 is no price).
     """
     if isinstance(stop_pct, bool) or not isinstance(stop_pct, int | float):
         raise ValueError(f"stop_pct must be a number, got {stop_pct!r}")
