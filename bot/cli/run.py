@@ -202,7 +202,9 @@ def demo_command(
         with SimExchange(None, speed=0) as sim:  # frozen: SimClock.advance moves it
             settings = _demo_settings(sim.url, path, poll, out)
             # The log file sits beside the ledger: kept with --db, else gone with the demo.
-            setup_logging(ctx, settings, quiet=quiet, verbose=verbose)
+            # Like a replay, the demo fast-forwards: its trades go to that file (-v shows
+            # them); the console keeps start-up, problems and the summary.
+            setup_logging(ctx, settings, quiet=quiet, verbose=verbose, trades=False)
             stop_at = min(sim.now() + timedelta(days=days), sim.data_end)
             typer.echo(
                 f"sim exchange at {sim.url}: {sim.now():%Y-%m-%d} to {stop_at:%Y-%m-%d}, "
