@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.adapters.replay.feed import ReplayFeed
 from bot.config.settings import load_settings
+from bot.engine.candle_screen import CandleScreen
 from bot.runtime.clock import ReplayClock
 from bot.runtime.daemon import DaemonOptions, StepFailed, _poller
 from bot.runtime.session import Session
@@ -27,7 +28,8 @@ def test_a_failing_step_stops_the_poller_and_writes_nothing(tmp_path: Path) -> N
     clock = ReplayClock(T0 + timedelta(minutes=5))  # the first bar closes at 00:10
     failures: list[StepFailed] = []
     session = Session(store, build_engine(settings, live=False), "live")
-    poll = _poller(session, feed, clock, DaemonOptions(), 0.25, failures)  # type: ignore[arg-type]
+    screen = CandleScreen(0.25)
+    poll = _poller(session, feed, clock, DaemonOptions(), screen, failures)  # type: ignore[arg-type]
     assert poll() is False and not failures  # a normal step
     store.close()  # from now on every write fails, like a disk that refuses them
     clock.set(T0 + timedelta(minutes=10))

@@ -91,6 +91,13 @@ class Feed(Protocol):
         """Everything new up to step time `at`; raises FeedError when the poll must be skipped."""
         ...
 
+    def fetch_ohlcv(
+        self, symbol: str, timeframe: str, since: datetime, limit: int, price: str | None = None
+    ) -> list[Candle]:
+        """Up to `limit` candles opening at or after `since` (`price` "mark": mark klines);
+        raises FeedError when they cannot be had."""
+        ...
+
     def funding_caps(self) -> Mapping[str, float]:
         """The exchange's funding-rate cap per symbol (|rate| per settlement, a fraction), for
         the symbols it lists one for; empty when it publishes none or cannot be asked."""

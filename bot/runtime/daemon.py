@@ -37,6 +37,7 @@ from bot.runtime.lock import DatabaseLock
 from bot.runtime.retention_job import retention_job
 from bot.runtime.scheduler import run_jobs
 from bot.runtime.session import Session, summary_line
+from bot.runtime.warmup import warm_up_histories
 from bot.runtime.wiring import build_engine, open_store, portfolio_rows, rename_experiments
 
 LIVE_KEY = "live"
@@ -132,9 +133,11 @@ def _run(
         if options.exchange_clock:
             clock = _ExchangeClock(feed, clock)
         session = Session(store, engine, LIVE_KEY)
-        if session.resume():
-            rebuild_histories(store, engine)
+        resumed = session.resume()
+        if resumed:
             _resume_cursors(store, engine, feed)
+        # Each strategy's warm-up bars from the exchange, then what the ledger recorded.
+        warm_up_histories(store, engine, feed, clock.now(), resumed)
         freeze_startup_objects()
         run_id = store.start_run(
             clock.now(),
@@ -235,7 +238,7 @@ def _poller(
     """The poll job; `guard`: the database lock whose file identity is checked before each
     step and whose run marker is moved after each commit."""
 
-    behind: list[bool] = []  # [True] while the clock is behind the last committed step
+    moved_on = _ClockWatch()
 
     def poll() -> bool:
         try:
@@ -243,22 +246,8 @@ def _poller(
         except FeedError as exc:
             logger.debug("poll skipped: {}", exc)  # the feed logs one line per failure streak
             return False
-        last = session.engine.last_at
-        if last is not None and at <= last:
-            # No time has passed on this clock: nothing can be new. A clock behind the last
-            # committed step (an exchange clock going backwards) is said once per streak.
-            if at < last and not behind:
-                logger.warning(
-                    "clock at {} is behind the last committed step {}; polls wait until it "
-                    "passes it (logged once per streak)",
-                    at.isoformat(),
-                    last.isoformat(),
-                )
-            behind[:] = [True] if at < last else behind
-            return False
-        if behind:
-            logger.info("clock past the last committed step again")
-            behind.clear()
+        if not moved_on(at, session.engine.last_at):
+            return False  # no time has passed on this clock: nothing can be new
         watch = Stopwatch()
         try:
             update = feed.poll(at)
@@ -294,6 +283,30 @@ def _poller(
         return options.finished is not None and options.finished(at)
 
     return poll
+
+
+class _ClockWatch:
+    """Whether a step time is past the last committed one; a clock behind it (an exchange
+    clock going backwards) is logged once per streak, and once when it has passed again."""
+
+    def __init__(self) -> None:
+        self.behind = False
+
+    def __call__(self, at: datetime, last: datetime | None) -> bool:
+        if last is None or at > last:
+            if self.behind:
+                logger.info("clock past the last committed step again")
+            self.behind = False
+            return True
+        if at < last and not self.behind:
+            self.behind = True
+            logger.warning(
+                "clock at {} is behind the last committed step {}; polls wait until it passes "
+                "it (logged once per streak)",
+                at.isoformat(),
+                last.isoformat(),
+            )
+        return False
 
 
 class _ExchangeClock:
@@ -332,13 +345,6 @@ def strategy_summary(engine: Engine) -> str:
         if faults:
             parts.append(f"{slot.name} {', '.join(faults)}")
     return "strategies: " + ("; ".join(parts) or "no faults")
-
-
-def rebuild_histories(store: LedgerQueries, engine: Engine) -> None:
-    """Refill each strategy's bar history (and its own state) from the recorded candles."""
-    for slot in engine.experiments:
-        tf = slot.aggregator.timeframe
-        engine.replay_history(slot.name, store.iter_candles(slot.symbol, tf, end=engine.last_at))
 
 
 def _resume_cursors(store: LedgerQueries, engine: Engine, feed: Feed) -> None:

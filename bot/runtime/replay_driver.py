@@ -80,6 +80,11 @@ def run_replay(
         # The replay database is emptied and rebuilt on every run: no fsync per group.
         store.use_scratch_mode()
         engine = build_engine(settings, live=False)
+        for slot in engine.experiments:  # a recorded session's warm-up bars (bot.runtime.warmup)
+            series = (slot.symbol, slot.aggregator.timeframe)
+            engine.replay_history(
+                slot.name, [c for c in feed.history if (c.symbol, c.timeframe) == series]
+            )
         session = Session(store, engine, REPLAY_KEY, group=GROUP_STEPS)
         config = redacted_config(settings)  # secrets masked (issue 15 point 7)
 

@@ -79,6 +79,9 @@ class ReplayFeed:
         self._closers: list[Store] = []
         # First and last update time (UTC) when known up front: a progress bar's range.
         self.span: tuple[datetime, datetime] | None = None
+        # Closed candles to warm the strategies up with before the first update (a recorded
+        # database's warm-up bars; none for a data directory).
+        self.history: tuple[Candle, ...] = ()
 
     @classmethod
     def open(cls, path: Path, **kwargs: object) -> ReplayFeed:
@@ -117,8 +120,16 @@ class ReplayFeed:
     ) -> ReplayFeed:
         """Replay the ticks, candles and funding a live session recorded."""
         store = path if isinstance(path, Store) else Store(path)
-        feed = cls(_database_updates(store, symbols, start, end), clock)
-        feed.span = store.tick_span(symbols, start, end)
+        span = store.tick_span(symbols, start, end)
+        extras = _recorded_extras(store, symbols, start, end)
+        # Candles recorded outside a step that closed by the first tick are the strategies'
+        # warm-up bars (bot.runtime.warmup): history before the first step, not bars of it.
+        first = None if span is None else span[0]
+        warm = [x for x in extras if first is not None and _warm_up(x, first)]
+        rest = [x for x in extras if first is None or not _warm_up(x, first)]
+        feed = cls(_database_updates(store, symbols, start, end, rest), clock)
+        feed.history = tuple(c for _, c, _ in warm if isinstance(c, Candle))
+        feed.span = span
         if not isinstance(path, Store):
             feed._closers.append(store)
         return feed
@@ -283,10 +294,20 @@ def _settled(s: _Series, previous: datetime, t: datetime) -> list[FundingRate]:
 # -- recorded database -------------------------------------------------------------------
 
 
+def _warm_up(extra: tuple[datetime, Candle | FundingRate, bool], first_tick: datetime) -> bool:
+    # A candle recorded outside a step (`received_at` NULL) released by the first tick.
+    release, row, outside = extra
+    return outside and isinstance(row, Candle) and release <= first_tick
+
+
 def _database_updates(
-    store: Store, symbols: Sequence[str] | None, start: datetime | None, end: datetime | None
+    store: Store,
+    symbols: Sequence[str] | None,
+    start: datetime | None,
+    end: datetime | None,
+    pending: Sequence[tuple[datetime, Candle | FundingRate, bool]],
 ) -> Iterator[MarketUpdate]:
-    pending = _recorded_extras(store, symbols, start, end)  # (release time, candle | rate)
+    # `pending`: (release time, candle | rate, recorded outside a step), by release time
     released = 0
     group: dict[str, Quote] = {}
 
@@ -314,12 +335,13 @@ def _database_updates(
 
 def _recorded_extras(
     store: Store, symbols: Sequence[str] | None, start: datetime | None, end: datetime | None
-) -> list[tuple[datetime, Candle | FundingRate]]:
+) -> list[tuple[datetime, Candle | FundingRate, bool]]:
+    """(release time, candle or rate, whether `received_at` is NULL), by release time."""
     # One row per (symbol, timeframe) names the recorded candle series.
     firsts = store.rows(
         "candles", where="rowid IN (SELECT MIN(rowid) FROM candles GROUP BY symbol, timeframe)"
     )
-    out: list[tuple[datetime, Candle | FundingRate]] = []
+    out: list[tuple[datetime, Candle | FundingRate, bool]] = []
     for row in firsts:
         if symbols is not None and row["symbol"] not in symbols:
             continue
@@ -342,7 +364,8 @@ def _recorded_extras(
                 r["volume"],
             )
             received = r["received_at"]
-            out.append((c.at + step if received is None else parse_time(received), c))
+            release = c.at + step if received is None else parse_time(received)
+            out.append((release, c, received is None))
     if symbols is None:
         firsts = store.rows(
             "funding_rates", where="rowid IN (SELECT MIN(rowid) FROM funding_rates GROUP BY symbol)"
@@ -355,7 +378,7 @@ def _recorded_extras(
         for r in store.rows("funding_rates", where, [symbol, *_range(start, end)], "at"):
             f = FundingRate(r["symbol"], parse_time(r["at"]), r["rate"])
             received = r["received_at"]
-            out.append((f.at if received is None else parse_time(received), f))
+            out.append((f.at if received is None else parse_time(received), f, received is None))
     out.sort(key=lambda item: (item[0], isinstance(item[1], FundingRate), item[1].symbol))
     return out
 

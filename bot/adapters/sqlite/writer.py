@@ -19,6 +19,7 @@ from sqlite_utils import Database
 
 from bot.adapters.sqlite.timefmt import format_time, parse_time
 from bot.domain.records import FillRecord, PositionRecord
+from bot.domain.values import Candle
 from bot.engine.ports import EngineState, PortfolioRow, PortfolioStep, StepBatch
 
 
@@ -156,6 +157,20 @@ class LedgerWriter:
         if self._run_id is not None and at is not None:
             self.db.execute(
                 "UPDATE runs SET covered_to = ? WHERE id = ?", [format_time(at), self._run_id]
+            )
+
+    def record_candles(self, candles: Sequence[Candle]) -> None:
+        """Record closed candles outside a step (a strategy's warm-up bars, received before
+        the first poll: `received_at` NULL), in one transaction; ones already there stay."""
+        rows = [
+            (c.symbol, c.timeframe, format_time(c.at), c.open, c.high, c.low, c.close, c.volume)
+            for c in candles
+        ]
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO candles (symbol, timeframe, at, open, high, low, close, "
+                "volume, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                rows,
             )
 
     def load_state(self, key: str) -> EngineState | None:
