@@ -127,6 +127,16 @@ def setup_logging(
     logger.debug("effective config (secrets redacted): {}", redacted_json(settings))
 
 
+def setup_console(ctx: typer.Context | None, quiet: bool = False, verbose: bool = False) -> None:
+    """The console sink alone (a command without a database, e.g. `ltbot download`), at the
+    root's `--log-level` (default INFO) and this command's `-q`/`-v`."""
+    level = (_root_options(ctx).get("log_level") or "INFO").upper()
+    try:
+        configure_logging(level, verbosity=verbosity(ctx, quiet, verbose))
+    except ValueError:
+        raise fail(f"--log-level: unknown level {level!r}") from None
+
+
 def _root_options(ctx: typer.Context | None) -> dict[str, Any]:
     return (ctx.find_root().obj or {}) if ctx is not None else {}
 

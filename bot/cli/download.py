@@ -13,12 +13,14 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     TaskID,
+    TaskProgressColumn,
     TextColumn,
     TimeRemainingColumn,
 )
 
 from bot.adapters.ccxt.feed import CcxtFeed
 from bot.adapters.ccxt.history import DownloadJob, JobResult, download, plan
+from bot.cli.common import QuietOption, VerboseOption, setup_console
 from bot.engine.ports import FeedError
 from bot.runtime.clock import SystemClock
 
@@ -57,6 +59,7 @@ def parse_symbols(values: list[str]) -> list[str]:
 
 
 def download_command(
+    ctx: typer.Context,
     symbols: Annotated[
         list[str],
         typer.Option(
@@ -93,10 +96,13 @@ def download_command(
     limit: Annotated[
         int, typer.Option("--limit", min=1, max=1500, help="Rows per request (page size).")
     ] = 1000,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Download candles, mark-price candles and funding history; resumable (only missing
     ranges are fetched), written atomically in freqtrade's feather layout. Only candles
     closed by the exchange's clock are written; times are UTC, by the exchange's clock."""
+    setup_console(ctx, quiet, verbose)
     try:
         wanted = parse_symbols(symbols)
         start = parse_since(since)
@@ -157,16 +163,20 @@ def _run(
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
+        TaskProgressColumn(),  # the percentage of the rows the time range holds
         MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
         tasks: dict[DownloadJob, TaskID] = {
-            job: bar.add_task(job.label, total=None) for job in jobs
+            job: bar.add_task(job.label, total=None, rate="") for job in jobs
         }
 
         def advance(job: DownloadJob, done: int, expected: int) -> None:
-            bar.update(tasks[job], completed=done, total=expected)
+            speed = next(t.speed for t in bar.tasks if t.id == tasks[job])  # rows per second
+            rate = "" if speed is None else f"{speed:,.0f} rows/s"
+            bar.update(tasks[job], completed=done, total=expected, rate=rate)
 
         results = download(feed, jobs, start, end, limit, advance, now)
         for result in results:
