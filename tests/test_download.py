@@ -154,7 +154,8 @@ def test_command_downloads_with_progress(sim: SimExchange, tmp_path: Path) -> No
         (["--since", "2030-01-01", "--until", "2029-01-01"], "is not before"),
         (["--symbols", "BTCUSDT"], "expected a ccxt symbol"),
         (["--symbols", "DOGE/USDT:USDT"], "no market 'DOGE/USDT:USDT'"),
-        (["--exchange", "nope"], "unknown exchange"),
+        (["--exchange", "nope"], "unsupported exchange 'nope'"),
+        (["--exchange", "kraken"], "unsupported exchange 'kraken' (one of binanceusdm, bybit"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

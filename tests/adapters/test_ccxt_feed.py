@@ -244,8 +244,10 @@ def test_exchanges_build_without_credentials_and_with_url_override(exchange_id: 
 
 
 def test_unknown_exchange_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match="unknown exchange"):
+    with pytest.raises(ValueError, match="unsupported exchange 'nope'"):
         build_exchange("nope", None, 1000, rate_limit=False)
+    with pytest.raises(ValueError, match="unsupported exchange 'kraken'"):  # ccxt has it
+        build_exchange("kraken", None, 1000, rate_limit=False)
 
 
 class FakeExchange:
