@@ -14,10 +14,11 @@ import os
 import resource
 import shutil
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -256,7 +257,31 @@ def test_a_corrupt_ledger_gives_one_line_from_run_status_and_report(
     assert db.read_bytes() == before
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through read-only modes")
+def _read_only(paths: list[Path]) -> Callable[[], None]:
+    """Make `paths` read-only even for root (which writes through modes): the immutable
+    attribute (chattr +i, ext4 and xfs) when running as root, else modes; returns the undo."""
+    if os.geteuid() != 0:
+        modes = {p: stat.S_IMODE(p.stat().st_mode) for p in paths}
+        for p in paths:
+            p.chmod(0o555 if p.is_dir() else 0o444)
+
+        def restore_modes() -> None:
+            for p, mode in modes.items():
+                p.chmod(mode)
+
+        return restore_modes
+    if shutil.which("chattr") is None:
+        pytest.skip("running as root without chattr: nothing makes a file read-only for root")
+    done = subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"chattr +i refused here: {done.stderr.decode().strip()}")
+
+    def mutable_again() -> None:
+        subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+
+    return mutable_again
+
+
 def test_a_read_only_directory_gives_one_line(sim: SimExchange, tmp_path: Path) -> None:
     # Arrange
     directory = tmp_path / "ro"
@@ -265,16 +290,16 @@ def test_a_read_only_directory_gives_one_line(sim: SimExchange, tmp_path: Path) 
     config = write_config(directory, sim.url)
     assert run_steps(sim, config, db, 2).stop() == 0
     before = ledger_rows(db)
-    db.chmod(0o444)
-    directory.chmod(0o555)
+    undo = _read_only([p for p in directory.iterdir() if p.name.startswith("ledger.db")])
+    undo_dir = _read_only([directory])
 
     # Act
     try:
         run = start(config)
         status = ltbot("status", "--db", str(db))
     finally:
-        directory.chmod(0o755)
-        db.chmod(0o600)
+        undo_dir()
+        undo()
 
     # Assert
     assert run.returncode == 1 and status.returncode in (0, 2)
