@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.adapters.ccxt.parse import build_candles, build_funding, build_quote
+from bot.adapters.ccxt.parse import build_candles, build_funding, build_funding_caps, build_quote
 from bot.engine.validation import sound_candle
 from tests.hypothesis_profiles import examples
 
@@ -59,3 +59,15 @@ def test_garbage_tickers_parse_to_a_quote_or_none(
     quote = build_quote("BTC/USDT:USDT", AT, sources, rate)
     if quote is not None:
         assert isinstance(quote.last, float) and quote.at <= AT and quote.at.tzinfo is not None
+
+
+CAP_KEYS = ["symbol", "adjustedFundingRateCap", "adjustedFundingRateFloor", "fundingIntervalHours"]
+info_rows = st.dictionaries(st.sampled_from(CAP_KEYS), json_values | st.just("BTCUSDT"), max_size=4)
+
+
+@settings(max_examples=examples(150), deadline=None)
+@given(rows=st.lists(info_rows | json_values, max_size=6) | json_values)
+def test_garbage_funding_info_parses_to_finite_positive_caps_or_nothing(rows: Any) -> None:
+    caps = build_funding_caps(rows, {"BTCUSDT": "BTC/USDT:USDT"})
+    assert set(caps) <= {"BTC/USDT:USDT"}
+    assert all(math.isfinite(c) and c > 0 for c in caps.values())
