@@ -32,8 +32,12 @@ def config_show(config: ConfigOption = None, strategy_path: StrategyPathOption =
     """Print the effective config (file plus LTBOT_* environment) as TOML, secrets redacted."""
     target = _existing(config)
     settings = load(target, strategy_path)
+    document = redacted_config(settings)
+    for shown, experiment in zip(document["experiments"], settings.experiments, strict=True):
+        # Vehicles in the config's own syntax ("perp:risk_pct=0.02"), not as parsed tables.
+        shown["vehicles"] = [vehicle.label for vehicle in experiment.vehicles]
     typer.echo(f"# effective config: {target} plus LTBOT_* environment; secrets shown as ***")
-    typer.echo(render_toml(redacted_config(settings)), nl=False)
+    typer.echo(render_toml(document), nl=False)
 
 
 def _existing(path: Path | None) -> Path:

@@ -206,3 +206,19 @@ def test_status_shows_every_holding_as_of_its_time_in_plain_text(tmp_path: Path)
     assert lines[7:] == ["no run recorded in this ledger"]
     assert "None" not in result.stdout
     assert "│" not in result.stdout and "━" not in result.stdout  # no box when piped
+
+
+def test_config_show_of_the_example_is_a_config_that_checks_the_same(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "config.example.toml"
+    shown = CliRunner().invoke(app, ["config", "show", "-c", str(example)])
+    assert shown.exit_code == 0, shown.stderr
+    assert (
+        'vehicles = ["token:binance_blvt", "token:ftx", "token:bybit", "perp:risk_pct=0.02", '
+        '"perp:risk_pct=0.05", "perp_static:leverage=3", "spot"]'
+    ) in shown.stdout.splitlines()
+    copy = tmp_path / "shown.toml"
+    copy.write_text(shown.stdout, encoding="utf-8")
+    original = CliRunner().invoke(app, ["config", "check", "-c", str(example)])
+    again = CliRunner().invoke(app, ["config", "check", "-c", str(copy)])
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout.split(": ", 1)[1] == original.stdout.split(": ", 1)[1]
