@@ -91,6 +91,11 @@ def _fees(spec: TokenSpec) -> str:
         f"funding {'in NAV' if spec.funding_pass_through else 'none'}",
         f"rebalance {_pct(spec.rebalance_fee_pct)} + slip {_pct(spec.slippage_pct)}",
     ]
+    if spec.spot_fee_pct is not None:
+        lines.append(f"spot fee {_pct(spec.spot_fee_pct)} (route {spec.route})")
+    caps = (spec.daily_subscription_cap, spec.daily_redemption_cap)
+    if caps != (None, None):
+        lines.append(f"daily cap sub {_show(caps[0])} / redeem {_show(caps[1])} USDT")
     if spec.split_threshold_nav is not None:
         lines.append(f"split at NAV < {spec.split_threshold_nav:g} (×{spec.split_ratio:g})")
     return "\n".join(lines)

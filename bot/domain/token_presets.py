@@ -6,7 +6,9 @@ ordinary parameters with a documented default, overridable by name from config.
 
 Shared assumptions (no exchange publishes them; MECHANICS §0 says UNCONFIRMED): rebalance
 trading fee 0.05 % of notional (Binance USDⓈ-M VIP0 taker [BN-FEESCH-2nd]) and slippage 0.01 %,
-borne by NAV; "continuous" monitoring along the intraday path, executed where a trigger crosses.
+borne by NAV; "continuous" monitoring along the intraday path, executed where a trigger crosses;
+on the spot route (`route=spot`/`auto`), a 0 premium over NAV (creation/redemption arbitrage)
+and a 0.1 % spread; no daily cap unless the builder cites one.
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ def binance_blvt(side: Side) -> TokenSpec:
       funding passes through to NAV [BN-FEES].
     - rebalance_minutes 5: assumption; "not allowed to redeem while the fund is rebalancing"
       [BN-SUBRED] but the duration is not published.
-    - spot_fee_pct None: UNCONFIRMED; no split threshold (discretionary [BN-RS-FAQ]).
+    - spot fee 0.1 %: "standard spot market fee" [BN-FEES], the spot VIP0 taker rate (issue
+      16; the rate itself is UNCONFIRMED in MECHANICS §1). Daily caps "may vary" [BN-SUBRED]:
+      no number found, so none by default (assumption). No split (discretionary [BN-RS-FAQ]).
     """
     return TokenSpec(
         family="binance_blvt",
@@ -64,6 +68,7 @@ def binance_blvt(side: Side) -> TokenSpec:
         subscription_fee_pct=0.001,
         redemption_fee_pct=0.001,
         rebalance_minutes=5.0,
+        spot_fee_pct=0.001,
     )
 
 
@@ -100,8 +105,8 @@ def ftx_hedge(side: Side) -> TokenSpec:
     - max_leverage 4/3: assumption from the 4/3·target rule (+14.3 % move); FTX's published
       "≈30 %" conflicts [FTX-REB] (UNCONFIRMED), so override it to taste.
     """
-    base = ftx(Side.SHORT)
-    return _fixed(base, "ftx_hedge", "ftx_hedge1", 1.0, 4.0 / 3.0, Side.SHORT)
+    hedge = replace(ftx(Side.SHORT), family="ftx_hedge", label="ftx_hedge1", target_leverage=1.0)
+    return replace(hedge, max_leverage=4.0 / 3.0)
 
 
 def ftx_half(side: Side) -> TokenSpec:
@@ -110,15 +115,8 @@ def ftx_half(side: Side) -> TokenSpec:
     - as `ftx`, with target_leverage 0.5 on the long side [FTX-WALK].
     - max_leverage 2/3: assumption, 4/3·target as MECHANICS §12 (a +100 % move).
     """
-    base = ftx(Side.LONG)
-    return _fixed(base, "ftx_half", "ftx_half05", 0.5, 2.0 / 3.0, Side.LONG)
-
-
-def _fixed(
-    base: TokenSpec, family: str, label: str, lev: float, cap: float, side: Side
-) -> TokenSpec:
-    spec = replace(base, family=family, label=label, side=side, target_leverage=lev)
-    return replace(spec, max_leverage=cap)
+    half = replace(ftx(Side.LONG), family="ftx_half", label="ftx_half05", target_leverage=0.5)
+    return replace(half, max_leverage=2.0 / 3.0)
 
 
 def bybit(side: Side) -> TokenSpec:
@@ -130,7 +128,8 @@ def bybit(side: Side) -> TokenSpec:
     - management 0.005 %/day [BY-FEE] at 01:00 UTC: one API example [BY-API] (assumption).
     - funding pass-through [BY-FEE][BY-API].
     - rebalance_minutes 5: assumption; purchase/redeem not allowed while rebalancing [BY-REB].
-    - no split threshold (discretionary [BY-CONS]).
+    - daily subscription cap 200,000 USDT: maxPurchaseDaily of the BTC3L API example [BY-API];
+      its redemption cap is in tokens of a real NAV (2,100,000): none here. No split [BY-CONS].
     """
     return TokenSpec(
         family="bybit",
@@ -147,6 +146,7 @@ def bybit(side: Side) -> TokenSpec:
         redemption_fee_pct=0.0005,
         rebalance_minutes=5.0,
         spot_fee_pct=0.001,
+        daily_subscription_cap=200_000.0,
     )
 
 
@@ -159,7 +159,8 @@ def kucoin(side: Side) -> TokenSpec:
     - subscription/redemption 0.1 % [KC-FEE][KC-SUB][KC-PAGE]; management 0.05 %/day at
       23:45 UTC [KC-PAGE][KC-FEE] (some tokens 0.1 %: override).
     - funding pass-through: assumption (UNCONFIRMED whether funding also hits NAV).
-    - not modelled: the 8-hourly batching of subscriptions and the 30k USDT/day cap [KC-SUB].
+    - daily subscription and redemption caps 30,000 USDT [KC-SUB]; not modelled: the
+      8-hourly batching of subscriptions. Spot fee: UNCONFIRMED (none: no spot route).
     """
     return TokenSpec(
         family="kucoin",
@@ -175,6 +176,8 @@ def kucoin(side: Side) -> TokenSpec:
         subscription_fee_pct=0.001,
         redemption_fee_pct=0.001,
         rebalance_minutes=15.0,
+        daily_subscription_cap=30_000.0,
+        daily_redemption_cap=30_000.0,
     )
 
 

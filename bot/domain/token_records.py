@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.domain.records import FeeRecord, FillRecord, TokenEventRecord, rebase_fees
-from bot.domain.values import FeeKind
+from bot.domain.token_spec import spot_price
+from bot.domain.values import FeeKind, FillReason
 
 if TYPE_CHECKING:  # the fund module builds these records, so it imports this one
     from bot.domain.leveraged_token import TokenState
@@ -96,3 +97,20 @@ def carry_step(
     change = (after.nav - before.nav) / before.nav
     fee, paid = (0.0, change) if funding else (change, 0.0)
     return StepAttribution(at, before.nav, 0.0, 0.0, 0.0, 0.0, fee, paid, change)
+
+
+def spot_fill(
+    spec: TokenSpec, state: TokenState, at: datetime, amount: float, *, buy: bool
+) -> tuple[float, TokenRecords]:
+    """Trade the token on the spot market (issue 16, route "spot"): buy with `amount` USDT, the
+    fee included, or sell `amount` units, at `token_spec.spot_price`; the fee is
+    `spot_fee_pct` of the notional (USDT, kind trading). Return the change of the holder's
+    units and the fill with its fee; the fund itself is not touched."""
+    rate = spec.spot_fee_pct or 0.0
+    price = spot_price(spec, state.nav, buy)
+    units = amount / (price * (1 + rate)) if buy else amount
+    fee = units * price * rate
+    side, reason = ("buy", FillReason.ENTRY) if buy else ("sell", FillReason.EXIT)
+    fill = FillRecord(at, spec.label, side, units, price, fee, reason)
+    records = TokenRecords((fill,), (FeeRecord(at, FeeKind.TRADING, fee, fill_index=0),))
+    return (units if buy else -units), records

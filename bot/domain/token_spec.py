@@ -29,6 +29,7 @@ from bot.domain.rebalance_rules import (
 from bot.domain.values import Side
 
 MONITORING_MODES = ("continuous", "bar_close")
+ROUTES = ("subscribe", "spot", "auto")
 DAILY_MODES = ("reset", "check")
 # Identity fields: chosen by the registry, never by a config override.
 FIXED_FIELDS = frozenset({"family", "side", "label"})
@@ -55,7 +56,12 @@ class TokenSpec:
     - Holder: `subscription_fee_pct`, `redemption_fee_pct`; requests during the
       `rebalance_minutes` after a rebalance are deferred.
     - Reverse split: NAV < `split_threshold_nav` gives NAV x `split_ratio`, units / ratio.
-    - `spot_fee_pct`: the exchange's spot fee for the token (informational; the fund ignores it).
+    - Holder's route (issue 16): `route` "subscribe" (primary market, the default), "spot"
+      (buy and sell on the spot market at NAV·(1 + `spot_premium_pct`) ± half the
+      `spot_spread_pct`, paying `spot_fee_pct`; needs a spot fee) or "auto" (subscribe and
+      redeem up to the daily caps, the rest on the spot market).
+    - Daily caps per portfolio and UTC day, in USDT (a redemption counted at NAV):
+      `daily_subscription_cap`, `daily_redemption_cap` (None: no cap).
     """
 
     family: str
@@ -86,11 +92,17 @@ class TokenSpec:
     split_threshold_nav: float | None = None
     split_ratio: float = 10.0
     spot_fee_pct: float | None = None
+    route: str = "subscribe"
+    spot_premium_pct: float = 0.0
+    spot_spread_pct: float = 0.001
+    daily_subscription_cap: float | None = None
+    daily_redemption_cap: float | None = None
 
     def __post_init__(self) -> None:
         _check_positive("target_leverage", self.target_leverage)
         _check_choice("monitoring", self.monitoring, MONITORING_MODES)
         _check_choice("daily_mode", self.daily_mode, DAILY_MODES)
+        _check_route(self)
         for name in ("daily_time", "management_time"):
             value = getattr(self, name)
             if value is not None:
@@ -119,7 +131,22 @@ _FRACTIONS = (
     "management_fee_pct",
     "subscription_fee_pct",
     "redemption_fee_pct",
+    "spot_spread_pct",
 )
+
+
+def _check_route(spec: TokenSpec) -> None:
+    _check_choice("route", spec.route, ROUTES)
+    if spec.route != "subscribe" and spec.spot_fee_pct is None:
+        raise ValueError(f"route {spec.route!r} needs spot_fee_pct (this preset's is UNCONFIRMED)")
+    if spec.spot_fee_pct is not None:
+        _check_fraction("spot_fee_pct", spec.spot_fee_pct)
+    if not -1 < spec.spot_premium_pct < 1:
+        raise ValueError(f"spot_premium_pct must be in (-1, 1), got {spec.spot_premium_pct}")
+    for name in ("daily_subscription_cap", "daily_redemption_cap"):
+        value = getattr(spec, name)
+        if value is not None:
+            _check_positive(name, value)
 
 
 def _check_positive(name: str, value: float) -> None:
@@ -267,6 +294,13 @@ def exit_price(
     found += [ref * (1.0 + m) for m in (zone.move_lo, zone.move_hi) if math.isfinite(m)]
     lo, hi = min(price, end), max(price, end)
     return min((s for s in found if lo <= s <= hi), key=lambda s: abs(s - price), default=end)
+
+
+def spot_price(spec: TokenSpec, nav: float, buy: bool) -> float:
+    """The token's spot price (USDT per unit) for a buyer or a seller: NAV·(1 + premium), plus
+    (buy) or minus (sell) half the spread. Assumption: the book trades at a steady premium."""
+    half = spec.spot_spread_pct / 2
+    return nav * (1 + spec.spot_premium_pct) * (1 + half if buy else 1 - half)
 
 
 def daily_rule(spec: TokenSpec) -> DailyReset | DailyCheck | None:

@@ -43,6 +43,7 @@ class Refusal(StrEnum):
     LIQUIDATION_GUARD = "liquidation_guard"  # the stop cannot come before the liquidation price
     LEVERAGE_BRACKET = "leverage_bracket"  # the leverage exceeds the bracket's maximum
     BAD_SIGNAL = "bad_signal"  # the signal cannot be acted on (a stop on the wrong side)
+    DAILY_CAP = "daily_cap"  # a token subscription or redemption over its daily cap (the rest)
 
 
 class FillReason(StrEnum):

@@ -7,13 +7,15 @@ cost a few float operations per point (`leveraged_token.walk_quiet`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
+from math import inf
 from typing import Any
 
 from bot.domain import leveraged_token as lt
 from bot.domain.price_path import check_time
-from bot.domain.records import NavRecord
-from bot.domain.token_records import TokenRecords
+from bot.domain.records import NavRecord, RefusalRecord
+from bot.domain.token_records import TokenRecords, spot_fill
 from bot.domain.token_schedule import (
     TokenTimedEvent,
     apply_funding,
@@ -21,7 +23,7 @@ from bot.domain.token_schedule import (
     due_events,
 )
 from bot.domain.token_spec import TokenSpec, quiet_zone
-from bot.domain.values import Side
+from bot.domain.values import Refusal, Side
 from bot.portfolios.protocol import TARGETS, PricePoint, RunnerBase, TimedEvent
 from bot.strategy import Signal
 
@@ -66,6 +68,9 @@ class TokenRunner(RunnerBase):
         # (from, until): no fund has a deferred request and no scheduled event is due for any
         # `after` >= from with `until` < until. Dropped whenever a fund changes (`_set`).
         self._idle: tuple[datetime, datetime | None] | None = None
+        # Subscribed and redeemed today (USDT), against the presets' daily caps (issue 16).
+        self._day: str | None = None
+        self._used = [0.0, 0.0]
 
     has_timed_events = True  # management fees, daily rebalances, deferred requests
 
@@ -170,8 +175,7 @@ class TokenRunner(RunnerBase):
         target = TARGETS[signal.direction]
         for side in list(self._drifts):
             if side is not target and self._held_units(side) > 0:
-                units = self._held_units(side)
-                self._apply(side, lambda s, f, units=units: lt.redeem(s, f, at, units))
+                self._exit(side, at, self._held_units(side))
         drift = None if target is None else self._drifts.get(target)
         if target is None or drift is None or self.cash <= 0:
             return
@@ -181,7 +185,49 @@ class TokenRunner(RunnerBase):
         if fund.wiped_out:
             return
         cash, self.cash = self.cash, 0.0
-        self._apply(target, lambda s, f: lt.subscribe(s, f, at, cash))
+        self._enter(target, at, cash)
+
+    def _enter(self, side: Side, at: datetime, cash: float) -> None:
+        # Route (issue 16): subscribe up to the day's cap; the rest goes to the spot market
+        # ("auto") or back to cash, refused and counted; "spot" buys it all on the market.
+        spec = self.specs[side]
+        allowed = 0.0 if spec.route == "spot" else self._cap_left(at, 0, spec)
+        if (taken := min(cash, allowed)) > 0:
+            self._used[0] += taken
+            self._apply(side, lambda s, f: lt.subscribe(s, f, at, taken))
+        if (rest := cash - taken) > 0:
+            self._over_cap(side, at, rest, buy=True)
+
+    def _exit(self, side: Side, at: datetime, units: float) -> None:
+        # As `_enter`; the redemption cap is in USDT at the NAV of the request.
+        spec, nav = self.specs[side], self._drifts[side].nav
+        left = 0.0 if spec.route == "spot" else self._cap_left(at, 1, spec)
+        cap = left / nav if nav > 0 else (inf if left > 0 else 0.0)  # a wiped fund is worth 0
+        if (taken := units if cap >= units else cap) > 0:
+            self._used[1] += taken * nav
+            self._apply(side, lambda s, f: lt.redeem(s, f, at, taken))
+        if (rest := units - taken) > 0:
+            self._over_cap(side, at, rest, buy=False)
+
+    def _over_cap(self, side: Side, at: datetime, amount: float, buy: bool) -> None:
+        if self.specs[side].route == "subscribe":
+            self.cash += amount if buy else 0.0  # a refused redemption keeps its units
+            self._records.refusals.append(RefusalRecord(at, Refusal.DAILY_CAP))
+            return
+
+        def trade(spec: TokenSpec, fund: lt.TokenState) -> tuple[lt.TokenState, TokenRecords]:
+            change, records = spot_fill(spec, fund, at, amount, buy=buy)
+            return replace(fund, units=max(fund.units + change, 0.0)), records
+
+        self._apply(side, trade)
+
+    def _cap_left(self, at: datetime, kind: int, spec: TokenSpec) -> float:
+        # USDT left today (UTC) under the subscription (kind 0) or redemption (1) cap.
+        day = at.date().isoformat()
+        if self._day != day:
+            self._day, self._used = day, [0.0, 0.0]
+        cap = (spec.daily_subscription_cap, spec.daily_redemption_cap)[kind]
+        return inf if cap is None else max(cap - self._used[kind], 0.0)
 
     def _held_units(self, side: Side) -> float:
         drift = self._drifts.get(side)
@@ -225,9 +271,12 @@ class TokenRunner(RunnerBase):
 
     def state(self) -> dict[str, Any]:
         funds = {side.name: f for side, f in self.funds.items()}
-        return {"cash": self.cash, "funds": funds, "died_at": self.died_at}
+        caps = {"day": self._day, "subscribed": self._used[0], "redeemed": self._used[1]}
+        return {"cash": self.cash, "funds": funds, "died_at": self.died_at, "caps": caps}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.cash = state["cash"]
         self.funds = {Side[name]: fund for name, fund in state["funds"].items()}
         self.died_at = state.get("died_at")
+        caps = state.get("caps") or {"day": None, "subscribed": 0.0, "redeemed": 0.0}
+        self._day, self._used = caps["day"], [caps["subscribed"], caps["redeemed"]]

@@ -1,7 +1,9 @@
-"""Hand-worked scenarios of the leveraged-token fund: fees, funding, splits, windows, gaps."""
+"""Hand-worked scenarios of the leveraged-token fund: fees, funding, splits, windows, gaps;
+and of a token portfolio's routes (subscription or spot market) and daily caps."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +15,7 @@ from bot.domain.leveraged_token import (
     redeem,
     subscribe,
 )
+from bot.domain.price_path import PricePoint
 from bot.domain.token_presets import token_spec
 from bot.domain.token_schedule import (
     DAILY_REBALANCE,
@@ -23,7 +26,9 @@ from bot.domain.token_schedule import (
     apply_timed_event,
     due_events,
 )
-from bot.domain.values import FeeKind, FillReason, Side, TokenEventKind
+from bot.domain.values import FeeKind, FillReason, Refusal, Side, TokenEventKind
+from bot.portfolios.tokens import TokenRunner
+from bot.strategy import Direction, Signal
 
 T0 = datetime(2024, 1, 1, 12, tzinfo=UTC)
 NO_COSTS = {"management_fee_pct": 0.0, "rebalance_fee_pct": 0.0, "slippage_pct": 0.0}
@@ -283,3 +288,104 @@ def test_without_costs_a_rebalance_uses_the_published_size_formula() -> None:
     after, records = apply_daily_rebalance(spec, state, T0 + timedelta(hours=12, minutes=2), 90.0)
     assert after.qty == pytest.approx(3 * 0.7 / 90)
     assert records.events[0].notional_traded == pytest.approx((0.03 - 3 * 0.7 / 90) * 90)
+
+
+# -- the holder's routes and daily caps (issue 16, points 6 and 7; the token runner) --------
+
+BTC = "BTC/USDT:USDT"
+LONG_SIGNAL = Signal(Direction.LONG, stop=90.0)
+
+
+def runner(preset: str, capital: float, **overrides: object) -> TokenRunner:
+    """A token portfolio with both funds launched at S = 100 (NAV 1) at T0."""
+    specs = {side: token_spec(preset, side, {**NO_COSTS, **overrides}) for side in Side}
+    tokens = TokenRunner("x/token", "x", BTC, capital, specs)
+    tokens.on_path([PricePoint(T0, 100.0, 100.0, True, True)])
+    return tokens
+
+
+def test_the_spot_route_buys_and_sells_at_the_premium_and_spread_with_the_spot_fee() -> None:
+    # Premium 0.2 %, spread 0.1 %, spot fee 0.1 %, NAV 1: buy at 1.002·1.0005 = 1.002501 with
+    # 1,000 USDT: units = 1,000 / (1.002501·1.001), fee = 1,000·0.001/1.001 = 0.999001; sell
+    # at 1.002·0.9995 = 1.001499, proceeds units·1.001499·0.999. No subscription fee, no window.
+    tokens = runner("binance_blvt", 1_000.0, route="spot", spot_premium_pct=0.002)
+    tokens.on_signal(T0, LONG_SIGNAL, 100.0)
+    tokens.on_signal(T0 + timedelta(minutes=1), Signal.flat(), 100.0)
+    records = tokens.drain()
+    buy, sell = records.fills
+    units = 1_000 / (1.002501 * 1.001)
+    assert (buy.side, buy.reason, buy.price) == ("buy", FillReason.ENTRY, pytest.approx(1.002501))
+    assert buy.qty == pytest.approx(units, rel=1e-12)
+    assert buy.fee == pytest.approx(1_000 * 0.001 / 1.001, rel=1e-12)
+    assert (sell.side, sell.reason, sell.price) == (
+        "sell",
+        FillReason.EXIT,
+        pytest.approx(1.001499),
+    )
+    assert [f.kind for f in records.fees] == [FeeKind.TRADING, FeeKind.TRADING]
+    assert tokens.cash == pytest.approx(units * 1.001499 * 0.999, rel=1e-12)
+    assert not records.token_events and not records.refusals
+
+
+def test_a_subscription_over_the_daily_cap_is_filled_up_to_it_and_the_rest_refused() -> None:
+    # KuCoin: 30,000 USDT a day [KC-SUB]. 50,000 asked: 30,000 subscribed (fee 0.1 % inside),
+    # 20,000 stay cash, one refusal counted.
+    tokens = runner("kucoin", 50_000.0)
+    tokens.on_signal(T0, LONG_SIGNAL, 100.0)
+    records = tokens.drain()
+    [fill] = records.fills
+    assert fill.reason == FillReason.SUBSCRIBE
+    assert fill.qty * fill.price + fill.fee == pytest.approx(30_000.0)
+    assert tokens.cash == pytest.approx(20_000.0)
+    assert [r.reason for r in records.refusals] == [Refusal.DAILY_CAP]
+
+
+def test_auto_routes_the_rest_over_the_cap_to_the_spot_market() -> None:
+    # Bybit: 200,000 USDT a day [BY-API]; 250,000 asked: 200,000 subscribed at NAV·1.0005
+    # (fee 0.05 %), 50,000 bought on the spot market at 1·1.0005 with the 0.1 % spot fee.
+    tokens = runner("bybit", 250_000.0, route="auto")
+    tokens.on_signal(T0, LONG_SIGNAL, 100.0)
+    records = tokens.drain()
+    subscribed, bought = records.fills
+    assert subscribed.reason == FillReason.SUBSCRIBE
+    assert subscribed.qty == pytest.approx(200_000 / 1.0005, rel=1e-12)
+    assert bought.reason == FillReason.ENTRY
+    assert bought.qty == pytest.approx(50_000 / (1.0005 * 1.001), rel=1e-12)
+    assert tokens.cash == 0.0 and not records.refusals
+
+
+def test_a_redemption_over_the_cap_keeps_the_rest_until_the_next_utc_day() -> None:
+    # 50,000 subscribed (no subscription cap here), at NAV 1 worth 49,950.05; a flat signal
+    # redeems 30,000 USDT worth, the rest is refused and held; a resumed runner remembers the
+    # day's use; the next UTC day the rest is redeemed.
+    tokens = runner("kucoin", 50_000.0, daily_subscription_cap=None)
+    tokens.on_signal(T0, LONG_SIGNAL, 100.0)
+    held = tokens.funds[Side.LONG].units
+    tokens.on_signal(T0 + timedelta(hours=1), Signal.flat(), 100.0)
+    first = tokens.drain()
+    assert first.fills[-1].qty == pytest.approx(30_000.0)  # units at NAV 1
+    assert [r.reason for r in first.refusals] == [Refusal.DAILY_CAP]
+    resumed = runner("kucoin", 0.0, daily_subscription_cap=None)
+    resumed.restore(tokens.state())
+    resumed.on_signal(T0 + timedelta(hours=2), Signal.flat(), 100.0)
+    assert not resumed.drain().fills  # nothing left of today's cap
+    resumed.on_signal(T0 + timedelta(days=1), Signal.flat(), 100.0)
+    assert resumed.drain().fills[-1].qty == pytest.approx(held - 30_000.0)
+    assert resumed.funds[Side.LONG].units == 0.0
+
+
+@pytest.mark.parametrize(
+    ("preset", "overrides", "message"),
+    [
+        ("kucoin", {"route": "spot"}, "route 'spot' needs spot_fee_pct"),
+        ("ftx", {"route": "auto"}, "route 'auto' needs spot_fee_pct"),
+        ("bybit", {"route": "market"}, "route must be one of subscribe, spot, auto"),
+        ("bybit", {"spot_premium_pct": 1.0}, "spot_premium_pct must be in (-1, 1)"),
+        ("bybit", {"daily_redemption_cap": 0}, "daily_redemption_cap must be a finite number"),
+    ],
+)
+def test_bad_routes_and_caps_are_refused(
+    preset: str, overrides: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        token_spec(preset, Side.LONG, overrides)
