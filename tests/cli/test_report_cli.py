@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 from bot import __version__
 from bot.adapters.sqlite.store import Store
 from bot.cli.main import app
+from bot.domain.records import NavRecord
+from bot.engine.ports import PortfolioRow, PortfolioStep, StepBatch
 from tests.reports.report_ledger import write_fixed_ledger
 
 # The fixed ledger's NAV rows run from 2023-12-31 23:00 to 2024-01-02 01:00 (UTC).
@@ -100,3 +102,21 @@ def test_report_log_lines_mask_the_configs_secrets(db: Path, tmp_path: Path) -> 
         f"{tmp_path}/***/2024-01-01.html"
     )
     assert (tmp_path / "987654321" / "2024-01-01.md").is_file()
+
+
+def test_a_ledger_within_one_day_has_no_complete_day_yet(tmp_path: Path) -> None:
+    # NAV rows at 05:00 and 10:00 of 2024-01-01 only: no day has ended inside the ledger.
+    path = tmp_path / "young.db"
+    with Store(path) as store:
+        store.upsert_portfolios([PortfolioRow("p/spot", "p", "spot", "hold", "BTC/USDT", 1000.0)])
+        navs = [
+            NavRecord(datetime(2024, 1, 1, h, tzinfo=UTC), 1000.0, 1000.0, 0.0, 0.0, 1.0)
+            for h in (5, 10)
+        ]
+        store.write_steps([StepBatch(portfolios=[PortfolioStep("p/spot", nav=navs)])])
+    code, _, err = _report("--db", str(path))
+    assert code == 2
+    assert err == (
+        f"error: {path}: no complete day in the ledger yet: it holds 2024-01-01 05:00 to "
+        "2024-01-01 10:00 UTC\n"
+    )
