@@ -162,3 +162,15 @@ def test_ftx_intraday_trigger_fires_at_the_published_move(side: Side, bound: flo
     count = 3 if side is Side.LONG else 4
     assert len(records.events) == count
     assert state.rebalance_price == pytest.approx(crossed * (crossed / 10_000) ** (count - 1))
+
+
+@pytest.mark.parametrize("preset", ["kucoin", "mexc"])
+def test_move_trigger_fires_at_the_15_percent_crossing(preset: str) -> None:
+    # 3x long, one continuous fall 100 → 70: the 15 % adverse trigger rebalances at 85
+    # (NAV 1 − 3·0.15 = 0.55), again at 85·0.85 = 72.25 (NAV 0.55²), then rides to 70:
+    # 0.3025·(1 + 3·(70/72.25 − 1)).
+    spec = token_spec(preset, Side.LONG, NO_COSTS)
+    state, records = on_price(spec, new_token(spec, T0, 100.0), T0, 70.0)
+    assert [e.nav_per_unit for e in records.events] == pytest.approx([0.55, 0.3025], rel=1e-12)
+    assert state.rebalance_price == pytest.approx(72.25, rel=1e-12)
+    assert state.nav == pytest.approx(0.3025 * (1 + 3 * (70 / 72.25 - 1)), rel=1e-12)
