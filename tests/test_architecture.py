@@ -122,7 +122,8 @@ ALLOWED = {
     "adapters": CORE | {"engine", "config", "adapters"},
     "reports": CORE | {"engine", "config", "adapters"},
     "runtime": CORE | {"engine", "portfolios", "config", "adapters", "reports", "__init__"},
-    "cli": CORE | {"engine", "config", "adapters", "reports", "runtime", "__init__"},
+    "web": CORE | {"engine", "config", "adapters", "reports"},
+    "cli": CORE | {"engine", "config", "adapters", "reports", "runtime", "web", "__init__"},
     "__init__": {"simulate"},
     "__main__": {"cli"},
 }

@@ -17,6 +17,7 @@ from bot.cli.presets import presets_command
 from bot.cli.replay import replay_command
 from bot.cli.report import report_command
 from bot.cli.run import demo_command, run_command, status_command
+from bot.cli.serve import serve_command
 from bot.cli.sim_exchange import sim_exchange_command
 from bot.cli.strategies import strategies_command
 from bot.runtime.log_setup import configure_logging
@@ -38,6 +39,7 @@ config_app.command("show")(config_show)
 app.command("run")(run_command)
 app.command("replay")(replay_command)
 app.command("demo")(demo_command)
+app.command("serve")(serve_command)
 app.command("status")(status_command)
 app.command("strategies")(strategies_command)
 app.command("presets")(presets_command)

@@ -1,0 +1,1 @@
+"""The read-only web view of a ledger (`ltbot serve`)."""

@@ -1,0 +1,151 @@
+"""`ltbot serve`: a read-only web view over a ledger, safe beside the daemon that writes it.
+
+Built on Starlette (served by uvicorn): a small, well-kept ASGI toolkit with routing, responses
+and a threadpool for plain functions, and nothing we would not use; datasette would show the
+tables but not the status, holdings and reports this view is for. Every request opens the
+ledger read-only (`ReadOnlyLedger`, SQLite `mode=ro` in WAL mode): it never writes, never
+blocks the daemon, and sees the ledger as of one committed step.
+
+Routes: `/` (per experiment: NAV, return, holding and leverage as of the last step),
+`/report/today` (the report of the last step's UTC day so far), `/report/YYYY-MM-DD`,
+`/reports` (the days with data), `/api/status` and `/api/nav/<portfolio id>?limit=N` (JSON).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Route
+
+from bot.adapters.sqlite.read_only import ReadOnlyLedger
+from bot.adapters.sqlite.store import StoreError
+from bot.reports.job import load_report
+from bot.reports.model import period_for
+from bot.reports.render_html import render_html
+from bot.web.pages import message_page, reports_page, status_page
+
+# No script, no outside resource: what a page could be tricked into loading or running.
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+MAX_NAV_ROWS = 100_000
+
+
+def create_app(db: Path, timezone: str = "UTC") -> Starlette:
+    """The web app over the ledger at `db`; daily reports cut days in `timezone`."""
+
+    def html(text: str, status: int = 200) -> HTMLResponse:
+        return HTMLResponse(text, status, headers=HEADERS)
+
+    def unavailable(exc: StoreError) -> HTMLResponse:
+        return html(message_page("Ledger unavailable", str(exc)), 503)
+
+    def index(request: Request) -> HTMLResponse:
+        try:
+            with ReadOnlyLedger(db) as ledger:
+                return html(status_page(db.name, ledger.last_step(), status_rows(ledger)))
+        except StoreError as exc:
+            return unavailable(exc)
+
+    def report(request: Request) -> HTMLResponse:
+        text = request.path_params["day"]
+        try:
+            with ReadOnlyLedger(db) as ledger:
+                last = ledger.last_step()
+                day = _day(text, None if last is None else last.date())
+                if day is None:
+                    return html(message_page("No such day", f"{text!r}: expected YYYY-MM-DD"), 404)
+                report = load_report(ledger, period_for(day, day, timezone))
+                return html(render_html(report))
+        except StoreError as exc:
+            return unavailable(exc)
+
+    def reports(request: Request) -> HTMLResponse:
+        try:
+            with ReadOnlyLedger(db) as ledger:
+                span = ledger.nav_span()
+        except StoreError as exc:
+            return unavailable(exc)
+        if span is None:
+            return html(reports_page([]))
+        first, last = span[0].date(), span[1].date()
+        days = [last - timedelta(days=i) for i in range((last - first).days + 1)]
+        return html(reports_page(days))
+
+    def api_status(request: Request) -> JSONResponse:
+        try:
+            with ReadOnlyLedger(db) as ledger:
+                last = ledger.last_step()
+                rows = status_rows(ledger)
+        except StoreError as exc:
+            return JSONResponse({"error": str(exc)}, 503, headers=HEADERS)
+        as_of = None if last is None else last.isoformat()
+        return JSONResponse({"as_of": as_of, "portfolios": rows}, headers=HEADERS)
+
+    def api_nav(request: Request) -> JSONResponse:
+        try:
+            limit = min(max(int(request.query_params.get("limit", "1000")), 1), MAX_NAV_ROWS)
+        except ValueError:
+            return JSONResponse({"error": "limit: expected an integer"}, 400, headers=HEADERS)
+        pid = request.path_params["portfolio"]
+        try:
+            with ReadOnlyLedger(db) as ledger:
+                rows = ledger.nav_series(pid, limit)
+        except StoreError as exc:
+            return JSONResponse({"error": str(exc)}, 503, headers=HEADERS)
+        return JSONResponse({"portfolio": pid, "nav": rows}, headers=HEADERS)
+
+    routes = [
+        Route("/", index),
+        Route("/report/{day}", report),
+        Route("/reports", reports),
+        Route("/api/status", api_status),
+        Route("/api/nav/{portfolio:path}", api_nav),
+    ]
+    return Starlette(routes=routes)
+
+
+def status_rows(ledger: ReadOnlyLedger) -> list[dict[str, Any]]:
+    """Per portfolio (by experiment): definition, NAV, return on capital, leverage, exposure,
+    the open position and token units, as of its latest NAV row (JSON-ready values)."""
+    held = ledger.holdings()
+    rows = []
+    for summary in ledger.portfolio_summaries():
+        h = held.get(summary["id"], {})
+        nav = summary["nav"]
+        position = h.get("position")
+        rows.append(
+            {
+                "id": summary["id"],
+                "experiment": summary["experiment"],
+                "vehicle": summary["vehicle"],
+                "symbol": summary["symbol"],
+                "capital": summary["capital"],
+                "nav": nav,
+                "return": None if nav is None else nav / summary["capital"] - 1.0,
+                "leverage": summary["leverage"],
+                "exposure": h.get("exposure"),
+                "as_of": None if h.get("at") is None else h["at"].isoformat(),
+                "position": None if position is None else dict(position),
+                "tokens": h.get("tokens") or {},
+            }
+        )
+    return rows
+
+
+def _day(text: str, today: date | None) -> date | None:
+    # "today" is the last step's UTC day (a replay's ledger has no today of its own).
+    if text == "today":
+        return today
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
