@@ -51,9 +51,7 @@ class ReadOnlyLedger(LedgerQueries):
     def last_step(self) -> datetime | None:
         """The time of the last committed step (the engine state saved with it; a ledger
         without one: its latest NAV row), or None."""
-        sql = (
-            "SELECT COALESCE((SELECT MAX(at) FROM engine_state), (SELECT MAX(at) FROM nav)) AS at"
-        )
+        sql = "SELECT COALESCE((SELECT MAX(at) FROM engine_state), (SELECT MAX(at) FROM nav)) AS at"
         row = next(iter(self.db.query(sql)))
         return None if row["at"] is None else parse_time(row["at"])
 
