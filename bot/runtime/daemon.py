@@ -136,9 +136,6 @@ def _run(
         resumed = session.resume()
         if resumed:
             _resume_cursors(store, engine, feed)
-        # Each strategy's warm-up bars from the exchange, then what the ledger recorded.
-        warm_up_histories(store, engine, feed, clock.now(), resumed)
-        freeze_startup_objects()
         run_id = store.start_run(
             clock.now(),
             options.mode,
@@ -146,6 +143,9 @@ def _run(
             redacted_config(settings),  # secrets masked (issue 15 point 7)
             __version__,
         )
+        # Each strategy's warm-up bars from the exchange, then what the ledger recorded.
+        warm_up_histories(store, engine, feed, clock.now(), resumed)
+        freeze_startup_objects()
         if options.report:
             catch_up_reports(settings, clock.now())  # the daily reports missed while down
         failures: list[StepFailed] = []

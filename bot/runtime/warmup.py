@@ -86,8 +86,8 @@ def warm_up_bars(
             "{} {} warm-up: {}; the strategy starts with {} bars", symbol, timeframe, exc, len(bars)
         )
         return _last(bars, count)
-    if len(bars) < count:
-        logger.warning(
+    if len(bars) < count:  # a symbol listed recently, or a sim early in its data
+        logger.info(
             "{} {} warm-up: the exchange has {} of the {} bars before {}",
             symbol,
             timeframe,

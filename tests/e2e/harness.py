@@ -40,6 +40,7 @@ max_retries = 3
 backoff_base_seconds = 0.05
 backoff_max_seconds = 0.2
 stale_after_seconds = 86400
+tiers_max_age_days = 36500  # the bundled snapshot's age warning has its own test
 
 [store]
 path = "{db}"
