@@ -1,4 +1,8 @@
-"""End-of-run comparison table (replay and demo): who won, per experiment."""
+"""End-of-run comparison table (replay and demo): who won, per experiment.
+
+Sign convention (docs/REPORTS.md): costs are positive in cost columns; `fees` excludes funding
+and `funding` is the net funding paid (< 0: received on balance).
+"""
 
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ def print_comparison(store: LedgerQueries, console: Console) -> None:
             "NAV",
             "return",
             "fees",
-            "funding paid",
+            "funding",
             "fills",
             "stops",
             "liq.",
@@ -47,7 +51,7 @@ def print_comparison(store: LedgerQueries, console: Console) -> None:
                 f"{row['nav']:,.2f}",
                 f"{row['return']:+.2%}",
                 f"{row['fees']:,.2f}",
-                f"{row['funding']:+,.2f}",
+                f"{row['funding']:,.2f}",
                 str(row["fills"]),
                 str(row["stops"]),
                 str(row["liquidations"]),

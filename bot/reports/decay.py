@@ -1,51 +1,74 @@
-"""Why a leveraged token missed L x the underlying: the MECHANICS §8 decomposition.
+"""Why a leveraged token missed L x the underlying, in log terms (MECHANICS §8).
 
-Benchmark: a *static* position of the same leverage, i.e. leverage L set once at the start of
-each holding period and never rebalanced, whose return is L x the underlying's return over that
-period (for a token held the whole window: exactly L x r). Holding periods are found on the
-hourly grid: an hour counts as held when the exposure at its start is non-zero, with the sign of
-that exposure (long token +|L|, short token -|L|).
+Every term is a natural-log return over the attributed span, so the terms add up exactly and stay
+bounded on any horizon (simple-return points of a start NAV do not: on a 16-month window one read
++67,910 points when the static benchmark was wiped out and the token was not):
 
-The gap (token return - benchmark return, both simple returns of the window) is split into:
-- rebalancing cost: trading + slippage fees booked to the portfolio,
-- management fee, funding (net: paid - received), subscription + redemption fees,
-  each as -amount / NAV at the start (negative = it cost the holder),
-- volatility decay: the residual, i.e. what rebalancing to constant leverage did to the
-  return, gross of every cost (it also absorbs small second-order cross terms).
+    ln(N_end / N_start) = L x ln(S_end / S_start)  (the benchmark: leverage L on every held hour)
+                        + volatility decay          (the residual, gross of every cost)
+                        + rebalancing + management + funding + subscription/redemption
 
-Analytic estimate (MECHANICS §8.2, 2nd-order): ln(N_n/N_0) ~ L ln(S_n/S_0) - (L^2-L)/2 sum r_i^2
-for a token rebalanced at every step i; a static position is the one-step case,
-ln(1 + L r) ~ L l - (L^2-L)/2 l^2 with l = ln(S_n/S_0). Their difference, from the hourly realised
-variance RV = sum of squared hourly log returns while held, is
-    estimate = (1 + benchmark) * (exp(-sum_k (L_k^2-L_k)/2 * (RV_k - l_k^2)) - 1),
-which assumes hourly rebalancing; a daily-reset or band token rebalances less often, so its
-measured decay inside one day is usually smaller (§8.2: decay is realised at rebalances only).
+The benchmark sums, over each hour held (exposure at the hour's start != 0, on the hourly grid),
++|L| (long token) or -|L| (short token) times that hour's log price change: a position kept at
+leverage L continuously, with no decay. Each cost term sums, hour by hour, the log of what that
+hour's fees took: with N1 the hour's closing NAV and G = N1 + the hour's fees (the NAV gross of
+them), the kinds are taken out one after the other (trading + slippage, management, funding,
+subscription + redemption: ln(G - f1) - ln(G), ...), so the costs of an hour add up to
+ln(N1 / G) exactly. A negative term cost the holder; funding received is positive.
+
+Analytic estimate (MECHANICS §8.2, 2nd order): a token rebalanced every step i has
+ln(N_n/N_0) ~ L ln(S_n/S_0) - (L^2 - L)/2 sum r_i^2, so the decay is about
+-(L^2 - L)/2 x RV, RV the hourly realised variance (sum of squared hourly log returns while
+held, each hour with its L). It assumes hourly rebalancing; a daily-reset or band token
+rebalances less often, so its measured decay over short spans is usually smaller.
+
+A token whose NAV reaches 0 has a log return of minus infinity: its attribution stops at its
+last positive NAV (`until`), and the report says so.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.reports.points import SeriesPoint
+
+# The cost groups in the order they are taken out of an hour's gross NAV, with their fee kinds.
+COST_GROUPS = (
+    ("rebalancing", ("trading", "slippage")),
+    ("management", ("management",)),
+    ("funding", ("funding",)),
+    ("subscription_redemption", ("subscription", "redemption")),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FeeEvent:
+    """One fee row: `amount` in USDT, > 0 a cost (funding < 0 was received)."""
+
+    at: datetime
+    kind: str
+    amount: float
 
 
 @dataclass(frozen=True, slots=True)
 class TokenDecomposition:
-    """The gap of a token portfolio to L x the underlying; every value a return fraction.
+    """A token portfolio's log return split against L x the underlying's log return.
 
-    `target_leverage` is |L| of the token held longest; `leverage_source` says where it came
-    from ("preset", "rebalances": median leverage right after rebalance events, or "nav":
-    median |leverage| of the NAV rows). Contributions are signed: a cost is negative.
-    `gap` = `decay` + `rebalancing` + `management` + `funding` + `subscription_redemption`.
+    Every value but `target_leverage` and `realised_variance` is a natural-log return (0.01 is
+    about 1 %). `target_leverage` is |L| of the token held longest; `leverage_source` says where
+    it came from ("preset", "rebalances", "nav"). `gap` = `token_log` - `benchmark_log` =
+    `decay` + `rebalancing` + `management` + `funding` + `subscription_redemption`.
+    `until` is the end of the attribution when the NAV reached 0 before the window's end.
     """
 
     target_leverage: float
     leverage_source: str
-    underlying_return: float
-    benchmark_return: float
-    token_return: float
+    underlying_log: float
+    benchmark_log: float
+    token_log: float
     gap: float
     decay: float
     rebalancing: float
@@ -54,81 +77,85 @@ class TokenDecomposition:
     subscription_redemption: float
     realised_variance: float
     decay_estimate: float
-
-
-@dataclass(frozen=True, slots=True)
-class _Segment:
-    leverage: float
-    start_price: float
-    end_price: float
-    variance: float
+    until: datetime | None = None
 
 
 def decompose(
     grid: Sequence[SeriesPoint],
-    nav_start: float,
-    nav_end: float,
-    fees: Mapping[str, float],
+    fees: Sequence[FeeEvent],
     target: tuple[float, float, str],
-) -> TokenDecomposition:
-    """Split a token portfolio's gap to L x the underlying (see the module docstring).
+) -> TokenDecomposition | None:
+    """Split a token portfolio's log return (see the module docstring); None when its NAV
+    was never positive on the grid.
 
-    `grid` is the hourly NAV grid of the window, `fees` the amounts by kind (> 0 cost, USDT),
-    `target` the triple (|L| of the long token, |L| of the short token, where they came from).
+    `grid` is the hourly NAV grid of the window, `fees` its fee rows in time order, `target`
+    the triple (|L| of the long token, |L| of the short token, where they came from).
     """
     long_l, short_l, source = target
-    segments = _segments(grid, long_l, short_l)
-    long_hours = sum(1 for p in grid[:-1] if p.exposure > 0)
-    short_hours = sum(1 for p in grid[:-1] if p.exposure < 0)
-    benchmark = math.prod(1 + s.leverage * (s.end_price / s.start_price - 1) for s in segments) - 1
-    token = nav_end / nav_start - 1 if nav_start > 0 else 0.0
-
-    def cost(*kinds: str) -> float:
-        return -sum(fees.get(k, 0.0) for k in kinds) / nav_start if nav_start > 0 else 0.0
-
-    rebalancing = cost("trading", "slippage")
-    management = cost("management")
-    funding = cost("funding")
-    sub_red = cost("subscription", "redemption")
+    alive = _alive(grid)
+    if len(alive) < 2:
+        return None
+    costs = _costs(alive, fees)
+    benchmark = variance = drag = 0.0
+    long_hours = short_hours = 0
+    for before, after in zip(alive, alive[1:], strict=False):
+        direction = (before.exposure > 0) - (before.exposure < 0)
+        if direction == 0 or before.price <= 0 or after.price <= 0:
+            continue
+        leverage = long_l if direction > 0 else -short_l
+        long_hours, short_hours = long_hours + (direction > 0), short_hours + (direction < 0)
+        step = math.log(after.price / before.price)
+        benchmark += leverage * step
+        variance += step**2
+        drag += (leverage**2 - leverage) / 2 * step**2
+    token = math.log(alive[-1].nav / alive[0].nav)
+    first, last = alive[0].price, alive[-1].price
     gap = token - benchmark
-    log_drag = sum(
-        (s.leverage**2 - s.leverage) / 2 * (s.variance - math.log(s.end_price / s.start_price) ** 2)
-        for s in segments
-    )
-    first, last = grid[0].price, grid[-1].price
     return TokenDecomposition(
         target_leverage=short_l if short_hours > long_hours else long_l,
         leverage_source=source,
-        underlying_return=last / first - 1 if first > 0 else 0.0,
-        benchmark_return=benchmark,
-        token_return=token,
+        underlying_log=math.log(last / first) if first > 0 and last > 0 else 0.0,
+        benchmark_log=benchmark,
+        token_log=token,
         gap=gap,
-        decay=gap - rebalancing - management - funding - sub_red,
-        rebalancing=rebalancing,
-        management=management,
-        funding=funding,
-        subscription_redemption=sub_red,
-        realised_variance=sum(s.variance for s in segments),
-        decay_estimate=(1 + benchmark) * math.expm1(-log_drag),
+        decay=gap - sum(costs.values()),
+        realised_variance=variance,
+        decay_estimate=-drag,
+        until=alive[-1].at if len(alive) < len(grid) else None,
+        **costs,
     )
 
 
-def _segments(grid: Sequence[SeriesPoint], long_l: float, short_l: float) -> list[_Segment]:
-    # Each grid interval is held in the direction of the exposure at its start (the position
-    # chosen then is what the hour's price move acts on); runs of equal direction form segments.
-    segments: list[_Segment] = []
-    current: _Segment | None = None
-    for before, after in zip(grid, grid[1:], strict=False):
-        direction = (before.exposure > 0) - (before.exposure < 0)
-        if direction == 0 or before.price <= 0 or after.price <= 0:
-            current = None
+def _alive(grid: Sequence[SeriesPoint]) -> Sequence[SeriesPoint]:
+    # The grid up to the last point before the NAV first reaches 0 (none if it starts at 0).
+    for i, point in enumerate(grid):
+        if point.nav <= 0:
+            return grid[:i]
+    return grid
+
+
+def _costs(grid: Sequence[SeriesPoint], fees: Sequence[FeeEvent]) -> dict[str, float]:
+    # Hour by hour (fees in (previous grid time, grid time]), each group's log share of the
+    # hour's costs. A group that would take the gross NAV to 0 or below is left to the residual.
+    totals = dict.fromkeys((name for name, _ in COST_GROUPS), 0.0)
+    kinds = {kind: name for name, group in COST_GROUPS for kind in group}
+    j = 0
+    while j < len(fees) and fees[j].at <= grid[0].at:
+        j += 1
+    for point in grid[1:]:
+        hour: dict[str, float] = {}
+        while j < len(fees) and fees[j].at <= point.at:
+            if (name := kinds.get(fees[j].kind)) is not None:
+                hour[name] = hour.get(name, 0.0) + fees[j].amount
+            j += 1
+        if not hour:
             continue
-        leverage = long_l if direction > 0 else -short_l
-        step = math.log(after.price / before.price) ** 2
-        if current is None or current.leverage != leverage:
-            current = _Segment(leverage, before.price, after.price, step)
-            segments.append(current)
-        else:
-            current = _Segment(leverage, current.start_price, after.price, current.variance + step)
-            segments[-1] = current
-    return segments
+        gross = point.nav + sum(hour.values())
+        for name, _ in COST_GROUPS:
+            if (amount := hour.get(name, 0.0)) == 0.0:
+                continue
+            net = gross - amount
+            if gross > 0 and net > 0:
+                totals[name] += math.log(net / gross)
+            gross = net
+    return totals

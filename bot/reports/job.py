@@ -229,7 +229,9 @@ def metric_rows(report: Report) -> list[tuple[str, str, float | None]]:
             values: dict[str, float | None] = {
                 "rank": rank, "nav_start": p.nav_start, "nav_end": p.nav_end,
                 "return": p.total_return, "max_drawdown": p.max_drawdown,
-                "volatility": p.volatility, "sharpe": p.sharpe, "fills": p.fills,
+                "volatility": p.volatility, "sharpe": p.sharpe, "sortino": p.sortino,
+                "calmar": p.calmar, "annual_return": p.annual_return,
+                "underwater_days": p.underwater.total_seconds() / 86400, "fills": p.fills,
                 "stops": p.stops, "take_profits": p.take_profits,
                 "liquidations": p.liquidations, "rebalances": p.rebalances,
                 "reverse_splits": p.reverse_splits, "funding_paid": p.funding_paid,
@@ -242,7 +244,7 @@ def metric_rows(report: Report) -> list[tuple[str, str, float | None]]:
                 t = p.token
                 values |= {
                     "token_target_leverage": t.target_leverage,
-                    "token_benchmark": t.benchmark_return,
+                    "token_benchmark": t.benchmark_log, "token_log_return": t.token_log,
                     "token_gap": t.gap, "token_decay": t.decay, "token_rebalancing": t.rebalancing,
                     "token_management": t.management, "token_funding": t.funding,
                     "token_subscription_redemption": t.subscription_redemption,

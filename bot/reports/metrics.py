@@ -1,4 +1,4 @@
-"""Pure performance metrics: returns, drawdown, volatility, Sharpe ratio.
+"""Pure performance metrics: returns, drawdown, volatility, Sharpe, Sortino and Calmar ratios.
 
 Conventions (also in docs/REPORTS.md):
 - NAVs are sampled on an hourly grid (the last NAV at or before each full hour of the window,
@@ -86,3 +86,54 @@ def hourly_grid(start: datetime, end: datetime) -> list[datetime]:
     if end > start:
         grid.append(end)
     return grid
+
+
+def sortino_ratio(returns: Sequence[float], periods_per_year: int = HOURS_PER_YEAR) -> float | None:
+    """Annualised Sortino ratio, target 0: mean / downside deviation * sqrt(periods).
+
+    The downside deviation is sqrt(mean(min(r, 0)^2)) over every period (the empyrical
+    convention); None with fewer than two returns or no negative return.
+    """
+    if len(returns) < 2:
+        return None
+    downside = math.sqrt(sum(min(r, 0.0) ** 2 for r in returns) / len(returns))
+    if downside == 0.0:
+        return None
+    return sum(returns) / len(returns) / downside * math.sqrt(periods_per_year)
+
+
+def annualised_return(start: float, end: float, days: float) -> float | None:
+    """Compound annual growth (end / start)^(365 / days) - 1; None without a span or a start.
+
+    A year is 365 days (crypto trades every day); a NAV of 0 at the end gives -1.
+    """
+    if start <= 0 or days <= 0:
+        return None
+    if end <= 0:
+        return -1.0
+    exponent = math.log(end / start) * 365.0 / days
+    return math.expm1(exponent) if exponent < 700 else math.inf
+
+
+def calmar_ratio(annual: float | None, drawdown: float) -> float | None:
+    """Annualised return / max drawdown (a positive fraction); None without a drawdown."""
+    if annual is None or drawdown <= 0 or not math.isfinite(annual):
+        return None
+    return annual / drawdown
+
+
+def longest_underwater(times: Sequence[datetime], values: Sequence[float]) -> timedelta:
+    """The longest stretch spent below a previous peak: from the peak to the first value back
+    at or above it, or to the last time when it never got back."""
+    longest = timedelta(0)
+    peak, peak_at, under = -math.inf, None, False
+    for at, value in zip(times, values, strict=True):
+        if value >= peak:
+            if under and peak_at is not None:
+                longest = max(longest, at - peak_at)
+            peak, peak_at, under = value, at, False
+        else:
+            under = True
+    if under and peak_at is not None:
+        longest = max(longest, times[-1] - peak_at)
+    return longest

@@ -9,7 +9,6 @@ events count when start < at <= end, so they explain exactly the change between 
 
 from __future__ import annotations
 
-import bisect
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -20,8 +19,17 @@ from zoneinfo import ZoneInfo
 
 from bot.adapters.sqlite.timefmt import parse_time
 from bot.reports import metrics
-from bot.reports.decay import TokenDecomposition, decompose
-from bot.reports.points import SeriesPoint
+from bot.reports.decay import FeeEvent, TokenDecomposition, decompose
+from bot.reports.points import SeriesPoint, hourly_nav_grid, point_from_row
+from bot.reports.tearsheet import (
+    Drawdown,
+    MonthReturn,
+    RebalanceSummary,
+    monthly_returns,
+    rebalance_summary,
+    worst_drawdowns,
+)
+from bot.reports.trades import OpenPosition, Trade, open_positions, trades
 
 FEE_KINDS = (
     "trading",
@@ -33,6 +41,9 @@ FEE_KINDS = (
     "liquidation",
 )
 Row = Mapping[str, Any]
+# What "who won" ranks by (docs/REPORTS.md): the simple return or a risk-adjusted ratio.
+RANK_MEASURES = ("sharpe", "sortino", "calmar", "return")
+DEFAULT_RANK_BY = "sharpe"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,22 +88,13 @@ class LedgerRows:
 
 
 @dataclass(frozen=True, slots=True)
-class OpenPosition:
-    """A position open at the end of the window (qty in base units, prices in USDT)."""
-
-    side: str
-    qty: float
-    entry: float
-    stop: float | None
-    leverage: float
-    liq_price: float | None
-
-
-@dataclass(frozen=True, slots=True)
 class PortfolioReport:
     """One portfolio over the window. Returns, drawdown and volatility are fractions; money
     is USDT; `fees` maps every kind to its net amount (> 0 cost); funding is split into
-    `funding_paid` (>= 0) and `funding_received` (>= 0)."""
+    `funding_paid` (>= 0) and `funding_received` (>= 0). `annual_return` compounds the
+    window's return over 365 days; `underwater` is the longest stretch below a previous peak
+    of the hourly grid; the tear-sheet tuples are described in `bot.reports.tearsheet` and
+    `bot.reports.trades`."""
 
     id: str
     experiment: str
@@ -106,6 +108,10 @@ class PortfolioReport:
     max_drawdown: float
     volatility: float | None
     sharpe: float | None
+    sortino: float | None
+    calmar: float | None
+    annual_return: float | None
+    underwater: timedelta
     price_start: float | None
     price_end: float | None
     fills: int
@@ -125,6 +131,17 @@ class PortfolioReport:
     refused: Mapping[str, int] = field(default_factory=dict)  # entries refused, by reason
     died_at: datetime | None = None  # NAV reached 0 or cannot pay for the smallest order
     death_cause: str | None = None
+    fee_events: tuple[FeeEvent, ...] = ()
+    trades: tuple[Trade, ...] = ()
+    monthly: tuple[MonthReturn, ...] = ()
+    drawdowns: tuple[Drawdown, ...] = ()
+    rebalance_summary: tuple[RebalanceSummary, ...] = ()
+
+    def score(self, measure: str) -> float | None:
+        """The value "who won" ranks by: `return` or the `sharpe`, `sortino`, `calmar` ratio."""
+        if measure == "return":
+            return self.total_return
+        return {"sharpe": self.sharpe, "sortino": self.sortino, "calmar": self.calmar}[measure]
 
     @property
     def kind(self) -> str:
@@ -144,12 +161,13 @@ class PortfolioReport:
 
 @dataclass(frozen=True, slots=True)
 class ExperimentReport:
-    """The portfolios of one experiment, ranked by return (best first, ties by id)."""
+    """The portfolios of one experiment, ranked by `rank_by` (best first; see `build_report`)."""
 
     name: str
     symbol: str
     strategy: str
     portfolios: tuple[PortfolioReport, ...]
+    rank_by: str = DEFAULT_RANK_BY
 
     @property
     def underlying_return(self) -> float | None:
@@ -180,14 +198,19 @@ def build_report(
     period: ReportPeriod,
     targets: Mapping[str, tuple[float, float]] | None = None,
     notes: Sequence[str] = (),
+    rank_by: str = DEFAULT_RANK_BY,
 ) -> Report:
     """Build the report of `period` from ledger rows.
 
     `targets` optionally maps a token portfolio id to the target |L| of its (long, short)
     token, e.g. from the preset; without it, |L| (both sides) is the median |leverage_after|
     of the portfolio's rebalance events, else the median |leverage| of its invested NAV rows.
-    `notes` are printed under the window line.
+    `notes` are printed under the window line. Each experiment ranks its portfolios by
+    `rank_by` (one of RANK_MEASURES), best first: the living before those that died before
+    the window, a defined measure before an undefined one (n/a), then by return, then by id.
     """
+    if rank_by not in RANK_MEASURES:
+        raise ValueError(f"rank_by must be one of {', '.join(RANK_MEASURES)}, not {rank_by!r}")
     names = [n for n in LedgerRows.__dataclass_fields__ if n != "portfolios"]
     by_pid = {name: _group(getattr(rows, name)) for name in names}
     reports: dict[str, list[PortfolioReport]] = defaultdict(list)
@@ -198,19 +221,19 @@ def build_report(
         reports[str(info["experiment"])].append(_portfolio(info, part, period, target))
     experiments = []
     for name in sorted(reports):
-        # A portfolio that died before the window cannot win it with its 0 % (issue 14): the
-        # dead rank after the living, each group by return.
-        ranked = sorted(
-            reports[name],
-            key=lambda p: (
-                p.died_at is not None and p.died_at <= period.start,
-                -p.total_return,
-                p.id,
-            ),
-        )
+        ranked = sorted(reports[name], key=lambda p: _rank_key(p, period, rank_by))
         head = ranked[0]
-        experiments.append(ExperimentReport(name, head.symbol, head.strategy, tuple(ranked)))
+        experiments.append(
+            ExperimentReport(name, head.symbol, head.strategy, tuple(ranked), rank_by)
+        )
     return Report(period, tuple(experiments), tuple(notes))
+
+
+def _rank_key(p: PortfolioReport, period: ReportPeriod, rank_by: str) -> tuple[Any, ...]:
+    # A portfolio that died before the window cannot win it with its 0 % (issue 14).
+    score = p.score(rank_by)
+    dead = p.died_at is not None and p.died_at <= period.start
+    return (dead, score is None, -(score or 0.0), -p.total_return, p.id)
 
 
 def _group(rows: Sequence[Row]) -> dict[str, list[Row]]:
@@ -244,20 +267,22 @@ def _portfolio(
     period: ReportPeriod,
     target: tuple[float, float, str] | None,
 ) -> PortfolioReport:
-    points = sorted((_point(r) for r in part["nav"]), key=lambda p: p.at)
+    points = sorted((point_from_row(r) for r in part["nav"]), key=lambda p: p.at)
     points = [p for p in points if p.at <= period.end]
     anchor = [p for p in points if p.at <= period.start]
     inside = [p for p in points if p.at > period.start]
     capital = float(info["capital"])
     nav_start = anchor[-1].nav if anchor else capital
     nav_end = inside[-1].nav if inside else nav_start
-    grid = _grid(points, period, capital)
+    grid = hourly_nav_grid(points, period.start, period.end, capital)
     fees, paid, received = _fees(part["fees"])
-    returns = metrics.log_returns([p.nav for p in grid])
     vehicle = str(info["vehicle"])
+    events = tuple(
+        FeeEvent(parse_time(str(r["at"])), str(r["kind"]), float(r["amount"])) for r in part["fees"]
+    )
     token = None
     if vehicle.startswith("token") and target is not None and len(grid) > 1:
-        token = decompose(grid, nav_start, nav_end, fees, target)
+        token = decompose(grid, events, target)
     last = points[-1] if points else None
     return PortfolioReport(
         id=str(info["id"]),
@@ -268,10 +293,7 @@ def _portfolio(
         capital=capital,
         nav_start=nav_start,
         nav_end=nav_end,
-        total_return=metrics.total_return(nav_start, nav_end),
-        max_drawdown=metrics.max_drawdown([nav_start] + [p.nav for p in inside]),
-        volatility=metrics.annualised_volatility(returns),
-        sharpe=metrics.sharpe_ratio(returns),
+        **_performance(nav_start, nav_end, [nav_start] + [p.nav for p in inside], grid, period),
         price_start=grid[0].price if grid and grid[0].price > 0 else None,
         price_end=grid[-1].price if grid and grid[-1].price > 0 else None,
         **_counts(part),
@@ -280,16 +302,64 @@ def _portfolio(
         funding_received=received,
         exposure_end=last.exposure if last else 0.0,
         leverage_end=last.leverage if last else 0.0,
-        open_positions=tuple(_open_positions(part["positions"], period.end)),
+        open_positions=tuple(open_positions(part["positions"], period.end)),
         grid=tuple(grid),
         token=token,
         refused={str(r["reason"]): int(r["count"]) for r in part["refusals"]},
         died_at=parse_time(str(part["deaths"][0]["at"])) if part["deaths"] else None,
         death_cause=str(part["deaths"][0]["cause"]) if part["deaths"] else None,
+        fee_events=events,
+        **_tear_sheet(part, grid, nav_start, period, vehicle),
     )
 
 
-def _counts(part: Mapping[str, list[Row]]) -> dict[str, int]:
+def _performance(
+    nav_start: float,
+    nav_end: float,
+    navs: Sequence[float],
+    grid: Sequence[SeriesPoint],
+    period: ReportPeriod,
+) -> dict[str, Any]:
+    # Drawdown on every NAV row; ratios from the hourly grid's log returns (metrics.py).
+    returns = metrics.log_returns([p.nav for p in grid])
+    days = (period.end - period.start).total_seconds() / 86400
+    annual = metrics.annualised_return(nav_start, nav_end, days)
+    drawdown = metrics.max_drawdown(navs)
+    return {
+        "total_return": metrics.total_return(nav_start, nav_end),
+        "max_drawdown": drawdown,
+        "volatility": metrics.annualised_volatility(returns),
+        "sharpe": metrics.sharpe_ratio(returns),
+        "sortino": metrics.sortino_ratio(returns),
+        "calmar": metrics.calmar_ratio(annual, drawdown),
+        "annual_return": annual,
+        "underwater": metrics.longest_underwater([p.at for p in grid], [p.nav for p in grid]),
+    }
+
+
+def _tear_sheet(
+    part: Mapping[str, list[Row]],
+    grid: Sequence[SeriesPoint],
+    nav_start: float,
+    period: ReportPeriod,
+    vehicle: str,
+) -> dict[str, Any]:
+    # Trades for perps; rebalances by month (by year beyond two years) for tokens.
+    yearly = period.end - period.start > timedelta(days=731)
+    perp = vehicle.startswith("perp")
+    return {
+        "trades": trades(part["positions"], part["fills"], part["fees"], period.end)
+        if perp
+        else (),
+        "monthly": monthly_returns(grid, nav_start, period.timezone),
+        "drawdowns": worst_drawdowns(grid),
+        "rebalance_summary": rebalance_summary(
+            part["token_events"], part["fees"], period.timezone, yearly
+        ),
+    }
+
+
+def _counts(part: Mapping[str, list[Row]]) -> dict[str, Any]:
     reasons = [str(f["reason"]) for f in part["fills"]]
     kinds = [str(e["kind"]) for e in part["token_events"]]
     return {
@@ -302,39 +372,6 @@ def _counts(part: Mapping[str, list[Row]]) -> dict[str, int]:
     }
 
 
-def _point(row: Row) -> SeriesPoint:
-    return SeriesPoint(
-        at=parse_time(str(row["at"])),
-        nav=float(row["nav"]),
-        leverage=float(row["leverage"]),
-        exposure=float(row["exposure"]),
-        price=float(row["price"]),
-    )
-
-
-def _grid(points: Sequence[SeriesPoint], period: ReportPeriod, capital: float) -> list[SeriesPoint]:
-    # Before its first NAV row a portfolio is flat at its capital; its price is unknown, so
-    # the first recorded price stands in (it does not matter: nothing is held).
-    if not points:
-        return []
-    times = [p.at for p in points]
-    first = points[0]
-    flat = SeriesPoint(first.at, capital, 0.0, 0.0, first.price)
-    grid = []
-    for at in metrics.hourly_grid(period.start, period.end):
-        i = _index_asof(times, at)
-        grid.append(_at(points[i], at) if i >= 0 else _at(flat, at))
-    return grid
-
-
-def _index_asof(times: Sequence[datetime], at: datetime) -> int:
-    return bisect.bisect_right(times, at) - 1
-
-
-def _at(point: SeriesPoint, at: datetime) -> SeriesPoint:
-    return SeriesPoint(at, point.nav, point.leverage, point.exposure, point.price)
-
-
 def _fees(rows: Sequence[Row]) -> tuple[dict[str, float], float, float]:
     totals = dict.fromkeys(FEE_KINDS, 0.0)
     paid = received = 0.0
@@ -345,23 +382,3 @@ def _fees(rows: Sequence[Row]) -> tuple[dict[str, float], float, float]:
             paid += max(amount, 0.0)
             received += max(-amount, 0.0)
     return totals, paid, received
-
-
-def _open_positions(rows: Sequence[Row], end: datetime) -> list[OpenPosition]:
-    out = []
-    for row in rows:
-        closed = row["closed_at"]
-        if parse_time(str(row["opened_at"])) <= end and (
-            closed is None or parse_time(str(closed)) > end
-        ):
-            out.append(
-                OpenPosition(
-                    side=str(row["side"]),
-                    qty=float(row["qty"]),
-                    entry=float(row["entry"]),
-                    stop=None if row["stop"] is None else float(row["stop"]),
-                    leverage=float(row["leverage"]),
-                    liq_price=None if row["liq_price"] is None else float(row["liq_price"]),
-                )
-            )
-    return out

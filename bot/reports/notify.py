@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from loguru import logger
 
 from bot.reports.model import Report
-from bot.reports.tables import pct
+from bot.reports.tables import MEASURE_NAMES, pct, pts
 
 WebhookFormat = Literal["telegram", "discord", "slack"]
 # Message size limits: Discord 2000 characters, Telegram 4096, Slack about 40000.
@@ -25,16 +25,21 @@ _LIMITS = {"telegram": 4096, "discord": 2000, "slack": 3900}
 
 
 def summary_text(report: Report) -> str:
-    """A short plain-text summary: per experiment the ranking with returns."""
+    """A short plain-text summary: per experiment the ranking (by its measure) with returns."""
     lines = [f"ltbot {report.period.label} ({report.period.timezone})"]
     for e in report.experiments:
-        lines.append(f"{e.name} ({e.symbol}, underlying {pct(e.underlying_return)}):")
+        lines.append(
+            f"{e.name} ({e.symbol}, underlying {pct(e.underlying_return)}, "
+            f"ranked by {MEASURE_NAMES[e.rank_by]}):"
+        )
         for rank, p in enumerate(e.portfolios, 1):
             extra = ""
             if p.token is not None:
-                extra = f", decay {p.token.decay * 100:+.2f} pts"
+                extra = f", decay {pts(p.token.decay)} log pts"
             if p.stops or p.liquidations:
                 extra += f", stops {p.stops}, liquidations {p.liquidations}"
+            if p.died_at is not None:
+                extra += f", died {p.died_at:%Y-%m-%d}"
             lines.append(f"  {rank}. {p.vehicle} {pct(p.total_return)}{extra}")
     if not report.experiments:
         lines.append("no portfolios")

@@ -1,9 +1,15 @@
-"""One sampled NAV point of a portfolio (shared by the report model, decay and charts)."""
+"""Sampled NAV points of a portfolio and the hourly grid (shared by the model, decay, charts)."""
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from bot.adapters.sqlite.timefmt import parse_time
+from bot.reports.metrics import hourly_grid
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,3 +22,35 @@ class SeriesPoint:
     leverage: float
     exposure: float
     price: float
+
+
+def point_from_row(row: Mapping[str, Any]) -> SeriesPoint:
+    """The point of one `nav` ledger row."""
+    return SeriesPoint(
+        at=parse_time(str(row["at"])),
+        nav=float(row["nav"]),
+        leverage=float(row["leverage"]),
+        exposure=float(row["exposure"]),
+        price=float(row["price"]),
+    )
+
+
+def hourly_nav_grid(
+    points: Sequence[SeriesPoint], start: datetime, end: datetime, capital: float
+) -> list[SeriesPoint]:
+    """The last point at or before `start`, each full hour and `end` (see metrics.hourly_grid).
+
+    Before its first NAV row a portfolio is flat at its capital; its price is unknown, so the
+    first recorded price stands in (it does not matter: nothing is held).
+    """
+    if not points:
+        return []
+    times = [p.at for p in points]
+    first = points[0]
+    flat = SeriesPoint(first.at, capital, 0.0, 0.0, first.price)
+    grid = []
+    for at in hourly_grid(start, end):
+        i = bisect.bisect_right(times, at) - 1
+        source = points[i] if i >= 0 else flat
+        grid.append(SeriesPoint(at, source.nav, source.leverage, source.exposure, source.price))
+    return grid

@@ -106,10 +106,11 @@ def test_summary_names_ranks_and_decay(ledger: Store) -> None:
         LedgerRows.from_mapping(ledger.report_rows(period.start, period.end)), period
     )
     text = summary_text(report)
-    assert text.splitlines()[:3] == [
+    assert text.splitlines()[:4] == [
         "ltbot 2024-01-01 (UTC)",
-        "btc-hold (BTC/USDT:USDT, underlying +8.00 %):",
-        "  1. token:ftx +11.90 %, decay -11.97 pts",
+        "btc-hold (BTC/USDT:USDT, underlying +8.00 %, ranked by Sharpe):",
+        "  1. spot +8.00 %",
+        "  2. token:ftx +11.90 %, decay -11.75 log pts",  # test_report_model.py: -0.117465
     ]
     assert "  3. perp:risk_pct=0.02 -3.44 %, stops 1, liquidations 0" in text
 

@@ -47,8 +47,8 @@ def test_daily_report_writes_files_and_metrics(ledger: Store, tmp_path: Path) ->
         (r["portfolio_id"], r["metric"]): r["value"] for r in _metrics(ledger, DAY.isoformat())
     }
     assert metrics[(TOKEN, "return")] == pytest.approx(0.11898)
-    assert metrics[(TOKEN, "token_decay")] == pytest.approx(-0.11967)
-    assert metrics[(TOKEN, "rank")] == 1
+    assert metrics[(TOKEN, "token_decay")] == pytest.approx(-0.117465, abs=1e-6)  # log terms
+    assert metrics[(TOKEN, "rank")] == 2  # by Sharpe, after the spot (test_report_model.py)
     assert metrics[(PERP, "stops")] == 1
     assert metrics[(PERP, "fee_trading")] == pytest.approx(2.77)
     assert ("eth-trend/spot", "sharpe") in metrics and metrics[("eth-trend/spot", "sharpe")] is None
