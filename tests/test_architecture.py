@@ -123,7 +123,10 @@ ALLOWED = {
     "reports": CORE | {"engine", "config", "adapters"},
     "runtime": CORE | {"engine", "portfolios", "config", "adapters", "reports", "__init__"},
     "web": CORE | {"engine", "config", "adapters", "reports"},
-    "cli": CORE | {"engine", "config", "adapters", "reports", "runtime", "web", "__init__"},
+    "calibration": CORE | {"engine", "config", "adapters", "simulate"},
+    "cli": CORE
+    | {"engine", "config", "adapters", "reports", "runtime", "web", "__init__"}
+    | {"calibration"},
     "__init__": {"simulate"},
     "__main__": {"cli"},
 }

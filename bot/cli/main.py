@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from bot import __version__
+from bot.cli.calibrate import calibrate_command
 from bot.cli.common import CONTEXT, QuietOption, VerboseOption, fail, verbosity
 from bot.cli.config_cmd import config_check, config_show
 from bot.cli.download import download_command
@@ -46,6 +47,7 @@ app.command("presets")(presets_command)
 app.command("report")(report_command)
 app.command("download")(download_command)
 app.command("sim-exchange")(sim_exchange_command)
+app.command("calibrate")(calibrate_command)
 
 
 def _version(value: bool) -> None:
