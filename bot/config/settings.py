@@ -159,6 +159,8 @@ class ReportSettings(_Section):
     webhook_url: str | None = None
     webhook_format: Literal["telegram", "discord", "slack"] = "slack"
     telegram_chat_id: str | None = None
+    # What "who won" ranks by (docs/REPORTS.md): a risk-adjusted ratio or the plain return.
+    rank_by: Literal["sharpe", "sortino", "calmar", "return"] = "sharpe"
 
     @field_validator("timezone")
     @classmethod

@@ -41,7 +41,15 @@ from bot.domain.token_presets import token_spec
 from bot.domain.token_spec import TokenSpec
 from bot.domain.values import Side
 from bot.reports.coverage import coverage_notes, run_coverage
-from bot.reports.model import FEE_KINDS, LedgerRows, Report, ReportPeriod, build_report, period_for
+from bot.reports.model import (
+    DEFAULT_RANK_BY,
+    FEE_KINDS,
+    LedgerRows,
+    Report,
+    ReportPeriod,
+    build_report,
+    period_for,
+)
 from bot.reports.notify import post_webhook, summary_text
 from bot.reports.render_html import render_html
 from bot.reports.render_markdown import render_markdown
@@ -63,8 +71,11 @@ def previous_day(now: datetime, timezone: str) -> date:
     return now.astimezone(ZoneInfo(timezone)).date() - timedelta(days=1)
 
 
-def load_report(store: LedgerQueries, period: ReportPeriod) -> Report:
-    """Build the report of `period` from the ledger alone (never from today's config).
+def load_report(
+    store: LedgerQueries, period: ReportPeriod, rank_by: str = DEFAULT_RANK_BY
+) -> Report:
+    """Build the report of `period` from the ledger alone (never from today's config), each
+    experiment ranked by `rank_by` (see `build_report`).
 
     A token's target leverage comes from the vehicle parameters stored when its portfolio was
     created; for a ledger written before they were stored, from the preset's defaults with
@@ -81,7 +92,7 @@ def load_report(store: LedgerQueries, period: ReportPeriod) -> Report:
             "the vehicle label, not the [presets] config of the run."
         )
     notes += coverage_notes(run_coverage(store), period.start, period.end)
-    return build_report(LedgerRows.from_mapping(rows), period, targets, notes)
+    return build_report(LedgerRows.from_mapping(rows), period, targets, notes, rank_by)
 
 
 def _token_specs(
@@ -125,7 +136,7 @@ def run_report(
 ) -> ReportOutput:
     """Report the local days `first`..`last`: files, stored metrics, optional webhook."""
     period = period_for(first, last, settings.report.timezone)
-    report = load_report(store, period)
+    report = load_report(store, period, settings.report.rank_by)
     markdown, html = write_report(store, report, settings.report.out_dir)
     logger.info("report {} written: {} and {}", period.label, markdown, html)
     notified = None
