@@ -124,9 +124,11 @@ ALLOWED = {
     "runtime": CORE | {"engine", "portfolios", "config", "adapters", "reports", "__init__"},
     "web": CORE | {"engine", "config", "adapters", "reports"},
     "calibration": CORE | {"engine", "config", "adapters", "simulate"},
+    "study": CORE
+    | {"engine", "portfolios", "config", "adapters", "runtime", "reports", "__init__"},
     "cli": CORE
     | {"engine", "config", "adapters", "reports", "runtime", "web", "__init__"}
-    | {"calibration"},
+    | {"calibration", "study"},
     "__init__": {"simulate"},
     "__main__": {"cli"},
 }

@@ -21,6 +21,7 @@ from bot.cli.run import demo_command, run_command, status_command
 from bot.cli.serve import serve_command
 from bot.cli.sim_exchange import sim_exchange_command
 from bot.cli.strategies import strategies_command
+from bot.cli.study import study_app
 from bot.runtime.log_setup import configure_logging
 
 app = typer.Typer(
@@ -35,6 +36,7 @@ config_app = typer.Typer(
     help="Inspect and validate configuration.", no_args_is_help=True, context_settings=CONTEXT
 )
 app.add_typer(config_app, name="config")
+app.add_typer(study_app, name="study")
 config_app.command("check")(config_check)
 config_app.command("show")(config_show)
 app.command("run")(run_command)

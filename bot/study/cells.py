@@ -1,0 +1,77 @@
+"""Cells: one symbol x one window x one strategy parameter set, run through every vehicle.
+
+Cells are expanded from a study config in a fixed order (symbol, window, strategy, params), and
+each has a stable text id, so a resumed or re-run study recognises the cells it has done.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.study.config import StudyConfig, StudyConfigError, window_ranges
+from bot.study.market import SymbolData
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One replay of the study: `params` is the strategy's parameters as JSON (keys sorted)."""
+
+    symbol: str
+    start: datetime
+    end: datetime
+    strategy: str
+    params: str
+
+    @property
+    def id(self) -> str:
+        """Stable text id: symbol|start|end|strategy|params."""
+        return "|".join(
+            (
+                self.symbol,
+                f"{self.start:%Y-%m-%d}",
+                f"{self.end:%Y-%m-%d}",
+                self.strategy,
+                self.params,
+            )
+        )
+
+    def strategy_params(self) -> dict[str, Any]:
+        """The strategy parameters as a dict."""
+        loaded: dict[str, Any] = json.loads(self.params)
+        return loaded
+
+
+def expand_cells(config: StudyConfig, data: dict[str, SymbolData]) -> list[Cell]:
+    """Every cell of the study; StudyConfigError when a symbol has no window inside its data."""
+    strategies = [
+        (grid.name, json.dumps(params, sort_keys=True))
+        for grid in config.strategies
+        for params in grid.expand()
+    ]
+    cells = []
+    for symbol in config.study.symbols:
+        first, last = data[symbol].span
+        windows = window_ranges(config, first, last)
+        for lo, hi in windows:
+            if lo < first or hi > last:
+                raise StudyConfigError(
+                    f"windows: {lo:%Y-%m-%d}..{hi:%Y-%m-%d} is outside the data of {symbol} "
+                    f"({first:%Y-%m-%d %H:%M}..{last:%Y-%m-%d %H:%M})"
+                )
+        if not windows:
+            raise StudyConfigError(
+                f"windows: a {config.windows.length_days}-day window is longer than the data of "
+                f"{symbol} in range ({first:%Y-%m-%d %H:%M}..{last:%Y-%m-%d %H:%M})"
+            )
+        for lo, hi in windows:
+            for name, params in strategies:
+                cells.append(Cell(symbol, lo, hi, name, params))
+    return cells
+
+
+def batch_cells(cells: list[Cell], size: int) -> list[list[Cell]]:
+    """Cells in tasks of `size`, in order (a task's cells share the symbol when they can)."""
+    return [cells[i : i + size] for i in range(0, len(cells), size)]

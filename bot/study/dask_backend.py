@@ -1,0 +1,66 @@
+"""Run study tasks on Dask distributed: a LocalCluster or an existing scheduler.
+
+Needs the optional extra (`pip install 'ltbot[dask]'`). Each Dask worker process keeps the
+market data it has loaded (bot/study/market.py), like a local pool worker; every worker must
+see the study's data path (a shared file system) and have ltbot installed (docs/STUDY.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from bot.study.config import StudyConfigError
+from bot.study.runner import StopFlag, drive
+from bot.study.worker import CellResult, StudyTask, run_task
+
+CONNECT_TIMEOUT = "10s"
+
+
+def connect(cluster: str, workers: int) -> Any:
+    """A Dask client: `local` starts a LocalCluster of `workers` processes (one thread each);
+    `tcp://HOST:PORT` joins a running scheduler. StudyConfigError when it cannot."""
+    try:
+        # Imported by name: an optional extra, typed loosely (Any) like any dynamic import.
+        distributed: Any = importlib.import_module("distributed")
+    except ImportError:
+        raise StudyConfigError(
+            "--cluster needs Dask distributed: pip install 'ltbot[dask]'"
+        ) from None
+    if cluster == "local":
+        local = distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        return distributed.Client(local)
+    if not cluster.startswith("tcp://"):
+        raise StudyConfigError(f"--cluster: expected local or tcp://HOST:PORT, got {cluster!r}")
+    try:
+        return distributed.Client(cluster, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        raise StudyConfigError(f"--cluster {cluster}: cannot reach the scheduler ({exc})") from None
+
+
+def run_on_dask(
+    tasks: list[StudyTask],
+    client: Any,
+    stop: StopFlag,
+    on_done: Callable[[list[CellResult]], None],
+) -> None:
+    """Run `tasks` on the cluster of a Dask `client`, two tasks in flight per worker thread."""
+    wait = importlib.import_module("distributed").wait
+    slots = max(sum(client.nthreads().values()), 1) * 2
+
+    def wait_first(running: set[Any]) -> Iterable[Any]:
+        done: Iterable[Any] = wait(running, return_when="FIRST_COMPLETED").done
+        return done
+
+    drive(tasks, lambda t: client.submit(run_task, t, pure=False), wait_first, slots, stop, on_done)
+
+
+def disconnect(client: Any) -> None:
+    """Close a client from `connect` and the LocalCluster it started, if any."""
+    local = client.cluster
+    client.close()
+    if local is not None:
+        local.close()

@@ -1,0 +1,170 @@
+"""One portfolio's metrics over a study window, folded record by record (no ledger kept).
+
+Conventions (the daily report's, bot/reports/metrics.py, except where said):
+- Money in USDT; a fee amount > 0 is a cost, < 0 an income (funding received).
+- NAV records with the same time replace each other (the ledger's `nav` primary key keeps the
+  last one), so a fold sees exactly the rows a ledger would hold.
+- The portfolio is flat at its capital from the window start to its first NAV record.
+- Max drawdown: every NAV record, as a positive fraction of the running peak (capital first).
+- Time under water: the fraction of the window during which the NAV stood below its running
+  peak (each record's NAV holds until the next record, the last one until the window end).
+- Sharpe and Sortino: daily log returns of the NAV at each UTC midnight of the window and at
+  its end (the last NAV at or before each), annualised with sqrt(365) (crypto trades every day
+  of the year); risk-free rate 0. Sortino's downside deviation is sqrt(mean(min(r, 0)^2)) over
+  all days. None with fewer than two returns or zero deviation.
+- Decay attribution (tokens): bot/reports/decay.py on the hourly NAV grid of the window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.domain.records import NavRecord
+from bot.domain.values import FeeKind
+from bot.reports import metrics
+from bot.reports.decay import FeeEvent, decompose
+from bot.reports.points import SeriesPoint
+
+DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
+FEE_KINDS: tuple[str, ...] = tuple(k.value for k in FeeKind)
+# The token attribution's terms (bot/reports/decay.py: natural-log returns), as result columns.
+ATTRIBUTION = ("gap", "decay", "rebalancing", "management", "funding", "subscription_redemption")
+DECAY_COLUMNS = ("benchmark_log", *(f"attr_{n}" for n in ATTRIBUTION), "decay_estimate")
+
+
+def sortino_ratio(returns: Sequence[float], periods_per_year: int) -> float | None:
+    """Annualised Sortino ratio, zero target: mean / sqrt(mean(min(r, 0)^2)) * sqrt(periods)."""
+    if len(returns) < 2:
+        return None
+    downside = math.sqrt(sum(min(r, 0.0) ** 2 for r in returns) / len(returns))
+    if downside == 0.0:
+        return None
+    return sum(returns) / len(returns) / downside * math.sqrt(periods_per_year)
+
+
+class PortfolioFold:
+    """Accumulate one portfolio's NAV records, fees, fills, token events and death."""
+
+    def __init__(
+        self,
+        start: datetime,
+        end: datetime,
+        capital: float,
+        target: tuple[float, float] | None = None,
+    ) -> None:
+        """`target`: |L| of the long and short token (token vehicles: the decay attribution)."""
+        self.start, self.end, self.capital, self.target = start, end, capital, target
+        self.fees = dict.fromkeys(FEE_KINDS, 0.0)
+        self.counts = {"fills": 0, "stops": 0, "take_profits": 0, "liquidations": 0}
+        self.rebalances = 0
+        self.died_at: datetime | None = None
+        self._pending: NavRecord | None = None
+        self._last: NavRecord | None = None
+        self._last_at, self._last_nav, self._peak = start, capital, capital
+        self._drawdown = 0.0
+        self._under = 0.0  # seconds under water
+        self._next_day, self._next_hour = start, start
+        self._daily: list[float] = []
+        self._grid: list[SeriesPoint] = []
+        self._fee_events: list[FeeEvent] = []
+
+    def nav(self, record: NavRecord) -> None:
+        """Fold one NAV record (times never decrease)."""
+        pending = self._pending
+        if pending is not None and pending.at != record.at:
+            self._commit(pending)
+        self._pending = record
+
+    def fee(self, at: datetime, kind: str, amount: float) -> None:
+        """Fold one fee (> 0 cost, < 0 income, USDT)."""
+        self.fees[kind] = self.fees.get(kind, 0.0) + amount
+        if self.target is not None:
+            self._fee_events.append(FeeEvent(at, kind, amount))
+
+    def fill(self, reason: str) -> None:
+        """Fold one fill by its reason."""
+        self.counts["fills"] += 1
+        key = {"stop": "stops", "take_profit": "take_profits", "liquidation": "liquidations"}
+        if reason in key:
+            self.counts[key[reason]] += 1
+
+    def token_event(self, kind: str) -> None:
+        """Fold one token event (rebalances are counted)."""
+        self.rebalances += kind == "rebalance"
+
+    def death(self, at: datetime) -> None:
+        """The portfolio died at `at` (the first death counts)."""
+        self.died_at = self.died_at or at
+
+    def _commit(self, record: NavRecord) -> None:
+        if self._last_nav < self._peak:
+            self._under += (record.at - self._last_at).total_seconds()
+        while self._next_day < record.at and self._next_day <= self.end:
+            self._daily.append(self._last_nav)
+            self._next_day += DAY
+        if self.target is not None:
+            self._fill_grid(record.at, record.price)
+        self._peak = max(self._peak, record.nav)
+        if self._peak > 0:
+            self._drawdown = max(self._drawdown, 1.0 - record.nav / self._peak)
+        self._last, self._last_at, self._last_nav = record, record.at, record.nav
+
+    def _fill_grid(self, before: datetime, first_price: float) -> None:
+        # The hourly grid point at h is the last NAV at or before h (flat at the capital, at
+        # the first recorded price, before the first record), as bot/reports/model.py builds it.
+        last = self._last
+        while self._next_hour < before and self._next_hour <= self.end:
+            at = self._next_hour
+            if last is None:
+                self._grid.append(SeriesPoint(at, self.capital, 0.0, 0.0, first_price))
+            else:
+                self._grid.append(
+                    SeriesPoint(at, last.nav, last.leverage, last.exposure, last.price)
+                )
+            self._next_hour += HOUR
+
+    def result(self) -> dict[str, Any]:
+        """The metrics (call once, after the last record)."""
+        if self._pending is not None:
+            self._commit(self._pending)
+            self._pending = None
+        if self._last_nav < self._peak:
+            self._under += (self.end - self._last_at).total_seconds()
+        while self._next_day <= self.end:
+            self._daily.append(self._last_nav)
+            self._next_day += DAY
+        if self.target is not None and self._last is not None:
+            self._fill_grid(self.end + HOUR, self._last.price)
+        final = self._last_nav
+        daily = metrics.log_returns(self._daily)
+        span = (self.end - self.start).total_seconds()
+        out: dict[str, Any] = {
+            "final_nav": final,
+            "total_return": metrics.total_return(self.capital, final),
+            "log_return": math.log(final / self.capital) if final > 0 else None,
+            "max_drawdown": self._drawdown,
+            "time_under_water": self._under / span if span > 0 else 0.0,
+            "sharpe": metrics.sharpe_ratio(daily, 365),
+            "sortino": sortino_ratio(daily, 365),
+            **{f"fee_{k}": v for k, v in sorted(self.fees.items())},
+            "funding": self.fees.get("funding", 0.0),
+            **self.counts,
+            "rebalances": self.rebalances,
+            "died_at": None if self.died_at is None else self.died_at.isoformat(),
+        }
+        out.update(self._decay())
+        return out
+
+    def _decay(self) -> dict[str, float | None]:
+        parts = None
+        if self.target is not None and len(self._grid) > 1:
+            long_l, short_l = self.target
+            parts = decompose(self._grid, self._fee_events, (long_l, short_l, "preset"))
+        if parts is None:
+            return dict.fromkeys(DECAY_COLUMNS)
+        out = {f"attr_{name}": float(getattr(parts, name)) for name in ATTRIBUTION}
+        return {"benchmark_log": parts.benchmark_log, **out, "decay_estimate": parts.decay_estimate}

@@ -1,0 +1,114 @@
+"""Market data for study cells: loaded once per process by (path, symbol), sliced per window.
+
+A worker process keeps every series it has loaded (a module-level cache), so the cells of many
+tasks on the same symbol read the files once. A window [start, end) gets the updates a replay
+over that window would get (`ltbot replay --from start --to end-1day`, which builds its feed
+with `ReplayFeed.from_data_dir(start=start, end=end)`): candles opening at or after `start` and
+closing by `end`, and no funding settlement in the first update (a replay has no previous
+step to settle from). One difference, stated where it applies: the mark/last basis between
+coarser mark candles uses the latest mark close before `t` from the whole file, where a replay
+looks back one day before its start only; they differ only after a mark gap longer than a day.
+For a recorded ltbot database the whole recording is replayed once and sliced by update time.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from bot.adapters.replay.feather import DataFormatError
+from bot.adapters.replay.feed import ReplayFeed
+from bot.engine.ports import MarketUpdate
+
+YEAR_SECONDS = 365 * 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolData:
+    """Every update of one symbol, in time order, with their times for bisection."""
+
+    updates: tuple[MarketUpdate, ...]
+    times: tuple[datetime, ...]
+
+    @property
+    def span(self) -> tuple[datetime, datetime]:
+        """(first candle open, last update time) in UTC: what windows may cover."""
+        first = self.updates[0]
+        opened = min((c.at for c in first.candles), default=first.at)
+        return opened, self.times[-1]
+
+
+_CACHE: dict[tuple[str, str], SymbolData] = {}
+
+
+def symbol_data(path: Path, symbol: str) -> SymbolData:
+    """The updates of `symbol` under `path` (a data directory or a recorded database), loaded
+    once per process; DataFormatError when there are none."""
+    key = (str(path), symbol)
+    cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    if not path.exists():
+        raise DataFormatError(f"{path}: no such data directory or database")
+    feed = ReplayFeed.open(path, symbols=[symbol])
+    try:
+        updates = tuple(feed)
+    finally:
+        feed.close()
+    if not updates:
+        raise DataFormatError(f"{path}: no data for {symbol}")
+    data = SymbolData(updates, tuple(u.at for u in updates))
+    _CACHE[key] = data
+    return data
+
+
+def window_updates(data: SymbolData, start: datetime, end: datetime) -> list[MarketUpdate]:
+    """The updates a replay of [start, end) gets (see the module docstring)."""
+    lo = bisect.bisect_right(data.times, start)
+    hi = bisect.bisect_right(data.times, end)
+    # Every candle of an update at t opened at t - step >= start once t > start (bars are
+    # aligned to their timeframe, so a candle closing after start opened at or after it).
+    updates = list(data.updates[lo:hi])
+    if updates and updates[0].funding:
+        first = updates[0]
+        updates[0] = MarketUpdate(first.at, first.quotes, first.candles, (), first.mark_bars)
+    return updates
+
+
+@dataclass(frozen=True, slots=True)
+class Regime:
+    """What the market did in a window: `trend_efficiency` = |net log move| / sum of |log
+    moves| between bar closes (1 = a straight line, near 0 = chop); `realised_vol` the
+    annualised volatility of bar log returns (sqrt(sum r^2 x year / window)); `funding_mean`
+    the mean settled funding rate per settlement (a fraction; > 0: longs pay)."""
+
+    underlying_return: float
+    trend_efficiency: float
+    realised_vol: float
+    funding_mean: float | None
+
+
+def measure_regime(
+    updates: list[MarketUpdate], symbol: str, start: datetime, end: datetime
+) -> Regime:
+    """The regime of a window from its updates' candles and settled funding."""
+    closes = [c.close for u in updates for c in u.candles if c.symbol == symbol]
+    opens = [c.open for u in updates for c in u.candles if c.symbol == symbol]
+    if not closes:
+        return Regime(0.0, 0.0, 0.0, None)
+    path = [opens[0], *closes]
+    moves = [math.log(b / a) for a, b in zip(path, path[1:], strict=False) if a > 0 and b > 0]
+    net = math.log(path[-1] / path[0]) if path[0] > 0 and path[-1] > 0 else 0.0
+    length = sum(abs(m) for m in moves)
+    seconds = (end - start).total_seconds()
+    vol = math.sqrt(sum(m * m for m in moves) * YEAR_SECONDS / seconds) if seconds > 0 else 0.0
+    rates = [f.rate for u in updates for f in u.funding if f.symbol == symbol]
+    return Regime(
+        underlying_return=path[-1] / path[0] - 1 if path[0] > 0 else 0.0,
+        trend_efficiency=abs(net) / length if length > 0 else 0.0,
+        realised_vol=vol,
+        funding_mean=sum(rates) / len(rates) if rates else None,
+    )

@@ -1,0 +1,156 @@
+"""`ltbot study report`: the verdict as Markdown or HTML, or the results as JSON or CSV.
+
+JSON is a list of records (`pandas.read_json(path)` loads it back); CSV has a header row. Both
+hold every result row: one per cell x vehicle, with the cell's window and regime.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import pandas as pd
+
+from bot.study.config import StudyConfig
+from bot.study.verdict import REGIMES, TERCILES, PairVerdict, headline, judge
+
+FORMATS = ("md", "html", "json", "csv")
+Table = tuple[list[str], list[list[str]]]
+
+
+def write_report(frame: pd.DataFrame, config: StudyConfig, fmt: str, out: Path | None) -> str:
+    """Render `frame` in `fmt`; write it to `out` when given; return the text."""
+    if fmt == "json":
+        text = frame.to_json(orient="records", indent=1) + "\n"
+    elif fmt == "csv":
+        text = frame.to_csv(index=False)
+    else:
+        title, lead, sections = verdict_sections(frame, config)
+        text = (_markdown if fmt == "md" else _html)(title, lead, sections)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    return text
+
+
+def verdict_sections(
+    frame: pd.DataFrame, config: StudyConfig
+) -> tuple[str, str, list[tuple[str, str, Table]]]:
+    """The report's title, first paragraph and (heading, note, table) sections."""
+    verdicts = judge(frame)
+    title = f"Study verdict: {config.study.db.name}"
+    sections = [
+        ("Token against stop-loss perp", _GAP_NOTE, _gap_table(verdicts)),
+        *[
+            (f"By {name}", f"Token win rate per tercile of {name} over the cells.",
+             _regime_table(verdicts, column))
+            for column, name in REGIMES
+        ],
+        ("What explains the gap", _ATTR_NOTE, _attribution_table(verdicts)),
+    ]  # fmt: skip
+    return title, headline(frame, verdicts), sections
+
+
+_GAP_NOTE = (
+    "gap = token log return - perp log return per cell (natural logs); win rate with a Wilson "
+    "95 % interval; a token wins a cell when its final NAV is above the perp's."
+)
+_ATTR_NOTE = (
+    "Means over cells. Token terms are log returns against L x the underlying "
+    "(bot/reports/decay.py); perp costs are fractions of capital; negative = cost."
+)
+
+
+def _pct(x: float) -> str:
+    return f"{x:.0%}"
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None or pd.isna(x) else f"{x:+.4f}"
+
+
+def _gap_table(verdicts: list[PairVerdict]) -> Table:
+    head = [
+        "token",
+        "perp",
+        "cells",
+        "token lost",
+        "win rate (95 % CI)",
+        "gap p10",
+        "median",
+        "p90",
+    ]
+    rows = [
+        [
+            v.token,
+            v.perp,
+            str(v.cells),
+            _pct(1 - v.win_rate),
+            f"{_pct(v.win_rate)} ({_pct(v.interval[0])}-{_pct(v.interval[1])})",
+            _num(v.gap_p10),
+            _num(v.gap_median),
+            _num(v.gap_p90),
+        ]  # fmt: skip
+        for v in verdicts
+    ]
+    return head, rows
+
+
+def _regime_table(verdicts: list[PairVerdict], column: str) -> Table:
+    head = ["token", "perp", *TERCILES]
+    rows = []
+    for v in verdicts:
+        cells = []
+        for tercile in TERCILES:
+            wins, n = v.by_regime.get(column, {}).get(tercile, (0, 0))
+            cells.append(f"{_pct(wins / n)} of {n}" if n else "-")
+        rows.append([v.token, v.perp, *cells])
+    return head, rows
+
+
+def _attribution_table(verdicts: list[PairVerdict]) -> Table:
+    keys = ["attr_decay", "attr_funding", "attr_management", "attr_rebalancing", "perp_fees",
+            "perp_funding"]  # fmt: skip
+    head = ["token", "perp", "mean gap", "token decay", "token funding", "token management",
+            "token rebalancing", "perp fees", "perp funding", "perp stops/cell"]  # fmt: skip
+    rows = [
+        [
+            v.token,
+            v.perp,
+            _num(v.gap_mean),
+            *(_num(v.attribution.get(k)) for k in keys),
+            f"{v.attribution.get('perp_stops', 0.0):.2f}",
+        ]  # fmt: skip
+        for v in verdicts
+    ]
+    return head, rows
+
+
+def _markdown(title: str, lead: str, sections: list[tuple[str, str, Table]]) -> str:
+    lines = [f"# {title}", "", lead, ""]
+    for heading, note, (head, rows) in sections:
+        lines += [f"## {heading}", "", note, "", "| " + " | ".join(head) + " |"]
+        lines.append("|" + "---|" * len(head))
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _html(title: str, lead: str, sections: list[tuple[str, str, Table]]) -> str:
+    e = html.escape
+    parts = [
+        "<!doctype html>",
+        f'<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>',
+        "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;"
+        "text-align:right}td:first-child,td:nth-child(2){text-align:left}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+        f"<p>{e(lead)}</p>",
+    ]
+    for heading, note, (head, rows) in sections:
+        parts += [f"<h2>{e(heading)}</h2>", f"<p>{e(note)}</p>", "<table>"]
+        parts.append("<tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>")
+        parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows]
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"

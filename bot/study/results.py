@@ -1,0 +1,21 @@
+"""A study file's results as one pandas DataFrame: a row per cell x vehicle, with the cell's
+symbol, window, strategy, parameters and market regime beside the vehicle's metrics."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from bot.study.config import StudyConfig
+from bot.study.runner import open_study_file
+
+
+def load_results(config: StudyConfig) -> pd.DataFrame:
+    """Every completed cell x vehicle of the config's study file, ordered by cell and vehicle."""
+    with open_study_file(config) as store:
+        cells = pd.DataFrame(list(store.rows("cells")))
+        results = pd.DataFrame(list(store.rows("results")))
+    if results.empty:
+        return pd.DataFrame()
+    cells = cells.rename(columns={"id": "cell_id"})
+    merged = results.merge(cells, on="cell_id", how="left")
+    return merged.sort_values(["cell_id", "vehicle"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,161 @@
+"""The verdict of a study: per (token, perp) pair, the log-return gap across cells, the win rate,
+the same split by market regime, and what explains the gap.
+
+Conventions:
+- gap = token log return - perp log return over the same cell (symbol x window x strategy
+  parameters), natural logs; a portfolio whose NAV reached 0 has no log return: its cells are
+  left out of the gap statistics but counted in the win rate (a dead token lost).
+- The token wins a cell when its final NAV is above the perp's (ties count as losses).
+- Win-rate intervals: Wilson score interval at 95 % (z = 1.96), which stays inside [0, 1] and
+  behaves with few cells (Wilson 1927; Brown, Cai & DasGupta 2001 recommend it over Wald's).
+- Regimes are terciles over the study's cells (by rank, so ties split evenly): trend efficiency
+  (|net log move| / path length of bar closes), realised volatility, mean settled funding rate.
+- Attribution: means over cells of the token's log-return terms (bot/reports/decay.py:
+  volatility decay, funding, management, rebalancing, subscription/redemption) and of the
+  perp's costs as fractions of capital (trading + slippage fees, net funding; negative = cost)
+  and its stops per cell.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+Z95 = 1.96
+REGIMES = (
+    ("trend_efficiency", "trend efficiency"),
+    ("realised_vol", "realised volatility"),
+    ("funding_mean", "funding level"),
+)
+TERCILES = ("low", "mid", "high")
+TOKEN_TERMS = ("attr_decay", "attr_funding", "attr_management", "attr_rebalancing")
+
+
+def wilson_interval(wins: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a proportion `wins`/`n` (both bounds in [0, 1]; (0, 1) if n=0)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = wins / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass(frozen=True, slots=True)
+class PairVerdict:
+    """One (token vehicle, perp vehicle) pair across the study's cells."""
+
+    token: str
+    perp: str
+    cells: int
+    wins: int
+    interval: tuple[float, float]
+    gap_median: float | None
+    gap_p10: float | None
+    gap_p90: float | None
+    gap_mean: float | None
+    by_regime: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
+    attribution: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def win_rate(self) -> float:
+        """Share of cells the token won (0 without cells)."""
+        return self.wins / self.cells if self.cells else 0.0
+
+
+def pair_names(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """Every (token, stop-loss perp) pair of vehicles in the results, in name order."""
+    vehicles = sorted(set(frame["vehicle"]))
+    tokens = [v for v in vehicles if v.startswith("token:")]
+    perps = [v for v in vehicles if v == "perp" or v.startswith("perp:")]
+    return [(t, p) for t in tokens for p in perps]
+
+
+def regime_terciles(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per cell id, the tercile label of each regime measure (NaN measures get no label)."""
+    cells = frame.drop_duplicates("cell_id").set_index("cell_id")
+    out = pd.DataFrame(index=cells.index)
+    for column, _ in REGIMES:
+        values = pd.to_numeric(cells[column], errors="coerce").dropna()
+        if len(values) < len(TERCILES):
+            out[column] = None
+            continue
+        ranks = values.rank(method="first")
+        out[column] = pd.qcut(ranks, len(TERCILES), labels=list(TERCILES)).astype(str)
+    return out
+
+
+def judge_pair(frame: pd.DataFrame, token: str, perp: str, terciles: pd.DataFrame) -> PairVerdict:
+    """The verdict of one pair over every cell where both vehicles ran."""
+    left = frame[frame["vehicle"] == token].set_index("cell_id")
+    right = frame[frame["vehicle"] == perp].set_index("cell_id")
+    both = left.join(right, how="inner", lsuffix="_t", rsuffix="_p")
+    won = both["final_nav_t"] > both["final_nav_p"]
+    gaps = (both["log_return_t"] - both["log_return_p"]).dropna()
+    by_regime: dict[str, dict[str, tuple[int, int]]] = {}
+    for column, _ in REGIMES:
+        labels = terciles[column].reindex(both.index)
+        by_regime[column] = {
+            t: (int(won[labels == t].sum()), int((labels == t).sum())) for t in TERCILES
+        }
+    attribution = {t: float(both[f"{t}_t"].mean()) for t in TOKEN_TERMS if f"{t}_t" in both}
+    capital = both["capital_p"]
+    perp_fees = -(both["fee_trading_p"] + both["fee_slippage_p"]) / capital
+    attribution["perp_fees"] = float(perp_fees.mean())
+    attribution["perp_funding"] = float((-both["funding_p"] / capital).mean())
+    attribution["perp_stops"] = float(both["stops_p"].mean())
+    wins, n = int(won.sum()), len(both)
+    return PairVerdict(
+        token, perp, n, wins, wilson_interval(wins, n),
+        _stat(gaps, 0.5), _stat(gaps, 0.1), _stat(gaps, 0.9),
+        float(gaps.mean()) if len(gaps) else None, by_regime, attribution,
+    )  # fmt: skip
+
+
+def _stat(values: pd.Series, q: float) -> float | None:
+    return float(values.quantile(q)) if len(values) else None
+
+
+def judge(frame: pd.DataFrame) -> list[PairVerdict]:
+    """Every pair's verdict."""
+    terciles = regime_terciles(frame)
+    return [judge_pair(frame, t, p, terciles) for t, p in pair_names(frame)]
+
+
+def headline(frame: pd.DataFrame, verdicts: list[PairVerdict]) -> str:
+    """The first paragraph: the answer in numbers, for the first token against the perp with
+    the smallest risk (the first perp in name order: risk_pct=0.02 before 0.05)."""
+    if not verdicts:
+        return "The study has no token and stop-loss perp pair to compare."
+    v = verdicts[0]
+    cells = frame.drop_duplicates("cell_id")
+    days = (pd.to_datetime(cells["end"]) - pd.to_datetime(cells["start"])).dt.days
+    symbols = " and ".join(sorted({s.split("/")[0] for s in cells["symbol"]}))
+    strategies = ", ".join(sorted(set(cells["strategy"])))
+    span = f"{str(cells['start'].min())[:10]}..{str(cells['end'].max())[:10]}"
+    lost = 1 - v.win_rate
+    lo, hi = 1 - v.interval[1], 1 - v.interval[0]
+    text = (
+        f"Over {v.cells} cells ({cells['start'].nunique()} windows of {int(days.median())} days "
+        f"of {symbols}, {span}; strategies {strategies}), {v.token} lost to {v.perp} in "
+        f"{lost:.0%} of them (95 % CI {lo:.0%}-{hi:.0%})"
+    )
+    if v.gap_median is not None:
+        text += f"; the median log-return gap (token - perp) was {v.gap_median:+.3f}"
+    best = _best_regime(v)
+    if best is not None:
+        name, tercile, wins, n = best
+        text += f". It won most often when {name} was {tercile} ({wins} of {n} cells)"
+    return text + "."
+
+
+def _best_regime(v: PairVerdict) -> tuple[str, str, int, int] | None:
+    best: tuple[float, str, str, int, int] | None = None
+    for column, name in REGIMES:
+        for tercile, (wins, n) in v.by_regime.get(column, {}).items():
+            if n and (best is None or wins / n > best[0]):
+                best = (wins / n, name, tercile, wins, n)
+    return None if best is None else best[1:]
