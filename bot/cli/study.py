@@ -25,6 +25,7 @@ from bot.study.report import FORMATS, write_report
 from bot.study.results import load_results
 from bot.study.runner import (
     StopFlag,
+    check_study,
     default_workers,
     open_study_file,
     plan_study,
@@ -71,8 +72,9 @@ def study_run(
     count = workers or default_workers()
     client = _connect(cluster, count)
     try:
+        cells = check_study(study)
         with open_study_file(study) as store:
-            plan = plan_study(study, store, new)
+            plan = plan_study(study, store, cells, new)
             total, todo = len(plan.cells), len(plan.todo)
             if not todo:
                 typer.echo(f"nothing to do: all {total} cells are in {study.study.db}")

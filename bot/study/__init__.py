@@ -15,7 +15,14 @@ import pandas as pd
 
 from bot.study.config import StudyConfig, load_study_config, study_config_from
 from bot.study.results import load_results
-from bot.study.runner import StopFlag, open_study_file, plan_study, run_tasks, store_results
+from bot.study.runner import (
+    StopFlag,
+    check_study,
+    open_study_file,
+    plan_study,
+    run_tasks,
+    store_results,
+)
 
 __all__ = ["run_study"]
 
@@ -36,8 +43,9 @@ def run_study(
         study = study_config_from(config, Path.cwd())
     else:
         study = config
+    cells = check_study(study)
     with open_study_file(study) as store:
-        plan = plan_study(study, store, new)
+        plan = plan_study(study, store, cells, new)
         with StopFlag() as stop:
             run_tasks(plan.tasks, workers, None, stop, store_results(store))
     return load_results(study)

@@ -14,13 +14,17 @@ For a recorded ltbot database the whole recording is replayed once and sliced by
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bot.adapters.replay.feather import DataFormatError
+import pandas as pd
+
+from bot.adapters.replay.feather import DataFormatError, merge_frames, read_frame, scan_data_dir
 from bot.adapters.replay.feed import ReplayFeed
+from bot.engine.bars import timeframe_seconds
 from bot.engine.ports import MarketUpdate
 
 YEAR_SECONDS = 365 * 86_400
@@ -32,6 +36,7 @@ class SymbolData:
 
     updates: tuple[MarketUpdate, ...]
     times: tuple[datetime, ...]
+    mark_closes: frozenset[datetime] = frozenset()  # close times of the finest mark candles
 
     @property
     def span(self) -> tuple[datetime, datetime]:
@@ -60,7 +65,7 @@ def symbol_data(path: Path, symbol: str) -> SymbolData:
         feed.close()
     if not updates:
         raise DataFormatError(f"{path}: no data for {symbol}")
-    data = SymbolData(updates, tuple(u.at for u in updates))
+    data = SymbolData(updates, tuple(u.at for u in updates), _mark_closes(path, symbol))
     _CACHE[key] = data
     return data
 
@@ -75,7 +80,30 @@ def window_updates(data: SymbolData, start: datetime, end: datetime) -> list[Mar
     if updates and updates[0].funding:
         first = updates[0]
         updates[0] = MarketUpdate(first.at, first.quotes, first.candles, (), first.mark_bars)
+    # A replay's feed knows the mark/last basis only from its first mark close with a candle
+    # closing at the same time (bot/adapters/replay/feed.py `_basis`); before it, no mark.
+    for i, update in enumerate(updates):
+        if update.at in data.mark_closes:
+            break
+        if any(q.mark is not None for q in update.quotes):
+            quotes = tuple(dataclasses.replace(q, mark=None) for q in update.quotes)
+            updates[i] = dataclasses.replace(update, quotes=quotes)
     return updates
+
+
+def _mark_closes(path: Path, symbol: str) -> frozenset[datetime]:
+    # The finest mark timeframe, as the replay feed picks it (`_finest`).
+    if not path.is_dir():
+        return frozenset()
+    files = [f for f in scan_data_dir(path) if f.symbol == symbol and f.candle_type == "mark"]
+    if not files:
+        return frozenset()
+    seconds = min(timeframe_seconds(f.timeframe) for f in files)
+    frame = merge_frames(
+        *(read_frame(f.path) for f in files if timeframe_seconds(f.timeframe) == seconds)
+    )
+    closes = frame["date"] + pd.Timedelta(seconds=seconds)
+    return frozenset(ts.to_pydatetime() for ts in closes)
 
 
 @dataclass(frozen=True, slots=True)

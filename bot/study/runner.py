@@ -1,6 +1,6 @@
 """Plan a study, then run its tasks in-process, on a local process pool or on a Dask cluster.
 
-Everything that can be wrong with the input is checked by `plan_study` before any work: the data
+Everything that can be wrong with the input is checked by `check_study` before any work: the data
 path, each symbol's data, the windows against it, every strategy parameter set and every
 vehicle (by building a cell's engine once). Each completed task is written to the study file in
 one transaction as it arrives; a stop request (Ctrl-C) submits nothing more and waits for the
@@ -62,18 +62,26 @@ def open_study_file(config: StudyConfig) -> StudyStore:
     return StudyStore(config.study.db, CELL_COLUMNS, RESULT_COLUMNS)
 
 
-def plan_study(config: StudyConfig, store: StudyStore, new: bool = False) -> StudyPlan:
-    """Check the input, claim the study file for this config, list the cells still to run.
-
-    StudyConfigError (one line) for bad input or a study file of another config (unless
-    `new`: then the file is emptied and the study starts over)."""
+def check_study(config: StudyConfig) -> list[Cell]:
+    """Every cell of the study, once the input is checked: the data path and each symbol's
+    data, the windows against it, every strategy parameter set and vehicle (one engine built
+    per symbol and parameter set). StudyConfigError (one line) on the first problem."""
     try:
         data = {s: symbol_data(config.study.data, s) for s in config.study.symbols}
     except DataFormatError as exc:
         raise StudyConfigError(str(exc)) from None
     cells = expand_cells(config, data)
-    tasks_template = _template(config)
-    _check_engines(tasks_template, cells)
+    _check_engines(_template(config), cells)
+    return cells
+
+
+def plan_study(
+    config: StudyConfig, store: StudyStore, cells: list[Cell], new: bool = False
+) -> StudyPlan:
+    """Claim the study file for this config and list the cells still to run, in tasks.
+
+    StudyConfigError when the file holds a study of another config (unless `new`: then the
+    file is emptied and the study starts over)."""
     meta = store.meta()
     fingerprint = config.fingerprint()
     if meta and meta.get("fingerprint") != fingerprint:
@@ -89,8 +97,9 @@ def plan_study(config: StudyConfig, store: StudyStore, new: bool = False) -> Stu
         store.set_meta({"fingerprint": fingerprint, "config": config_json, "version": __version__})
     done = store.done()
     todo = [c for c in cells if c.id not in done]
+    template = _template(config)
     tasks = [
-        dataclasses.replace(tasks_template, cells=tuple(batch))
+        dataclasses.replace(template, cells=tuple(batch))
         for batch in batch_cells(todo, config.study.cells_per_task)
     ]
     return StudyPlan(config, cells, todo, tasks)
