@@ -186,6 +186,9 @@ def _token_specs(
             spec = with_overrides(spec, {"monitoring": "bar_close"})
         if split:
             spec = with_overrides(spec, {"split_threshold_nav": 0.5, "split_ratio": 4})
+        # The plain reference subscribes and redeems in full: no daily cap (routes and caps
+        # are the runner's signal handling, tested by hand in tests/domain).
+        spec = with_overrides(spec, {"daily_subscription_cap": None, "daily_redemption_cap": None})
         specs[spec.side] = spec  # a one-sided preset gives one fund
     return specs
 
