@@ -121,7 +121,7 @@ def shipped_params(preset: str, side: Side, with_reset: bool) -> Params:
 def total_runs(preset: str, side: Side, with_reset: bool) -> int:
     """Return the most simulations `calibrate` runs (the progress bar's total)."""
     space = free_parameters(token_spec(preset, side))
-    extra = len(reset_choices(preset, side)) + REFINE_BUDGET // 2 if with_reset else 0
+    extra = len(reset_choices(preset, side)) + grid_size(space) if with_reset else 0
     return grid_size(space) + REFINE_BUDGET + extra + REPORT_RUNS
 
 

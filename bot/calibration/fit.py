@@ -26,7 +26,7 @@ Params = dict[str, float | str | None]
 # Returns the simulated daily values for `params`, or None when the preset refuses them.
 Evaluate = Callable[[Params], pd.Series | None]
 
-REFINE_BUDGET = 16  # compass-search evaluations after the grid
+REFINE_BUDGET = 10  # compass-search evaluations after the grid
 PARAM_DRAWS = 500  # bootstrap draws for the parameters' interval
 PARAM_BLOCK_DAYS = 10  # days per bootstrap block (daily differences are weakly autocorrelated)
 INTERVAL = 0.90
@@ -67,22 +67,24 @@ class FitResult:
 def free_parameters(spec: TokenSpec) -> list[Parameter]:
     """Return the few parameters fitted for `spec`: its target and its intraday trigger.
 
-    The target's grid is ±25 % of the preset's in five steps; a tolerance (binance_blvt) is
-    fitted on 0.1-0.75 leverage units; a `max_leverage` trigger (ftx) at 7/8 to 3/2 of its own.
+    The target's grid is the preset's ± 3 steps of L/15 (0.15 for binance_blvt's 2.25); a
+    tolerance (binance_blvt) is fitted on 0.1-0.75 leverage units; a `max_leverage` trigger
+    (ftx) at 7/8 to 3/2 of its own. The compass search starts at half a grid step.
     """
     target = spec.target_leverage
+    step = round(target / 15, 4)
     found = [
         Parameter(
             "target_leverage",
-            tuple(round(target * f, 4) for f in (0.75, 0.875, 1.0, 1.125, 1.25)),
-            step=round(target / 16, 4),
+            tuple(round(target + k * step, 4) for k in range(-3, 4)),
+            step=round(step / 2, 4),
             min_step=0.01,
             lo=max(spec.band_lo or 0.0, 0.05) + 0.01,
             hi=min(spec.band_hi or math.inf, 10.0) - 0.01,
         )
     ]
     if spec.tolerance is not None:
-        found.append(Parameter("tolerance", (0.1, 0.25, 0.5, 0.75), 0.05, 0.01, 0.02, 2.0))
+        found.append(Parameter("tolerance", (0.1, 0.2, 0.3, 0.5, 0.75), 0.05, 0.01, 0.02, 2.0))
     elif spec.max_leverage is not None:
         cap = spec.max_leverage
         grid = tuple(round(cap * f, 4) for f in (0.875, 1.0, 1.25, 1.5))
@@ -135,16 +137,18 @@ def fit(
     """Fit `space` (and a reset time among `resets`, if any) to `real` daily values.
 
     `on_eval` is called after each simulation (a progress bar): at most `grid_size(space)` +
-    REFINE_BUDGET (+ len(resets) + REFINE_BUDGET // 2 with resets) times.
+    REFINE_BUDGET (+ len(resets) + grid_size(space) with resets) times.
     """
     search = _Search(real, evaluate, on_eval)
     names = [p.name for p in space]
     grid: list[Params] = [dict(zip(names, values, strict=True)) for values in _grid(space)]
     best: Params = min(grid, key=search.score)
-    best = _refine(search, space, best, REFINE_BUDGET)
     if resets:
-        best = min(({**best, "daily_time": r} for r in resets), key=search.score)
-        best = _refine(search, space, best, REFINE_BUDGET // 2)
+        # The reset is scanned at the grid's best, then the grid is walked again with it: the
+        # objective is too rough for the compass search alone to find the target it implies.
+        reset = min(resets, key=lambda r: search.score({**best, "daily_time": r}))
+        best = min(({**g, "daily_time": reset} for g in grid), key=search.score)
+    best = _refine(search, space, best, REFINE_BUDGET)
     if not math.isfinite(search.score(best)):
         raise ValueError("the preset refused every parameter set of the grid")
     intervals, share = _bootstrap(search.candidates(), space, best, seed)
