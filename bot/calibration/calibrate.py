@@ -90,7 +90,10 @@ def prepare(
     )
     real = real[keep]
     if len(real) < 2 * MIN_HALF_DAYS + 1:
-        raise InputError(f"{len(real)} daily closes overlap the perp data; need at least 21")
+        raise InputError(
+            f"{len(real)} daily closes where the token, the perp data and --start/--end "
+            "overlap; need at least 21"
+        )
     first, last = real.index[0], real.index[-1]
     middle = first + ((last - first) / 2).floor("1D")
     return Prepared(real, midnight_values(under), splits, first, middle, last)
