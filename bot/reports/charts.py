@@ -1,7 +1,9 @@
 """Inline SVG charts for the HTML report: no JavaScript, no external files, deterministic text.
 
 Every number is written with a fixed precision, so the same report gives byte-identical SVG.
-All labels go through html.escape (names come from config).
+All labels go through html.escape (names come from config). A line keeps at most MAX_POINTS
+points whatever the window's length: `downsample` keeps, per time bucket, the first point and the
+lowest and highest (so spikes and drawdowns survive), and the series' last point.
 """
 
 from __future__ import annotations
@@ -11,21 +13,30 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
+from bot.reports.axes import log_ticks, nice_ticks
+
+# One colour per vehicle label across the whole report (see `colour_map`); fee kinds use their
+# own palette, the underlying is black and dashed.
 PALETTE = (
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
 )  # fmt: skip
+FEE_PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#edc948", "#e15759", "#9c755f")
+UNDERLYING = "#000000"
 WIDTH, HEIGHT = 560, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 24, 28, 28
+MAX_POINTS = 600
+LOG_FLOOR = 1e-4  # a value at or below 0 on a log axis is drawn at this floor
 
 
 @dataclass(frozen=True, slots=True)
 class Line:
-    """One series: `points` are (x, y) pairs, x ascending."""
+    """One series: `points` are (x, y) pairs, x ascending; `colour` a CSS colour."""
 
     label: str
     points: Sequence[tuple[float, float]]
-    colour: int = 0
+    colour: str
+    dashed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,22 +45,45 @@ class Stack:
 
     label: str
     values: Sequence[float]
+    colour: str
 
 
-def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """About `count` round tick values covering [low, high] (steps of 1, 2 or 5 x 10^k)."""
-    if not math.isfinite(low) or not math.isfinite(high):
-        return [0.0]
-    if high - low < 1e-12:
-        low, high = low - max(abs(low) * 0.01, 1e-6), high + max(abs(high) * 0.01, 1e-6)
-    raw = (high - low) / max(count - 1, 1)
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    first = math.floor(low / step) * step
-    ticks = [round(first, 12)]
-    while ticks[-1] < high - 1e-12 or len(ticks) < 2:
-        ticks.append(round(first + len(ticks) * step, 12))
-    return ticks
+def colour_map(labels: Sequence[str]) -> dict[str, str]:
+    """A colour per distinct label, in sorted label order (the same vehicle, the same colour
+    in every chart and experiment; past ten labels the palette repeats)."""
+    return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(sorted(set(labels)))}
+
+
+def downsample(
+    points: Sequence[tuple[float, float]], limit: int = MAX_POINTS
+) -> list[tuple[float, float]]:
+    """At most about `limit` points: per bucket of equal x width the first, the lowest and
+    the highest point (in x order), plus the last point."""
+    if len(points) <= limit:
+        return list(points)
+    buckets = max(limit // 3, 1)
+    x0, x1 = points[0][0], points[-1][0]
+    width = (x1 - x0) / buckets or 1.0
+    out: list[tuple[float, float]] = []
+    group: list[tuple[float, float]] = []
+    current = 0
+    for point in points:
+        index = min(int((point[0] - x0) / width), buckets - 1)
+        if index != current and group:
+            out += _extremes(group)
+            group = []
+        current = index
+        group.append(point)
+    out += _extremes(group)
+    if out[-1] != points[-1]:
+        out.append(points[-1])
+    return out
+
+
+def _extremes(group: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    low = min(group, key=lambda p: p[1])
+    high = max(group, key=lambda p: p[1])
+    return sorted({group[0], low, high})
 
 
 def line_chart(
@@ -57,22 +91,31 @@ def line_chart(
     lines: Sequence[Line],
     x_ticks: Sequence[tuple[float, str]],
     y_format: Callable[[float], str],
+    log_scale: bool = False,
 ) -> str:
-    """A line chart with a legend; `x_ticks` are (x, label) pairs that also fix the x range."""
-    xs = [x for x, _ in x_ticks] + [x for line in lines for x, _ in line.points]
-    ys = [y for line in lines for _, y in line.points]
+    """A line chart; `x_ticks` are (x, label) pairs; `log_scale` draws y on a log10 axis
+    (values <= LOG_FLOOR at the floor)."""
+    drawn = [Line(ln.label, downsample(ln.points), ln.colour, ln.dashed) for ln in lines]
+    xs = [x for x, _ in x_ticks] + [x for ln in drawn for x, _ in ln.points]
+    ys = [y for ln in drawn for _, y in ln.points]
     if not ys:
         return _frame(title, '<text x="50%" y="50%" text-anchor="middle">no data</text>')
-    ticks = nice_ticks(min(ys), max(ys))
+    if log_scale:
+        ys = [max(y, LOG_FLOOR) for y in ys]
+        ticks = log_ticks(min(ys), max(ys))
+        ty: Callable[[float], float] = lambda v: math.log10(max(v, LOG_FLOOR))  # noqa: E731
+    else:
+        ticks = nice_ticks(min(ys), max(ys))
+        ty = float
     sx = _scale(min(xs), max(xs), LEFT, WIDTH - RIGHT)
-    sy = _scale(ticks[0], ticks[-1], HEIGHT - BOTTOM, TOP)
-    body = [_y_axis(ticks, sy, y_format), _x_axis(x_ticks, sx)]
-    for line in lines:
-        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in line.points)
-        colour = PALETTE[line.colour % len(PALETTE)]
+    scale_y = _scale(ty(ticks[0]), ty(ticks[-1]), HEIGHT - BOTTOM, TOP)
+    body = [_y_axis(ticks, lambda v: scale_y(ty(v)), y_format), _x_axis(x_ticks, sx)]
+    for ln in drawn:
+        path = " ".join(f"{sx(x):.1f},{scale_y(ty(y)):.1f}" for x, y in ln.points)
+        dash = ' stroke-dasharray="4 3"' if ln.dashed else ""
         body.append(
-            f'<polyline fill="none" stroke="{colour}" stroke-width="1.8" points="{path}">'
-            f"<title>{escape(line.label)}</title></polyline>"
+            f'<polyline fill="none" stroke="{ln.colour}" stroke-width="1.5"{dash} '
+            f'points="{path}"><title>{escape(ln.label)}</title></polyline>'
         )
     return _frame(title, "".join(body))
 
@@ -80,23 +123,21 @@ def line_chart(
 def bar_chart(
     title: str, categories: Sequence[str], stacks: Sequence[Stack], x_format: Callable[[float], str]
 ) -> str:
-    """Horizontal stacked bars, one per category; negative values stack left of zero."""
+    """Horizontal stacked bars, one per category (its full name, wrapped, never cut);
+    negative values stack left of zero."""
     lows = [sum(min(s.values[i], 0.0) for s in stacks) for i in range(len(categories))]
     highs = [sum(max(s.values[i], 0.0) for s in stacks) for i in range(len(categories))]
     ticks = nice_ticks(min(lows + [0.0]), max(highs + [0.0]))
-    left = LEFT + 96  # room for the category names
+    left = LEFT + 120  # room for the category names
+    band = 34.0
+    height = TOP + BOTTOM + band * max(len(categories), 1)
     sx = _scale(ticks[0], ticks[-1], left, WIDTH - RIGHT)
-    band = (HEIGHT - TOP - BOTTOM) / max(len(categories), 1)
-    body = [_x_value_axis(ticks, sx, x_format, left)]
+    body = [_x_value_axis(ticks, sx, x_format, left, height)]
     for i, name in enumerate(categories):
         y = TOP + i * band + band * 0.2
-        body.append(
-            f'<text x="{left - 6}" y="{y + band * 0.4:.1f}" text-anchor="end" '
-            f'dominant-baseline="middle">{escape(_clip(name, 16))}<title>{escape(name)}</title>'
-            "</text>"
-        )
+        body.append(_category_label(name, left - 6, y + band * 0.3))
         pos = neg = 0.0
-        for j, stack in enumerate(stacks):
+        for stack in stacks:
             value = stack.values[i]
             if value == 0:
                 continue
@@ -105,16 +146,43 @@ def bar_chart(
             x0, x1 = sx(start), sx(start + abs(value))
             body.append(
                 f'<rect x="{x0:.1f}" y="{y:.1f}" width="{x1 - x0:.1f}" height="{band * 0.6:.1f}" '
-                f'fill="{PALETTE[j % len(PALETTE)]}"><title>{escape(name)}: '
+                f'fill="{stack.colour}"><title>{escape(name)}: '
                 f"{escape(stack.label)} {escape(x_format(value))}</title></rect>"
             )
-    return _frame(title, "".join(body))
+    return _frame(title, "".join(body), height)
 
 
-def _frame(title: str, body: str) -> str:
+def _category_label(name: str, x: float, y: float) -> str:
+    # The whole name on up to three lines, broken after ':' or ',' where it is too long.
+    lines = _wrap(name, 18)
+    first = y - (len(lines) - 1) * 6
+    spans = "".join(
+        f'<tspan x="{x}" y="{first + 12 * i:.1f}">{escape(line)}</tspan>'
+        for i, line in enumerate(lines)
+    )
+    return f'<text text-anchor="end" dominant-baseline="middle" font-size="10">{spans}</text>'
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    parts: list[str] = []
+    for char in text:
+        if parts and len(parts[-1]) < width:
+            parts[-1] += char
+        elif parts and char not in ":,":
+            parts.append(char)
+        elif parts:
+            parts[-1] += char
+        else:
+            parts.append(char)
+        if char in ":," and len(parts[-1]) >= width // 2:
+            parts.append("")
+    return [p for p in parts if p]
+
+
+def _frame(title: str, body: str, height: float = HEIGHT) -> str:
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{escape(title)}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height:.0f}" '
+        f'width="{WIDTH}" height="{height:.0f}" role="img" aria-label="{escape(title)}" '
         'font-family="sans-serif" font-size="11">'
         f'<text x="{LEFT}" y="16" font-size="13" font-weight="bold">{escape(title)}</text>'
         f"{body}</svg>"
@@ -152,9 +220,13 @@ def _x_axis(ticks: Sequence[tuple[float, str]], sx: Callable[[float], float]) ->
 
 
 def _x_value_axis(
-    ticks: Sequence[float], sx: Callable[[float], float], fmt: Callable[[float], str], left: float
+    ticks: Sequence[float],
+    sx: Callable[[float], float],
+    fmt: Callable[[float], str],
+    left: float,
+    height: float,
 ) -> str:
-    base = HEIGHT - BOTTOM
+    base = height - BOTTOM
     parts = [f'<line x1="{left}" x2="{WIDTH - RIGHT}" y1="{base}" y2="{base}" stroke="#888"/>']
     for t in ticks:
         x = sx(t)
@@ -166,15 +238,10 @@ def _x_value_axis(
     return "".join(parts)
 
 
-def legend(labels: Sequence[str]) -> str:
-    """An HTML legend (it wraps, unlike SVG text): colour i of the palette for label i."""
-    items = "".join(
-        f'<li><span class="swatch" style="background:{PALETTE[i % len(PALETTE)]}"></span>'
-        f"{escape(label)}</li>"
-        for i, label in enumerate(labels)
+def legend(items: Sequence[tuple[str, str]]) -> str:
+    """An HTML legend (it wraps, unlike SVG text) of (label, colour) pairs."""
+    entries = "".join(
+        f'<li><span class="swatch" style="background:{colour}"></span>{escape(label)}</li>'
+        for label, colour in items
     )
-    return f'<ul class="legend">{items}</ul>'
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return f'<ul class="legend">{entries}</ul>'

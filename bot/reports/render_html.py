@@ -1,29 +1,38 @@
 """Render a report as one self-contained HTML file: inline CSS and SVG, no script, no network.
 
-Charts per experiment: NAV normalised to 1 at the start (with the underlying), drawdown, fees by
-kind, and the token portfolios' leverage over time, all on the hourly grid of the model (the
-tables' max drawdown uses every NAV row, so it can be deeper than the hourly chart shows).
+Per experiment: verdicts, the charts of html_charts.py (on the model's hourly grid; the tables'
+max drawdown uses every NAV row, so it can be deeper than the hourly chart shows), the ranking,
+fee and token tables, and a tear sheet (monthly returns heat map per vehicle, worst drawdowns,
+the last trades of each perp, each token's rebalances per month or year).
 Every text from config or the ledger goes through html.escape.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Mapping
 from html import escape
-from zoneinfo import ZoneInfo
 
-from bot.reports import metrics
-from bot.reports.charts import Line, Stack, bar_chart, legend, line_chart
-from bot.reports.model import FEE_KINDS, ExperimentReport, Report, ReportPeriod
+from bot.reports.charts import UNDERLYING, colour_map, legend
+from bot.reports.html_charts import experiment_charts
+from bot.reports.model import ExperimentReport, PortfolioReport, Report, ReportPeriod
 from bot.reports.tables import (
     CONVENTIONS,
     TextTable,
     fees_table,
+    pct,
     period_line,
     ranking_table,
     summary_table,
     token_table,
     verdicts,
+)
+from bot.reports.tearsheet_tables import (
+    drawdowns_table,
+    monthly_grid,
+    rebalance_table,
+    trades_summary,
+    trades_table,
+    year_return,
 )
 
 _CSS = """
@@ -39,6 +48,7 @@ border:1px solid #eee}
 ul.legend{list-style:none;padding:0;margin:4px 0;display:flex;flex-wrap:wrap;gap:4px 16px;
 font-size:13px}.swatch{display:inline-block;width:10px;height:10px;margin-right:5px}
 .note{color:#555;font-size:13px;max-width:1100px}
+table.heat td{min-width:52px}
 """
 
 
@@ -59,77 +69,75 @@ def render_html(report: Report) -> str:
         parts.append(_table(summary_table(report)))
     else:
         parts.append("<p>No portfolios in the ledger.</p>")
-    parts += [_experiment(e, report.period) for e in report.experiments]
+    colours = colour_map([p.vehicle for p in report.portfolios])
+    parts += [_experiment(e, report.period, colours) for e in report.experiments]
     parts += ["<h2>Conventions</h2>", f'<p class="note">{escape(CONVENTIONS)}</p>']
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
-def _experiment(e: ExperimentReport, period: ReportPeriod) -> str:
+def _experiment(e: ExperimentReport, period: ReportPeriod, colours: Mapping[str, str]) -> str:
+    items = [(p.vehicle, colours[p.vehicle]) for p in e.portfolios] + [("underlying", UNDERLYING)]
+    charts = "".join(f"<div>{c}</div>" for c in experiment_charts(e, period, colours))
     parts = [
         f"<section><h2>{escape(e.name)}: {escape(e.strategy)} on {escape(e.symbol)}</h2>",
         "<ul>" + "".join(f"<li>{escape(v)}</li>" for v in verdicts(e)) + "</ul>",
-        legend([p.vehicle for p in e.portfolios] + ["underlying"]),
-        f'<div class="charts">{"".join(_charts(e, period))}</div>',
+        legend(items),
+        f'<div class="charts">{charts}</div>',
         _table(ranking_table(e)),
         _table(fees_table(e)),
     ]
     token = token_table(e)
     if token is not None:
         parts.append(_table(token))
+    parts.append(_tear_sheet(e, period))
     return "\n".join(parts) + "</section>"
 
 
-def _charts(e: ExperimentReport, period: ReportPeriod) -> list[str]:
-    ticks = _time_ticks(period)
-
-    def hours(at: datetime) -> float:
-        return (at - period.start).total_seconds() / 3600
-
-    nav_lines, dd_lines, lev_lines = [], [], []
-    for i, p in enumerate(e.portfolios):
-        base = p.nav_start or 1.0
-        nav_lines.append(Line(p.vehicle, [(hours(g.at), g.nav / base) for g in p.grid], i))
-        dd = metrics.drawdown_series([g.nav for g in p.grid])
-        dd_lines.append(
-            Line(p.vehicle, [(hours(g.at), -d) for g, d in zip(p.grid, dd, strict=True)], i)
-        )
-        if p.kind == "token":
-            lev_lines.append(Line(p.vehicle, [(hours(g.at), g.leverage) for g in p.grid], i))
-    # The underlying from the portfolio whose NAV rows saw the most distinct prices.
-    priced = max(e.portfolios, key=lambda p: len({g.price for g in p.grid}))
-    if priced.price_start:
-        s0 = priced.price_start
-        points = [(hours(g.at), g.price / s0) for g in priced.grid]
-        nav_lines.append(Line("underlying", points, len(e.portfolios)))
-    charts = [
-        line_chart("NAV (1 = start)", nav_lines, ticks, lambda v: f"{v:.3g}"),
-        line_chart("Drawdown (hourly)", dd_lines, ticks, lambda v: f"{round(v * 100) + 0:.0f} %"),
-        bar_chart(
-            "Fees by kind (USDT; funding net, < 0 received)",
-            [p.vehicle for p in e.portfolios],
-            [Stack(k, [p.fees.get(k, 0.0) for p in e.portfolios]) for k in FEE_KINDS],
-            lambda v: f"{v:,.4g}",
-        )
-        + legend(list(FEE_KINDS)),
-    ]
-    if lev_lines:
-        charts.append(line_chart("Token leverage", lev_lines, ticks, lambda v: f"{v:.2f}x"))
-    return [f"<div>{c}</div>" for c in charts]
+def _tear_sheet(e: ExperimentReport, period: ReportPeriod) -> str:
+    parts = [f"<h3>{escape(e.name)}: tear sheet</h3>"]
+    if any(len(p.monthly) > 1 for p in e.portfolios):
+        parts += [_monthly(p) for p in e.portfolios]
+    drawdowns = drawdowns_table(e, period.end)
+    if drawdowns is not None:
+        parts.append(_table(drawdowns))
+    for p in e.portfolios:
+        if p.trades:
+            parts.append(f'<p class="note">{escape(trades_summary(p))}</p>')
+            parts.append(_table(trades_table(p)))
+        if p.rebalance_summary:
+            parts.append(_table(rebalance_table(p)))
+    return "\n".join(parts)
 
 
-def _time_ticks(period: ReportPeriod) -> list[tuple[float, str]]:
-    # Axis labels in the report's timezone: hours within a day or two, dates beyond.
-    span = (period.end - period.start).total_seconds() / 3600
-    step = 6 if span <= 36 else 24 if span <= 24 * 8 else 24 * 7
-    zone = ZoneInfo(period.timezone)
-    ticks = []
-    hour = 0
-    while hour <= span + 1e-9:
-        local = (period.start + timedelta(hours=hour)).astimezone(zone)
-        ticks.append((float(hour), local.strftime("%H:%M" if step < 24 else "%m-%d")))
-        hour += step
-    return ticks
+def _monthly(p: PortfolioReport) -> str:
+    # A heat map: green for gains, red for losses, full colour at +-20 % in a month.
+    years, by_year = monthly_grid(p)
+    head = "<th>year</th>" + "".join(f"<th>{m}</th>" for m in _MONTHS) + "<th>year</th>"
+    rows = []
+    for year in years:
+        months = by_year[year]
+        cells = "".join(_heat(months.get(i)) for i in range(1, 13))
+        rows.append(f"<tr><td>{year}</td>{cells}{_heat(year_return(months))}</tr>")
+    title = f"{p.vehicle}: monthly returns"
+    return (
+        f'<h3>{escape(title)}</h3><table class="heat"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _heat(value: float | None) -> str:
+    if value is None:
+        return "<td></td>"
+    strength = min(abs(value) / 0.2, 1.0)
+    rgb = "46,160,67" if value >= 0 else "214,39,40"
+    return (
+        f'<td class="num" style="background:rgba({rgb},{strength * 0.6:.2f})">'
+        f"{escape(pct(value))}</td>"
+    )
 
 
 def _table(table: TextTable) -> str:
