@@ -16,6 +16,7 @@ from bot.domain.token_spec import TokenSpec
 from bot.engine.validation import REASONS  # the documented set of rejection reasons
 from bot.reports.model import LedgerRows
 from bot.runtime.clock import FakeClock  # the test clock of the Clock port (STYLE 7.3)
+from bot.study.market import Regime
 
 __getattr__, DEFAULT_VEHICLES, REASONS, FakeClock
 SimExchange.set_time, SimExchange.inject, SimExchange.clear_faults  # how tests drive the sim
@@ -39,3 +40,4 @@ from strategies.hold import Hold
 from strategies.sma_cross import SmaCross
 
 DonchianBreakout, Hold, SmaCross
+Regime.trend_efficiency, Regime.realised_vol, Regime.funding_mean  # study cells columns (asdict)

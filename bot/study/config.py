@@ -179,7 +179,7 @@ def _day(day: date) -> datetime:
 def load_study_config(path: Path) -> StudyConfig:
     """Read and validate a study TOML; paths become absolute (relative to its directory)."""
     if not path.is_file():
-        raise StudyConfigError(f"{path}: study config not found")
+        raise StudyConfigError(f"{path}: config file not found")
     try:
         with path.open("rb") as handle:
             document = tomllib.load(handle)

@@ -15,7 +15,7 @@ from bot.study.config import StudyConfigError
 from bot.study.runner import StopFlag, drive
 from bot.study.worker import CellResult, StudyTask, run_task
 
-CONNECT_TIMEOUT = "10s"
+CONNECT_TIMEOUT = "5s"
 
 
 def connect(cluster: str, workers: int) -> Any:

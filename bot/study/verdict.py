@@ -92,7 +92,7 @@ def judge_pair(frame: pd.DataFrame, token: str, perp: str, terciles: pd.DataFram
     """The verdict of one pair over every cell where both vehicles ran."""
     left = frame[frame["vehicle"] == token].set_index("cell_id")
     right = frame[frame["vehicle"] == perp].set_index("cell_id")
-    both = left.join(right, how="inner", lsuffix="_t", rsuffix="_p")
+    both = left.merge(right, left_index=True, right_index=True, suffixes=("_t", "_p"))
     won = both["final_nav_t"] > both["final_nav_p"]
     gaps = (both["log_return_t"] - both["log_return_p"]).dropna()
     by_regime: dict[str, dict[str, tuple[int, int]]] = {}

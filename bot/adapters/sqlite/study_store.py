@@ -91,8 +91,3 @@ class StudyStore:
         """Rows of `cells` or `results`, in primary-key order."""
         order = {"cells": "id", "results": "cell_id, vehicle"}[table]
         return self.db.table(table).rows_where(order_by=order)
-
-    def dump(self, table: str) -> list[tuple[Any, ...]]:
-        """Every row of `cells` or `results` as tuples, in primary-key order (for comparisons)."""
-        order = {"cells": "id", "results": "cell_id, vehicle"}[table]
-        return list(self.db.execute(f"SELECT * FROM [{table}] ORDER BY {order}").fetchall())
