@@ -9,6 +9,7 @@ events count when start < at <= end, so they explain exactly the change between 
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -207,7 +208,8 @@ def build_report(
     of the portfolio's rebalance events, else the median |leverage| of its invested NAV rows.
     `notes` are printed under the window line. Each experiment ranks its portfolios by
     `rank_by` (one of RANK_MEASURES), best first: the living before those that died before
-    the window, a defined measure before an undefined one (n/a), then by return, then by id.
+    the window, then by the measure (an undefined ratio counts as +inf for a gain, 0 for no
+    change, -inf for a loss), then by return, then by id.
     """
     if rank_by not in RANK_MEASURES:
         raise ValueError(f"rank_by must be one of {', '.join(RANK_MEASURES)}, not {rank_by!r}")
@@ -230,10 +232,14 @@ def build_report(
 
 
 def _rank_key(p: PortfolioReport, period: ReportPeriod, rank_by: str) -> tuple[Any, ...]:
-    # A portfolio that died before the window cannot win it with its 0 % (issue 14).
+    # A portfolio that died before the window cannot win it with its 0 % (issue 14). A ratio
+    # undefined for want of risk (no volatility, no losing hour, no drawdown) or of length
+    # (Calmar under 30 days) ranks as +inf for a gain, 0 for no change, -inf for a loss.
     score = p.score(rank_by)
+    if score is None:
+        score = math.copysign(math.inf, p.total_return) if p.total_return else 0.0
     dead = p.died_at is not None and p.died_at <= period.start
-    return (dead, score is None, -(score or 0.0), -p.total_return, p.id)
+    return (dead, -score, -p.total_return, p.id)
 
 
 def _group(rows: Sequence[Row]) -> dict[str, list[Row]]:
@@ -323,7 +329,8 @@ def _performance(
     # Drawdown on every NAV row; ratios from the hourly grid's log returns (metrics.py).
     returns = metrics.log_returns([p.nav for p in grid])
     days = (period.end - period.start).total_seconds() / 86400
-    annual = metrics.annualised_return(nav_start, nav_end, days)
+    # Compounding less than a month over a year says nothing: n/a (and so is Calmar).
+    annual = metrics.annualised_return(nav_start, nav_end, days) if days >= 30 else None
     drawdown = metrics.max_drawdown(navs)
     return {
         "total_return": metrics.total_return(nav_start, nav_end),

@@ -74,7 +74,7 @@ def test_report_renders_without_console_errors(ledger: Store, tmp_path: Path) ->
     result = _run(page, tmp_path, "--dump-dom")
     assert _console_lines(result.stderr) == []
     assert "<h1>ltbot report 2024-01-01</h1>" in result.stdout
-    assert result.stdout.count("<svg") == 7
+    assert result.stdout.count("<svg") == 10  # 5 charts per experiment
     shot = tmp_path / "shot.png"
     result = _run(
         page, tmp_path, "--hide-scrollbars", f"--screenshot={shot}", "--window-size=1280,2600"

@@ -33,13 +33,18 @@ def test_markdown_matches_golden_file(ledger: Store) -> None:
 
 def test_golden_report_states_the_hand_worked_numbers() -> None:
     text = GOLDEN.read_text(encoding="utf-8")
-    # token +11.90 % (11189.8 / 10000), gap -12.10 pts to 3 x 8 %, decay -11.97 pts (residual).
-    assert "| 1 | token:ftx | 10,000.00 | 11,189.80 | +11.90 % | 30.02 % |" in text
+    # token +11.90 % (11189.8 / 10000), 100 ln(1.11898) = +11.24 log pts against
+    # 300 ln(1.08) = +23.09; rebalancing 100 ln(15989 / 15997) = -0.05, management
+    # 100 ln(13588.15 / 13592.15) = -0.03, funding 100 (ln(9997 / 10000) + ln(15990.5 / 15989))
+    # = -0.02; decay the residual -11.75 (test_report_model.py). Ranked by Sharpe: second.
+    assert "| 2 | token:ftx | 11,189.80 | +11.90 % | n/a | 30.02 % | 5 h |" in text
     assert (
-        "| token:ftx | 3 (rebalances) | +11.90 | +24.00 | -12.10 | -11.97 | -0.08 | -0.04 |" in text
+        "| token:ftx | 3 (rebalances) | +11.24 | +23.09 | -11.85 | -11.75 | -0.05 | -0.03 | -0.02 |"
+        in text
     )
     assert "short 10 @ 114 stop 134" in text  # the perp's open position at the end
-    assert "| btc-hold | BTC/USDT:USDT | hold | +8.00 % | token:ftx | +11.90 % |" in text
+    who_won = "| btc-hold | BTC/USDT:USDT | hold | +8.00 % | Sharpe | spot | +8.00 % | 10.00 % |"
+    assert who_won in text
 
 
 def test_renderers_are_deterministic(ledger: Store) -> None:
@@ -55,7 +60,8 @@ def test_html_is_self_contained(ledger: Store) -> None:
     # No external resource: the only URL is the SVG namespace identifier.
     urls = set(re.findall(r"https?://[^\"' )]+", html))
     assert urls == {"http://www.w3.org/2000/svg"}
-    assert html.count("<svg") == 4 + 3  # btc-hold: NAV, drawdown, fees, leverage; eth: 3
+    # per experiment: NAV, underwater, leverage, cumulative costs, fees by kind
+    assert html.count("<svg") == 5 + 5
 
 
 def test_text_report_names_the_winner(ledger: Store) -> None:
