@@ -10,7 +10,7 @@ second half's fund is launched afresh at its first day.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -143,8 +143,13 @@ def calibrate(
     with_reset: bool = False,
     on_run: Callable[[], None] = lambda: None,
     seed: int = 0,
+    skip_days: Collection[pd.Timestamp] = (),
 ) -> Calibration:
-    """Fit on the first half of `prepared`, then compute the figures in and out of sample."""
+    """Fit on the first half of `prepared`, then compute the figures in and out of sample.
+
+    `skip_days`: UTC days left out of the fit's objective (not of the figures), e.g. a day the
+    real token's market price left its NAV (ETHUP on 2021-05-19, data/leveraged_tokens/README).
+    """
     p = prepared
     halves = {"in": (p.start, p.middle), "out": (p.middle, p.end)}
 
@@ -161,7 +166,7 @@ def calibrate(
     resets = reset_choices(preset, side) if with_reset else []
     fit_real = p.real[p.real.index <= p.middle]
     space = free_parameters(token_spec(preset, side))
-    result = fit(fit_real, run_fit, space, resets, on_run, seed)
+    result = fit(fit_real, run_fit, space, resets, on_run, seed, skip_days)
     shipped = shipped_params(preset, side, with_reset)
     figures: dict[tuple[str, str], Fidelity] = {}
     for half, (lo, hi) in halves.items():

@@ -13,7 +13,7 @@ tracking error and keeps the best one (so it is conditional on the candidates ev
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,8 +98,15 @@ def grid_size(space: Sequence[Parameter]) -> int:
 
 
 class _Search:
-    def __init__(self, real: pd.Series, evaluate: Evaluate, on_eval: Callable[[], None]) -> None:
-        self.returns = daily_log_returns(real)
+    def __init__(
+        self,
+        real: pd.Series,
+        evaluate: Evaluate,
+        on_eval: Callable[[], None],
+        skip_days: Collection[pd.Timestamp],
+    ) -> None:
+        returns = daily_log_returns(real)  # indexed by the day's end: day D's return is at D + 1
+        self.returns = returns.drop([d + pd.Timedelta(days=1) for d in skip_days], errors="ignore")
         self.evaluate, self.on_eval = evaluate, on_eval
         self.seen: dict[tuple[tuple[str, object], ...], Candidate | None] = {}
 
@@ -133,13 +140,16 @@ def fit(
     resets: Sequence[str | None] = (),
     on_eval: Callable[[], None] = lambda: None,
     seed: int = 0,
+    skip_days: Collection[pd.Timestamp] = (),
 ) -> FitResult:
     """Fit `space` (and a reset time among `resets`, if any) to `real` daily values.
+
+    `skip_days`: UTC days (midnights) whose daily return the objective leaves out.
 
     `on_eval` is called after each simulation (a progress bar): at most `grid_size(space)` +
     REFINE_BUDGET (+ len(resets) + grid_size(space) with resets) times.
     """
-    search = _Search(real, evaluate, on_eval)
+    search = _Search(real, evaluate, on_eval, skip_days)
     names = [p.name for p in space]
     grid: list[Params] = [dict(zip(names, values, strict=True)) for values in _grid(space)]
     best: Params = min(grid, key=search.score)

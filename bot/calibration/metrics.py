@@ -94,11 +94,14 @@ def block_bootstrap_median(
     """Return the median of `values` and its moving-block bootstrap interval (90 %).
 
     Overlapping 30-day windows are strongly autocorrelated, so blocks of `block` consecutive
-    values are resampled (Künsch 1989), not single values. NaNs when `values` is empty.
+    values are resampled (Künsch 1989), not single values. The interval is NaN with fewer than
+    two blocks of values (it would only reshuffle one block); everything is NaN without values.
     """
     n = len(values)
     if n == 0:
         return math.nan, math.nan, math.nan
+    if n < 2 * block:
+        return float(np.median(values)), math.nan, math.nan
     medians = np.median(_block_samples(values, np.random.default_rng(seed), draws, block), axis=1)
     tail = (1.0 - BOOTSTRAP_LEVEL) / 2.0
     lo, hi = np.quantile(medians, [tail, 1.0 - tail])

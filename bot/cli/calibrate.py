@@ -64,6 +64,15 @@ def calibrate_command(
     reset: Annotated[
         bool, typer.Option("--reset", help="Also fit a daily reset time (every 4 hours).")
     ] = False,
+    skip: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--skip-day",
+            help="Leave this UTC day's return out of the fit (not of the figures), YYYY-MM-DD; "
+            "repeatable. For a day the token's market price left its NAV (ETHUP 2021-05-19).",
+            show_default=False,
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
 ) -> None:
     """Fit a preset to a real token: target leverage and its trigger (tolerance for
@@ -83,6 +92,7 @@ def calibrate_command(
     except ValueError as exc:
         raise fail(f"--preset: {exc}") from None
     first, last = _day(start, "--start"), _day(end, "--end")
+    skip_days = [d for d in (_day(text, "--skip-day") for text in skip or []) if d is not None]
     if first is not None and last is not None and first >= last:
         raise fail("--start must be before --end")
     try:
@@ -105,9 +115,9 @@ def calibrate_command(
     task = bar.add_task("fit", total=total_runs(preset, direction, reset))
     with bar:
         result = calibrate(
-            prepared, market, preset, direction, reset, lambda: bar.advance(task), seed
+            prepared, market, preset, direction, reset, lambda: bar.advance(task), seed, skip_days
         )
-    _print(result, token, market.kind, timeframe)
+    _print(result, token, market.kind, timeframe, skip_days)
 
 
 def _day(text: str | None, option: str) -> pd.Timestamp | None:
@@ -120,9 +130,14 @@ def _day(text: str | None, option: str) -> pd.Timestamp | None:
     return pd.Timestamp(day, tz="UTC")
 
 
-def _print(cal: Calibration, token: Path, kind: str, timeframe: str) -> None:
+def _print(
+    cal: Calibration, token: Path, kind: str, timeframe: str, skip_days: list[pd.Timestamp]
+) -> None:
     out, p = console(), cal.prepared
     splits = ", ".join(f"1:{s.ratio:g} at {s.at:%Y-%m-%d %H:%M}" for s in p.splits) or "none"
+    if skip_days:
+        skipped = ", ".join(f"{d:%Y-%m-%d}" for d in skip_days)
+        out.print(f"left out of the fit: {skipped}", markup=False, highlight=False)
     out.print(
         f"{token.name}: {len(p.real)} daily closes {p.start:%Y-%m-%d} .. {p.end:%Y-%m-%d}; "
         f"reverse splits undone: {splits}; perp {kind} candles at {timeframe}; "

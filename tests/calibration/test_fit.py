@@ -10,6 +10,9 @@ about 0.1 here: docs/FIDELITY.md).
 
 from __future__ import annotations
 
+import math
+
+import pandas as pd
 import pytest
 
 from bot.calibration.calibrate import calibrate, prepare, snippet, total_runs
@@ -66,3 +69,22 @@ def test_the_fit_recovers_a_reset_time() -> None:
     assert cal.result.objective < 1e-12  # the token prices are x10 then /10
     assert cal.result.reset_share > 0.5
     assert 'daily_time_short = "08:00"' in snippet(cal, "synthetic")
+
+
+def test_skipped_days_leave_the_objective() -> None:
+    # The truth's series with one midnight price halved (a market price leaving the NAV): the
+    # returns of 2021-01-20 and -21 are off by log 2 for every candidate. Skipping both days,
+    # the fit finds the truth at an objective of 0 again.
+    market = synthetic_market()
+    closes = token_closes(market, "binance_blvt", "long", target_leverage=2.1, tolerance=0.3)
+    day = pd.Timestamp("2021-01-20", tz="UTC")
+    crashed = closes.where(closes.index != day + pd.Timedelta(days=1), closes * 0.5)
+    prepared = prepare(crashed, market, 2.25)
+    plain = calibrate(prepared, market, "binance_blvt", Side.LONG)
+    # Two days of log 2 among 45: sqrt(2 x 0.693^2 / 45 x 365) = 2.79 (the truth's objective).
+    assert plain.result.objective == pytest.approx(math.sqrt(2 * math.log(2) ** 2 / 45 * 365))
+    skip = [day, day + pd.Timedelta(days=1)]
+    fitted = calibrate(prepared, market, "binance_blvt", Side.LONG, skip_days=skip)
+    assert fitted.result.best == {"target_leverage": 2.1, "tolerance": 0.3}
+    assert fitted.result.objective < 1e-12
+    assert fitted.figures[("in", "fitted")].tracking_error == pytest.approx(plain.result.objective)

@@ -67,8 +67,13 @@ def test_window_errors_over_two_days() -> None:
 
 
 def test_bootstrap_interval_of_a_constant_is_the_constant() -> None:
-    assert block_bootstrap_median(np.full(40, 0.07)) == pytest.approx((0.07, 0.07, 0.07))
+    assert block_bootstrap_median(np.full(60, 0.07)) == pytest.approx((0.07, 0.07, 0.07))
     assert all(math.isnan(v) for v in block_bootstrap_median(np.array([])))
+
+
+def test_no_interval_from_fewer_than_two_blocks() -> None:
+    median, lo, hi = block_bootstrap_median(np.array([0.1] * 30 + [0.3] * 29))  # 59 < 2 x 30
+    assert median == 0.1 and math.isnan(lo) and math.isnan(hi)
 
 
 def test_bootstrap_blocks_are_runs_of_consecutive_indices() -> None:
@@ -81,11 +86,11 @@ def test_bootstrap_blocks_are_runs_of_consecutive_indices() -> None:
 
 
 def test_fidelity_of_a_perfect_simulation() -> None:
-    days = pd.date_range("2021-01-01", periods=40, freq="1D", tz="UTC")
-    under = pd.Series(np.exp(np.sin(np.arange(40)) / 20), index=days)
+    days = pd.date_range("2021-01-01", periods=100, freq="1D", tz="UTC")
+    under = pd.Series(np.exp(np.sin(np.arange(100)) / 20), index=days)
     token = pd.Series(np.exp(2 * np.log(under.to_numpy())), index=days)
     figures = fidelity(token, token, under)
-    assert figures.days == 39
+    assert figures.days == 99
     assert figures.tracking_error == 0.0
     assert figures.beta_sim == pytest.approx(2.0) and figures.beta_real == pytest.approx(2.0)
     assert (figures.window_error, figures.window_error_lo, figures.window_error_hi) == (0, 0, 0)
