@@ -3,8 +3,7 @@
 `run_task` is what a worker process (a local pool's or a Dask worker's) executes: it takes a
 picklable `StudyTask` and returns plain rows. A cell is replayed exactly as `ltbot replay`
 replays a window (bot/runtime/replay_driver.py): the same settings model, `build_engine(...,
-live=False)`, a `Session` grouping steps as the replay does, and the candle screen without a
-jump bound, in front of the engine.
+live=False)`, a `Session`, and the candle screen without a jump bound in front of the engine.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from pydantic import ValidationError
 from bot.config.settings import ConfigError, Settings, format_validation_error
 from bot.domain.values import Side
 from bot.engine.candle_screen import CandleScreen
-from bot.runtime.replay_driver import GROUP_STEPS
 from bot.runtime.session import Session
 from bot.runtime.wiring import build_engine, portfolio_id, vehicle_params
 from bot.study.cells import Cell
@@ -88,7 +86,10 @@ def run_cell(task: StudyTask, cell: Cell) -> CellResult:
     targets = {portfolio_id(experiment, v): _target(settings, v) for v in experiment.vehicles}
     sink = MetricsSink(cell.start, cell.end, task.capital, targets)
     engine = build_engine(settings, live=False)
-    session = Session(sink, engine, SESSION_KEY, group=GROUP_STEPS)
+    # One group for the whole cell: the sink keeps no resume state, so the engine state is
+    # dumped once (at the flush) instead of every GROUP_STEPS steps as a replay does; the
+    # steps and their records are the same.
+    session = Session(sink, engine, SESSION_KEY, group=len(updates) + 1)
     screen = CandleScreen(None)  # no jump bound in replay (bot/runtime/replay_driver.py)
     for update in updates:
         session.process(screen.screen(update, engine.last_quotes))
