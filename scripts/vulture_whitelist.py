@@ -12,6 +12,7 @@ from bot.config.settings import Settings
 from bot.config.vehicles import DEFAULT_VEHICLES  # the example config's vehicles; bench scripts
 from bot.domain.leveraged_token import PendingRequest, TokenState
 from bot.domain.rebalance_rules import DailyCheck, DailyReset
+from bot.domain.token_records import StepAttribution
 from bot.domain.token_spec import TokenSpec
 from bot.engine.validation import REASONS  # the documented set of rejection reasons
 from bot.reports.model import LedgerRows
@@ -28,6 +29,7 @@ _Handler.close_connection  # http.server reads it after each request
 Settings.settings_customise_sources  # pydantic-settings hook (environment over TOML)
 PendingRequest.asked_at, TokenState.rebalance_at  # state fields, kept in the resume state
 DailyReset.time_of_day, DailyCheck.time_of_day  # say which rule it is (repr, ==)
+StepAttribution.token_return  # the step's total, the sum its terms must add up to (tests)
 TokenSpec.spot_fee_pct  # a preset parameter, shown by `ltbot presets` and stored per portfolio
 LedgerRows.rebalance_leverage  # read through dataclasses.fields by the report model
 model_config  # pydantic model configuration
