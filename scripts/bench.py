@@ -11,6 +11,7 @@ time: the numbers are read by people. Sections (all by default; `--only NAME` re
   live        one poll of N symbols x 7 vehicles against the sim exchange (bench_live.py)
   memory      RSS over a 1,000,000-step run; ledger bytes per live day (bench_memory.py)
   store       store.write_steps, one transaction per step (the daemon's write path)
+  study       `ltbot study` on 1 and 2 local workers and a Dask LocalCluster (bench_study.py)
 
 Tests that need ../shared/data are skipped with a note when it is absent.
 """
@@ -195,7 +196,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     wanted = set(args.only or ["replay-5m", "replay-1h", "sample", "freqtrade", "live", "memory"])
-    wanted |= {"store"} if args.only is None else set()
+    wanted |= {"store", "study"} if args.only is None else set()
     repeats = max(3, args.repeats)
     print(f"machine: {machine()}")
     print(
@@ -232,6 +233,10 @@ def main() -> None:
         _live(results, repeats)
     if "memory" in wanted and have_data:
         _memory(results)
+    if "study" in wanted and have_data:
+        import bench_study  # issue 19: one study on 1 and 2 local workers and on Dask
+
+        bench_study.report()
     if "store" in wanted:
         seconds, detail = bench_store_steps()
         print(f"| store write_steps (1 txn per step) | {seconds:.3f} s | {detail} |\n")
