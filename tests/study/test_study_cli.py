@@ -176,3 +176,12 @@ def test_report_writes_markdown_html_and_json_that_pandas_loads(tmp_path: Path) 
     code, out, _ = invoke("report", "-c", str(config), "--format", "csv")
     assert out.splitlines()[0].startswith("cell_id,vehicle,final_nav,")
     assert len(out.splitlines()) == 1 + 4 * 7
+
+
+def test_a_ledger_is_not_taken_for_a_study_file(tmp_path: Path) -> None:
+    ledger = tmp_path / "study.db"
+    with sqlite3.connect(ledger) as conn:
+        conn.execute("CREATE TABLE nav (portfolio_id TEXT, at TEXT, nav REAL)")
+    code, _, err = invoke("run", "-c", str(config_file(tmp_path)), "--workers", "1")
+    assert code == 2
+    assert err == f"error: {ledger}: not a study file (it has tables nav)\n"

@@ -33,7 +33,11 @@ class StudyStore:
             self.db = Database(sqlite3.connect(path))
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            if "study" not in self.db.table_names():
+            tables = self.db.table_names()
+            if tables and "study" not in tables:
+                self.db.close()
+                raise StoreError(f"{path}: not a study file (it has tables {', '.join(tables)})")
+            if not tables:
                 self._create(cell_columns, result_columns)
         except OSError as exc:
             raise StoreError(f"{path}: cannot create the study file: {exc.strerror}") from None
