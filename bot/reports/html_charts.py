@@ -9,10 +9,8 @@ grid and is downsampled for drawing; every vehicle keeps its colour of `colour_m
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Mapping
 from datetime import datetime
-from itertools import accumulate
 
 from bot.reports import metrics
 from bot.reports.axes import time_ticks
@@ -95,6 +93,10 @@ def _money(value: float) -> str:
 def _cumulative_costs(p: PortfolioReport) -> list[float]:
     # Fees booked at or before each grid time (USDT, funding net: a cost > 0).
     events = sorted(p.fee_events, key=lambda f: f.at)
-    times = [f.at for f in events]
-    totals = [0.0, *accumulate(f.amount for f in events)]
-    return [totals[bisect.bisect_right(times, g.at)] for g in p.grid]
+    out, total, j = [], 0.0, 0
+    for g in p.grid:
+        while j < len(events) and events[j].at <= g.at:
+            total += events[j].amount
+            j += 1
+        out.append(total)
+    return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,12 +44,13 @@ def hourly_nav_grid(
     """
     if not points:
         return []
-    times = [p.at for p in points]
     first = points[0]
     flat = SeriesPoint(first.at, capital, 0.0, 0.0, first.price)
     grid = []
+    i = -1  # index of the last point at or before the grid time (both lists ascend)
     for at in hourly_grid(start, end):
-        i = bisect.bisect_right(times, at) - 1
+        while i + 1 < len(points) and points[i + 1].at <= at:
+            i += 1
         source = points[i] if i >= 0 else flat
         grid.append(SeriesPoint(at, source.nav, source.leverage, source.exposure, source.price))
     return grid

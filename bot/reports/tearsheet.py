@@ -64,11 +64,12 @@ def monthly_returns(
     """Each calendar month's return (see the module docstring); none without a grid."""
     zone = ZoneInfo(timezone)
     last_by_month: dict[str, float] = {}
-    # The window's start point belongs to the month before (it is that month's close).
+    # The window's start point belongs to the month before (it is that month's close); a
+    # point at a month's first midnight closes the month before it.
+    tick = timedelta(microseconds=1)
     for point in grid[1:]:
-        last_by_month[(point.at - timedelta(microseconds=1)).astimezone(zone).strftime("%Y-%m")] = (
-            point.nav
-        )
+        local = (point.at - tick).astimezone(zone)
+        last_by_month[f"{local.year:04d}-{local.month:02d}"] = point.nav
     out = []
     previous = nav_start
     for month, nav in last_by_month.items():
