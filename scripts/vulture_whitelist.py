@@ -34,6 +34,7 @@ TokenSpec.spot_fee_pct  # a preset parameter, shown by `ltbot presets` and store
 LedgerRows.rebalance_leverage  # read through dataclasses.fields by the report model
 model_config  # pydantic model configuration
 exc_type, tb  # __exit__ signatures
+_Server.handle_exit, _Server.force_exit  # uvicorn's Server calls it on SIGINT/SIGTERM
 settings_cls, dotenv_settings, file_secret_settings  # settings_customise_sources signature
 
 # Shipped strategies: found by the strategy loader's scan of the `strategies` package.

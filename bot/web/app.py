@@ -41,76 +41,92 @@ MAX_NAV_ROWS = 100_000
 
 def create_app(db: Path, timezone: str = "UTC") -> Starlette:
     """The web app over the ledger at `db`; daily reports cut days in `timezone`."""
-
-    def html(text: str, status: int = 200) -> HTMLResponse:
-        return HTMLResponse(text, status, headers=HEADERS)
-
-    def unavailable(exc: StoreError) -> HTMLResponse:
-        return html(message_page("Ledger unavailable", str(exc)), 503)
-
-    def index(request: Request) -> HTMLResponse:
-        try:
-            with ReadOnlyLedger(db) as ledger:
-                return html(status_page(db.name, ledger.last_step(), status_rows(ledger)))
-        except StoreError as exc:
-            return unavailable(exc)
-
-    def report(request: Request) -> HTMLResponse:
-        text = request.path_params["day"]
-        try:
-            with ReadOnlyLedger(db) as ledger:
-                last = ledger.last_step()
-                day = _day(text, None if last is None else last.date())
-                if day is None:
-                    return html(message_page("No such day", f"{text!r}: expected YYYY-MM-DD"), 404)
-                report = load_report(ledger, period_for(day, day, timezone))
-                return html(render_html(report))
-        except StoreError as exc:
-            return unavailable(exc)
-
-    def reports(request: Request) -> HTMLResponse:
-        try:
-            with ReadOnlyLedger(db) as ledger:
-                span = ledger.nav_span()
-        except StoreError as exc:
-            return unavailable(exc)
-        if span is None:
-            return html(reports_page([]))
-        first, last = span[0].date(), span[1].date()
-        days = [last - timedelta(days=i) for i in range((last - first).days + 1)]
-        return html(reports_page(days))
-
-    def api_status(request: Request) -> JSONResponse:
-        try:
-            with ReadOnlyLedger(db) as ledger:
-                last = ledger.last_step()
-                rows = status_rows(ledger)
-        except StoreError as exc:
-            return JSONResponse({"error": str(exc)}, 503, headers=HEADERS)
-        as_of = None if last is None else last.isoformat()
-        return JSONResponse({"as_of": as_of, "portfolios": rows}, headers=HEADERS)
-
-    def api_nav(request: Request) -> JSONResponse:
-        try:
-            limit = min(max(int(request.query_params.get("limit", "1000")), 1), MAX_NAV_ROWS)
-        except ValueError:
-            return JSONResponse({"error": "limit: expected an integer"}, 400, headers=HEADERS)
-        pid = request.path_params["portfolio"]
-        try:
-            with ReadOnlyLedger(db) as ledger:
-                rows = ledger.nav_series(pid, limit)
-        except StoreError as exc:
-            return JSONResponse({"error": str(exc)}, 503, headers=HEADERS)
-        return JSONResponse({"portfolio": pid, "nav": rows}, headers=HEADERS)
-
     routes = [
-        Route("/", index),
-        Route("/report/{day}", report),
-        Route("/reports", reports),
-        Route("/api/status", api_status),
-        Route("/api/nav/{portfolio:path}", api_nav),
+        Route("/", _index),
+        Route("/report/{day}", _report),
+        Route("/reports", _reports),
+        Route("/api/status", _api_status),
+        Route("/api/nav/{portfolio:path}", _api_nav),
     ]
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes)
+    app.state.db, app.state.timezone = db, timezone
+    return app
+
+
+def _html(text: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(text, status, headers=HEADERS)
+
+
+def _json(data: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(data, status, headers=HEADERS)
+
+
+def _ledger(request: Request) -> ReadOnlyLedger:
+    # One read-only connection per request (StoreError when the file is gone or foreign).
+    return ReadOnlyLedger(request.app.state.db)
+
+
+def _unavailable(exc: StoreError) -> HTMLResponse:
+    return _html(message_page("Ledger unavailable", str(exc)), 503)
+
+
+def _index(request: Request) -> HTMLResponse:
+    try:
+        with _ledger(request) as ledger:
+            name = request.app.state.db.name
+            return _html(status_page(name, ledger.last_step(), status_rows(ledger)))
+    except StoreError as exc:
+        return _unavailable(exc)
+
+
+def _report(request: Request) -> HTMLResponse:
+    text = request.path_params["day"]
+    try:
+        with _ledger(request) as ledger:
+            last = ledger.last_step()
+            day = _day(text, None if last is None else last.date())
+            if day is None:
+                return _html(message_page("No such day", f"{text!r}: expected YYYY-MM-DD"), 404)
+            period = period_for(day, day, request.app.state.timezone)
+            return _html(render_html(load_report(ledger, period)))
+    except StoreError as exc:
+        return _unavailable(exc)
+
+
+def _reports(request: Request) -> HTMLResponse:
+    try:
+        with _ledger(request) as ledger:
+            span = ledger.nav_span()
+    except StoreError as exc:
+        return _unavailable(exc)
+    if span is None:
+        return _html(reports_page([]))
+    first, last = span[0].date(), span[1].date()
+    return _html(reports_page([last - timedelta(days=i) for i in range((last - first).days + 1)]))
+
+
+def _api_status(request: Request) -> JSONResponse:
+    try:
+        with _ledger(request) as ledger:
+            last = ledger.last_step()
+            rows = status_rows(ledger)
+    except StoreError as exc:
+        return _json({"error": str(exc)}, 503)
+    return _json({"as_of": None if last is None else last.isoformat(), "portfolios": rows})
+
+
+def _api_nav(request: Request) -> JSONResponse:
+    try:
+        limit = min(max(int(request.query_params.get("limit", "1000")), 1), MAX_NAV_ROWS)
+    except ValueError:
+        return _json({"error": "limit: expected an integer"}, 400)
+    pid = request.path_params["portfolio"]
+    try:
+        with _ledger(request) as ledger:
+            rows = ledger.nav_series(pid, limit)
+    except StoreError as exc:
+        return _json({"error": str(exc)}, 503)
+    return _json({"portfolio": pid, "nav": rows})
 
 
 def status_rows(ledger: ReadOnlyLedger) -> list[dict[str, Any]]:
