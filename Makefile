@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config.toml
 
-.PHONY: run test fuzz demo bench lint format clean
+.PHONY: run test fuzz demo bench fidelity lint format clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (ltbot needs Python >= 3.11; set PYTHON=...)"; exit 2; }
@@ -34,6 +34,9 @@ demo: $(STAMP)  ## offline end-to-end demo over the bundled sample
 
 bench: $(STAMP)  ## benchmarks; results go to docs/PERFORMANCE.md by hand
 	$(BIN)/python scripts/bench.py
+
+fidelity: $(STAMP)  ## presets vs real tokens (needs ../shared/data): docs/FIDELITY.md, fidelity.svg
+	$(BIN)/python scripts/fidelity.py
 
 lint: $(STAMP)  ## ruff, mypy and vulture (dead code); fails on any finding
 	$(BIN)/ruff check bot strategies tests scripts
