@@ -71,6 +71,7 @@ def test_the_printed_snippet_is_toml_the_config_accepts(files: tuple[Path, Path]
             {"--end": "2021-01-10"},
             "error: 10 daily closes where the token, the perp data and --start/--end overlap",
         ),
+        ({"--skip-day": "yesterday"}, "error: --skip-day: expected YYYY-MM-DD, got 'yesterday'"),
         ({"--timeframe": "7h"}, "error: --timeframe 7h: must divide a day"),
         ({"--timeframe": "soon"}, "error: --timeframe: expected e.g. 1h or 4h, got 'soon'"),
     ],
