@@ -16,7 +16,7 @@ from bot.domain.token_records import StepAttribution
 from bot.domain.token_spec import TokenSpec
 from bot.engine.validation import REASONS  # the documented set of rejection reasons
 from bot.reports.decay import TokenDecomposition
-from bot.reports.export import write_export  # the export API: `ltbot report --format json|csv`
+from bot.reports.export import export_json, write_export  # `ltbot report --format json|csv`
 from bot.reports.model import LedgerRows
 from bot.runtime.clock import FakeClock  # the test clock of the Clock port (STYLE 7.3)
 from bot.study.market import Regime
@@ -35,7 +35,7 @@ StepAttribution.token_return  # the step's total, the sum its terms must add up 
 TokenSpec.spot_fee_pct  # a preset parameter, shown by `ltbot presets` and stored per portfolio
 LedgerRows.rebalance_leverage  # read through dataclasses.fields by the report model
 TokenDecomposition.underlying_log  # exported by name (bot/reports/export.py COLUMNS)
-write_export
+write_export, export_json
 model_config  # pydantic model configuration
 exc_type, tb  # __exit__ signatures
 _Server.handle_exit, _Server.force_exit  # uvicorn's Server calls it on SIGINT/SIGTERM

@@ -3,7 +3,8 @@
 `write_export(report, out_dir, "json" | "csv")` writes one file per table, `<out_dir>/<table>.json`
 (a JSON array of records) or `<out_dir>/<table>.csv` (a header row, then one row per record),
 plus `<out_dir>/meta.json` (schema version, window, rank measure, notes, the columns of every
-table). A notebook loads a table with one call: `pandas.read_json(out_dir / "trades.json")` or
+table); `export_json(report)` gives all of it as one JSON document. A notebook loads a table
+with one call: `pandas.read_json(out_dir / "trades.json")` or
 `pandas.read_csv(out_dir / "trades.csv")`. Columns never change order or meaning within a
 SCHEMA_VERSION; new columns bump it. Times are ISO 8601 UTC strings, returns and ratios are
 fractions, money is USDT, an undefined value is null (JSON) or empty (CSV). Signs as in the
@@ -106,8 +107,16 @@ def write_export(report: Report, out_dir: Path, fmt: Literal["json", "csv"]) -> 
     return paths
 
 
+def export_json(report: Report) -> str:
+    """The whole export as one JSON document (for stdout): meta.json's fields plus `tables`
+    (table name -> records); `pandas.DataFrame(document["tables"]["trades"])` loads one."""
+    document = export_meta(report) | {"tables": report_tables(report)}
+    return json.dumps(document, allow_nan=False) + "\n"
+
+
 def export_meta(report: Report) -> Record:
-    """What `meta.json` holds: schema version, window, rank measure, notes, columns."""
+    """What `meta.json` holds: schema version, window, rank measure, notes, `columns` (table
+    name -> its column names)."""
     p = report.period
     long_window = p.end - p.start > DAILY_NAV_AFTER
     return {
@@ -117,7 +126,7 @@ def export_meta(report: Report) -> Record:
         "rank_by": report.experiments[0].rank_by if report.experiments else None,
         "nav_sampling": "daily" if long_window else "hourly",
         "notes": list(report.notes),
-        "tables": {name: list(columns) for name, columns in COLUMNS.items()},
+        "columns": {name: list(columns) for name, columns in COLUMNS.items()},
     }  # fmt: skip
 
 

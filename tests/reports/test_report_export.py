@@ -12,7 +12,13 @@ import pytest
 from report_ledger import PERP, TOKEN
 
 from bot.adapters.sqlite.store import Store
-from bot.reports.export import COLUMNS, SCHEMA_VERSION, report_tables, write_export
+from bot.reports.export import (
+    COLUMNS,
+    SCHEMA_VERSION,
+    export_json,
+    report_tables,
+    write_export,
+)
 from bot.reports.model import LedgerRows, Report, build_report, period_for
 
 
@@ -76,7 +82,7 @@ def test_meta_and_attribution(ledger: Store, tmp_path: Path) -> None:
         "end": "2024-01-02T00:00:00+00:00", "timezone": "UTC",
     }  # fmt: skip
     assert (meta["rank_by"], meta["nav_sampling"]) == ("sharpe", "hourly")
-    assert meta["tables"]["trades"] == list(COLUMNS["trades"])
+    assert meta["columns"]["trades"] == list(COLUMNS["trades"])
     [row] = json.loads((tmp_path / "attribution.json").read_text())
     assert row["portfolio_id"] == TOKEN
     terms = ("decay", "rebalancing", "management", "funding", "subscription_redemption")
@@ -89,3 +95,14 @@ def test_meta_and_attribution(ledger: Store, tmp_path: Path) -> None:
 def test_bad_format_is_refused(ledger: Store, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="export format must be json or csv, not 'xml'"):
         write_export(_report(ledger), tmp_path, "xml")  # type: ignore[arg-type]
+
+
+def test_one_document_holds_meta_and_every_table(ledger: Store, tmp_path: Path) -> None:
+    report = _report(ledger)
+    document = json.loads(export_json(report))
+    write_export(report, tmp_path, "json")
+    assert {k: v for k, v in document.items() if k != "tables"} == json.loads(
+        (tmp_path / "meta.json").read_text()
+    )
+    for name in COLUMNS:
+        assert document["tables"][name] == json.loads((tmp_path / f"{name}.json").read_text())

@@ -54,6 +54,19 @@ def test_daily_report_writes_files_and_metrics(ledger: Store, tmp_path: Path) ->
     assert ("eth-trend/spot", "sharpe") in metrics and metrics[("eth-trend/spot", "sharpe")] is None
 
 
+def test_report_rank_by_setting_orders_the_ranking(ledger: Store, tmp_path: Path) -> None:
+    settings = Settings(
+        report={"out_dir": tmp_path / "reports", "rank_by": "return"},
+        store={"path": tmp_path / "ledger.db"},
+    )
+    run_daily_report(ledger, settings, DAY)
+    metrics = {
+        (r["portfolio_id"], r["metric"]): r["value"] for r in _metrics(ledger, DAY.isoformat())
+    }
+    assert metrics[(TOKEN, "rank")] == 1  # +11.90 % beats the spot's +8 % on return
+    assert metrics[(PERP, "rank")] == 3
+
+
 def test_running_twice_gives_the_same_files_and_rows(ledger: Store, tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     first = run_daily_report(ledger, settings, DAY)
