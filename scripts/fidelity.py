@@ -24,7 +24,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from bot.calibration.calibrate import (
+from bot.calibration.fit import Params
+from bot.calibration.inputs import read_market, read_token
+from bot.calibration.metrics import Fidelity, fidelity
+from bot.calibration.pipeline import (
     Calibration,
     Prepared,
     calibrate,
@@ -32,9 +35,6 @@ from bot.calibration.calibrate import (
     shipped_params,
     simulate_daily,
 )
-from bot.calibration.fit import Params
-from bot.calibration.inputs import read_market, read_token
-from bot.calibration.metrics import Fidelity, fidelity
 from bot.domain.token_presets import token_spec
 from bot.domain.values import Side
 

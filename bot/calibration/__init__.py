@@ -2,6 +2,6 @@
 
 `splits` finds and undoes reverse splits, `metrics` computes the fidelity figures, `fit` fits a
 preset's few free parameters by minimising the daily tracking error, `inputs` reads the files
-(the only module that does I/O) and `calibrate` ties them together for `ltbot calibrate` and
+(the only module that does I/O) and `pipeline` ties them together for `ltbot calibrate` and
 scripts/fidelity.py. Nothing but the CLI (and scripts) imports this package.
 """

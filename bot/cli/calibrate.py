@@ -13,15 +13,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from bot.calibration.calibrate import (
+from bot.calibration.inputs import InputError, read_market, read_token
+from bot.calibration.metrics import Fidelity
+from bot.calibration.pipeline import (
     Calibration,
     calibrate,
     prepare,
     snippet,
     total_runs,
 )
-from bot.calibration.inputs import InputError, read_market, read_token
-from bot.calibration.metrics import Fidelity
 from bot.cli.common import console, fail
 from bot.domain.token_presets import token_spec
 from bot.domain.values import Side
@@ -79,11 +79,12 @@ def calibrate_command(
     binance_blvt, max_leverage for ftx), optionally a reset time, by minimising the daily
     tracking error on the first half of the series; print the fitted values with a 90 %
     bootstrap interval, the fidelity figures in and out of sample (second half) and a
-    [presets.<name>] snippet for the config.
+    presets table (TOML) to paste into the config.
 
-    Reverse splits in the token series are undone first: a rise of 5x or more between two
-    closes is a split when the rise over the move the underlying implies rounds to a power of
-    ten of at least 10 (that power is the ratio)."""
+    Reverse splits in the token series are undone first: a rise of 5x or more
+    between two closes is a split when the rise over the move the underlying
+    implies rounds to a power of ten of at least 10 (that power is the ratio).
+    """
     if side not in ("long", "short"):
         raise fail(f"--side: expected long or short, got {side!r}")
     direction = Side.LONG if side == "long" else Side.SHORT

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bot.calibration.calibrate import underlying_closes
 from bot.calibration.inputs import Market
+from bot.calibration.pipeline import underlying_closes
 from bot.simulate import simulate_token
 
 START = pd.Timestamp("2021-01-01", tz="UTC")

@@ -15,8 +15,8 @@ import math
 import pandas as pd
 import pytest
 
-from bot.calibration.calibrate import calibrate, prepare, snippet, total_runs
 from bot.calibration.fit import free_parameters
+from bot.calibration.pipeline import calibrate, prepare, snippet, total_runs
 from bot.domain.token_presets import token_spec
 from bot.domain.values import Side
 from tests.calibration.synthetic import synthetic_market, token_closes

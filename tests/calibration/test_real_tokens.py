@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from bot.calibration.calibrate import prepare
 from bot.calibration.inputs import read_market, read_token
+from bot.calibration.pipeline import prepare
 from bot.cli.main import app
 from bot.config.vehicles import validate_preset_overrides
 
