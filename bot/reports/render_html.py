@@ -119,7 +119,8 @@ def _monthly(p: PortfolioReport) -> str:
         months = by_year[year]
         cells = "".join(_heat(months.get(i)) for i in range(1, 13))
         rows.append(f"<tr><td>{year}</td>{cells}{_heat(year_return(months))}</tr>")
-    title = f"{p.vehicle}: monthly returns"
+    died = "" if p.died_at is None else f" (died {p.died_at:%Y-%m-%d}; later months left out)"
+    title = f"{p.vehicle}: monthly returns{died}"
     return (
         f'<h3>{escape(title)}</h3><table class="heat"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"

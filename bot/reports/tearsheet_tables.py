@@ -101,9 +101,13 @@ def rebalance_table(p: PortfolioReport) -> TextTable:
 
 
 def monthly_grid(p: PortfolioReport) -> tuple[list[str], dict[str, dict[int, float]]]:
-    """The years of `p.monthly` and, per year, month number -> return (a fraction)."""
+    """The years of `p.monthly` and, per year, month number -> return (a fraction); a dead
+    portfolio's months after the month it died in are left out (they are all 0)."""
+    last = None if p.died_at is None else f"{p.died_at:%Y-%m}"
     years: dict[str, dict[int, float]] = {}
     for m in p.monthly:
+        if last is not None and m.month > last:
+            break
         year, month = m.month.split("-")
         years.setdefault(year, {})[int(month)] = m.value
     return sorted(years), years

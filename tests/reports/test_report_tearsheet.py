@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -12,7 +13,13 @@ from bot.adapters.sqlite.store import Store
 from bot.reports import metrics
 from bot.reports.model import LedgerRows, build_report, period_for
 from bot.reports.points import SeriesPoint
-from bot.reports.tearsheet import monthly_returns, rebalance_summary, worst_drawdowns
+from bot.reports.tearsheet import (
+    MonthReturn,
+    monthly_returns,
+    rebalance_summary,
+    worst_drawdowns,
+)
+from bot.reports.tearsheet_tables import monthly_grid, year_return
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -106,3 +113,13 @@ def test_the_fixed_token_has_its_rebalance_and_drawdown(ledger: Store) -> None:
     # Peak 15990.5 (16:00 to 19:00, the last hour at it), trough 11189.8 at 24:00, not recovered.
     assert worst.depth == pytest.approx(1 - 11189.8 / 15990.5)
     assert (worst.peak_at.hour, worst.recovered_at) == (19, None)
+
+
+def test_monthly_grid_leaves_out_the_months_after_death(ledger: Store) -> None:
+    period = period_for(date(2024, 1, 1), date(2024, 1, 1), "UTC")
+    rows = LedgerRows.from_mapping(ledger.report_rows(period.start, period.end))
+    [token] = [p for p in build_report(rows, period).portfolios if p.id == TOKEN]
+    months = (MonthReturn("2023-12", 0.1), MonthReturn("2024-01", -0.5), MonthReturn("2024-02", 0))
+    dead = replace(token, monthly=months, died_at=datetime(2024, 1, 15, tzinfo=UTC))
+    assert monthly_grid(dead) == (["2023", "2024"], {"2023": {12: 0.1}, "2024": {1: -0.5}})
+    assert year_return({1: 0.1, 2: -0.1}) == pytest.approx(1.1 * 0.9 - 1)
