@@ -8,6 +8,7 @@ recursively) holding `<PAIR>-<tf>-mark` (else `-futures`) candles and `-funding_
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pandas as pd
 from bot.adapters.replay import feather
 
 _DAY = pd.Timedelta(days=1)
+_ZERO = pd.Timedelta(0)
 
 
 class InputError(ValueError):
@@ -78,11 +80,10 @@ def _token_closes(raw: pd.DataFrame, what: str) -> tuple[pd.Series, pd.Timedelta
 
 def read_market(data: Path, symbol: str, timeframe: str) -> Market:
     """Return `symbol`'s perp candles resampled to `timeframe`, and its funding, from `data`."""
-    try:
-        bar = pd.Timedelta(timeframe)
-    except ValueError:
-        raise InputError(f"--timeframe: expected e.g. 1h or 4h, got {timeframe!r}") from None
-    if bar <= pd.Timedelta(0) or bar > _DAY or _DAY % bar != pd.Timedelta(0):
+    bar = _length(timeframe)
+    if bar is None:
+        raise InputError(f"--timeframe: expected e.g. 1h or 4h, got {timeframe!r}")
+    if bar > _DAY or _DAY % bar != _ZERO:
         raise InputError(f"--timeframe {timeframe}: must divide a day")
     try:
         files = feather.scan_data_dir(data)
@@ -106,17 +107,26 @@ def _finest_candles(
     files: list[feather.DataFile], bar: pd.Timedelta, symbol: str
 ) -> tuple[pd.DataFrame, str]:
     for kind in ("mark", "futures"):
-        usable = [
-            f
-            for f in files
-            if f.candle_type == kind and bar % pd.Timedelta(f.timeframe) == pd.Timedelta(0)
-        ]
+        lengths = {f: _length(f.timeframe) for f in files if f.candle_type == kind}
+        usable = [f for f, length in lengths.items() if length and bar % length == _ZERO]
         if usable:
-            source = min(usable, key=lambda f: pd.Timedelta(f.timeframe))
+            source = min(usable, key=lambda f: lengths[f] or _DAY)
             frame = _read(source.path).set_index("date")[["open", "high", "low", "close"]]
             frame.index = frame.index.astype("datetime64[ns, UTC]")
             return resample(frame, bar), kind
-    raise InputError(f"--symbol {symbol}: no mark or futures candles finer than {bar}")
+    minutes = int(bar.total_seconds() // 60)
+    raise InputError(
+        f"--symbol {symbol}: no mark or futures candles that divide --timeframe ({minutes} min)"
+    )
+
+
+def _length(timeframe: str) -> pd.Timedelta | None:
+    """Return the length of a freqtrade timeframe (1m, 4h, 1d, 1w), None for months or junk."""
+    match = re.fullmatch(r"(\d+)([mhdw])", timeframe.strip())
+    if match is None or int(match[1]) == 0:
+        return None
+    minutes = {"m": 1, "h": 60, "d": 1440, "w": 10080}[match[2]]
+    return pd.Timedelta(minutes=int(match[1]) * minutes)
 
 
 def _read(path: Path) -> pd.DataFrame:
