@@ -33,6 +33,7 @@ from bot.cli.common import (
 )
 from bot.config.settings import Settings
 from bot.reports.coverage import run_coverage
+from bot.reports.export import export_json, write_export
 from bot.reports.job import load_report, run_report
 from bot.reports.model import Report, ReportPeriod, period_for
 from bot.reports.render_html import render_html
@@ -48,6 +49,17 @@ class ReportFormat(StrEnum):
     TEXT = "text"
     MD = "md"
     HTML = "html"
+    JSON = "json"  # the export: every table (bot.reports.export, docs/REPORTS.md "Export")
+    CSV = "csv"
+
+
+class RankBy(StrEnum):
+    """What who-won ranks by (`[report] rank_by`)."""
+
+    SHARPE = "sharpe"
+    SORTINO = "sortino"
+    CALMAR = "calmar"
+    RETURN = "return"
 
 
 _RENDER = {
@@ -88,11 +100,24 @@ def report_command(
         ),
     ] = None,
     format: Annotated[
-        ReportFormat, typer.Option("--format", help="Output format: text, md or html.")
+        ReportFormat,
+        typer.Option(
+            "--format",
+            help="text, md or html; json or csv: every table of the report in the documented "
+            "export schema (json to stdout, or files into --out DIR; csv needs --out DIR).",
+        ),
     ] = ReportFormat.TEXT,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Write the output to this file only (not into report.out_dir)."),
+        typer.Option(
+            "--out",
+            help="Write the output to this file only (not into report.out_dir); a directory "
+            "for --format json/csv.",
+        ),
+    ] = None,
+    rank_by: Annotated[
+        RankBy | None,
+        typer.Option("--rank-by", help="Who won ranks by this (default: report.rank_by)."),
     ] = None,
     strategy_path: StrategyPathOption = None,
     quiet: QuietOption = False,
@@ -100,10 +125,16 @@ def report_command(
 ) -> None:
     """Report a day or range of days of the ledger (default: its last complete day)."""
     settings = load(config, strategy_path)
+    if rank_by is not None:
+        report_settings = settings.report.model_copy(update={"rank_by": rank_by.value})
+        settings = settings.model_copy(update={"report": report_settings})
     try:
         dates = None if date is None else parse_dates(date)
     except ValueError as exc:
         raise fail(str(exc)) from None
+    export = format in (ReportFormat.JSON, ReportFormat.CSV)
+    if format is ReportFormat.CSV and out is None:
+        raise fail("--format csv writes one file per table: give --out DIR")
     # No log file: a running daemon owns (and rotates) the one beside the ledger.
     setup_logging(ctx, settings, file=False, quiet=quiet, verbose=verbose)
     path = db or settings.store.path
@@ -113,7 +144,7 @@ def report_command(
         raise fail(str(exc)) from None
     try:
         with store:
-            report = _report(store, settings, dates, out is None)
+            report = _report(store, settings, dates, out is None and not export)
     except STORAGE_ERRORS as exc:  # e.g. a corrupt page found while reading
         raise fail(f"{path}: the report failed ({exc})") from None
     _emit(report, format, out)
@@ -133,7 +164,7 @@ def _report(
     typer.echo(f"report {_window(period)}; {_runs(store, period)}", err=True)
     if write:
         return run_report(store, settings, first, last).report
-    return load_report(store, period)
+    return load_report(store, period, settings.report.rank_by)
 
 
 def _last_complete_day(store: Store, zone: str) -> tuple[dt.date, dt.date]:
@@ -177,7 +208,9 @@ def _runs(store: Store, period: ReportPeriod) -> str:
 
 
 def _emit(report: Report, format: ReportFormat, out: Path | None) -> None:
-    if out is not None:
+    if format in (ReportFormat.JSON, ReportFormat.CSV):
+        _export(report, format, out)
+    elif out is not None:
         try:
             out.write_text(_RENDER[format](report), encoding="utf-8")
         except OSError as exc:
@@ -187,3 +220,15 @@ def _emit(report: Report, format: ReportFormat, out: Path | None) -> None:
         print_report(report, console())
     else:
         typer.echo(_RENDER[format](report), nl=False)
+
+
+def _export(report: Report, format: ReportFormat, out: Path | None) -> None:
+    # Every table of the report: one JSON document on stdout, or files into the directory.
+    if out is None:
+        typer.echo(export_json(report), nl=False)
+        return
+    try:
+        paths = write_export(report, out, "json" if format is ReportFormat.JSON else "csv")
+    except OSError as exc:
+        raise fail(f"{out}: cannot write: {exc.strerror}") from None
+    typer.echo(f"report {report.period.label} exported to {out} ({len(paths)} files)", err=True)

@@ -120,3 +120,49 @@ def test_a_ledger_within_one_day_has_no_complete_day_yet(tmp_path: Path) -> None
         f"error: {path}: no complete day in the ledger yet: it holds 2024-01-01 05:00 to "
         "2024-01-01 10:00 UTC\n"
     )
+
+
+def test_the_export_formats_round_trip_through_pandas(db: Path, tmp_path: Path) -> None:
+    import json
+
+    import pandas as pd
+
+    # Act: json on stdout, json and csv files, csv without a directory
+    code, out, err = _report("--db", str(db), "--format", "json", "-q")
+    assert code == 0, err
+    document = json.loads(out)
+    for fmt in ("json", "csv"):
+        code, _, err = _report("--db", str(db), "--format", fmt, "--out", str(tmp_path / fmt))
+        assert code == 0, err
+        assert err.endswith(f"report 2024-01-01 exported to {tmp_path / fmt} (9 files)\n")
+    code, _, err = _report("--db", str(db), "--format", "csv")
+    # Assert: one table, three ways, the same frame; nothing written into reports/
+    stdout_frame = pd.DataFrame(document["tables"]["portfolios"])
+    json_frame = pd.read_json(tmp_path / "json" / "portfolios.json")
+    csv_frame = pd.read_csv(tmp_path / "csv" / "portfolios.csv")
+    assert document["schema"] == 1 and document["period"]["label"] == "2024-01-01"
+    assert (
+        list(stdout_frame.columns) == list(csv_frame.columns) == document["columns"]["portfolios"]
+    )
+    assert stdout_frame["nav_end"].tolist() == json_frame["nav_end"].tolist()
+    assert csv_frame["nav_end"].round(6).tolist() == stdout_frame["nav_end"].round(6).tolist()
+    assert (code, err) == (2, "error: --format csv writes one file per table: give --out DIR\n")
+    assert not (tmp_path / "reports").exists()
+
+
+def test_rank_by_orders_who_won(db: Path) -> None:
+    import json
+
+    ranks = {}
+    for measure in ("return", "sharpe"):
+        code, out, err = _report("--db", str(db), "--format", "json", "--rank-by", measure, "-q")
+        assert code == 0, err
+        rows = json.loads(out)["tables"]["portfolios"]
+        assert {r["rank_by"] for r in rows} == {measure}
+        ranks[measure] = rows
+    by_return = sorted(ranks["return"], key=lambda r: (r["experiment"], r["rank"]))
+    for experiment in {r["experiment"] for r in by_return}:
+        returns = [r["return"] for r in by_return if r["experiment"] == experiment]
+        assert returns == sorted(returns, reverse=True)  # best first
+    code, _, err = _report("--db", str(db), "--rank-by", "luck")
+    assert code == 2 and "luck" in err
