@@ -7,49 +7,20 @@ Needs Debian's chromium (`scripts/install_chromium.sh`); skipped with the reason
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import subprocess
 from datetime import date
 from pathlib import Path
 
-import pytest
-
 from bot.adapters.sqlite.store import Store
 from bot.reports.model import LedgerRows, build_report, period_for
 from bot.reports.render_html import render_html
+from tests.chromium_kit import console_lines, open_page
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "report-screenshot.png"
-# Console messages (console.*, uncaught exceptions, failed loads) are logged as ":CONSOLE" lines.
-CONSOLE = re.compile(r":CONSOLE|Uncaught", re.IGNORECASE)
-
-
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        if found := shutil.which(name):
-            return found
-    pytest.skip("chromium is not installed (scripts/install_chromium.sh installs Debian's)")
 
 
 def _run(page: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        _chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
-        "--v=0", "--host-resolver-rules=MAP * ~NOTFOUND",  # offline: no name resolves
-        *extra, page.as_uri(),
-    ]  # fmt: skip
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"chromium could not run here: {exc}")
-    if result.returncode != 0 and "--dump-dom" in extra and not result.stdout:
-        pytest.skip(f"chromium failed to start (exit {result.returncode}): {result.stderr[-300:]}")
-    return result
-
-
-def _console_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if CONSOLE.search(line)]
+    return open_page(page.as_uri(), tmp_path, *extra)
 
 
 def _report_page(store: Store, tmp_path: Path) -> Path:
@@ -66,20 +37,20 @@ def test_harness_sees_console_errors(tmp_path: Path) -> None:
     page = tmp_path / "bad.html"
     page.write_text('<!DOCTYPE html><p>x</p><script>throw new Error("boom")</script>')
     result = _run(page, tmp_path, "--dump-dom")
-    assert any("Uncaught Error: boom" in line for line in _console_lines(result.stderr))
+    assert any("Uncaught Error: boom" in line for line in console_lines(result.stderr))
 
 
 def test_report_renders_without_console_errors(ledger: Store, tmp_path: Path) -> None:
     page = _report_page(ledger, tmp_path)
     result = _run(page, tmp_path, "--dump-dom")
-    assert _console_lines(result.stderr) == []
+    assert console_lines(result.stderr) == []
     assert "<h1>ltbot report 2024-01-01</h1>" in result.stdout
     assert result.stdout.count("<svg") == 10  # 5 charts per experiment
     shot = tmp_path / "shot.png"
     result = _run(
         page, tmp_path, "--hide-scrollbars", f"--screenshot={shot}", "--window-size=1280,2600"
     )
-    assert _console_lines(result.stderr) == []
+    assert console_lines(result.stderr) == []
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
     if os.environ.get("LTBOT_UPDATE_SCREENSHOT"):
         SCREENSHOT.write_bytes(shot.read_bytes())
