@@ -51,21 +51,28 @@ def expand_cells(config: StudyConfig, data: dict[str, SymbolData]) -> list[Cell]
         for grid in config.strategies
         for params in grid.expand()
     ]
+    # One calendar for every symbol: rolling windows from the earliest data (or `from`), each
+    # symbol keeping those inside its own data, so windows of different symbols coincide.
+    spans = {s: data[s].span for s in config.study.symbols}
+    calendar = window_ranges(
+        config, min(f for f, _ in spans.values()), max(last for _, last in spans.values())
+    )
     cells = []
     for symbol in config.study.symbols:
-        first, last = data[symbol].span
-        windows = window_ranges(config, first, last)
-        for lo, hi in windows:
-            if lo < first or hi > last:
-                raise StudyConfigError(
-                    f"windows: {lo:%Y-%m-%d}..{hi:%Y-%m-%d} is outside the data of {symbol} "
-                    f"({first:%Y-%m-%d %H:%M}..{last:%Y-%m-%d %H:%M})"
-                )
-        if not windows:
+        first, last = spans[symbol]
+        inside = [(lo, hi) for lo, hi in calendar if first <= lo and hi <= last]
+        if config.windows.ranges and len(inside) < len(calendar):
+            lo, hi = next(w for w in calendar if w not in inside)
+            raise StudyConfigError(
+                f"windows: {lo:%Y-%m-%d}..{hi:%Y-%m-%d} is outside the data of {symbol} "
+                f"({first:%Y-%m-%d %H:%M}..{last:%Y-%m-%d %H:%M})"
+            )
+        if not inside:
             raise StudyConfigError(
                 f"windows: a {config.windows.length_days}-day window is longer than the data of "
                 f"{symbol} in range ({first:%Y-%m-%d %H:%M}..{last:%Y-%m-%d %H:%M})"
             )
+        windows = inside
         for lo, hi in windows:
             for name, params in strategies:
                 cells.append(Cell(symbol, lo, hi, name, params))
