@@ -91,3 +91,21 @@ def test_fingerprint_ignores_where_results_go_and_task_size(tmp_path: Path) -> N
     )
     c = study_config(tmp_path / "a.db", study={"data": str(SAMPLE), "symbols": [BTC], "db": "a.db"})
     assert a.fingerprint() == b.fingerprint() != c.fingerprint()
+
+
+@pytest.mark.shared_data
+def test_symbols_share_one_window_calendar_on_real_data(shared_data: Path, tmp_path: Path) -> None:
+    # BTC 1h starts 2019-09-08, ETH 1h 2019-11-27: ETH keeps the calendar's windows that lie
+    # inside its data instead of starting its own at 2019-11-28. The last window starting
+    # 2020-03-07 would end 2020-06-05, after `to`.
+    config = study_config(
+        tmp_path / "s.db",
+        study={"data": str(shared_data / "binance_usdm" / "1h"), "symbols": [BTC, ETH]},
+        windows={"length_days": 90, "step_days": 30, "from": "2019-09-01", "to": "2020-06-01"},
+    )
+    data = {s: symbol_data(config.study.data, s) for s in (BTC, ETH)}
+    starts = {s: [c.start for c in expand_cells(config, data) if c.symbol == s] for s in (BTC, ETH)}
+    assert starts[BTC] == [day(9, 9).replace(year=2019), day(10, 9).replace(year=2019),
+                           day(11, 8).replace(year=2019), day(12, 8).replace(year=2019),
+                           day(1, 7).replace(year=2020), day(2, 6).replace(year=2020)]  # fmt: skip
+    assert starts[ETH] == starts[BTC][3:]
