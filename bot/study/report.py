@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from bot.study.config import StudyConfig
-from bot.study.verdict import REGIMES, TERCILES, PairVerdict, headline, judge
+from bot.study.verdict import CONTRIBUTIONS, REGIMES, TERCILES, PairVerdict, headline, judge
 
 FORMATS = ("md", "html", "json", "csv")
 Table = tuple[list[str], list[list[str]]]
@@ -56,8 +56,11 @@ _GAP_NOTE = (
     "95 % interval; a token wins a cell when its final NAV is above the perp's."
 )
 _ATTR_NOTE = (
-    "Means over cells. Token terms are log returns against L x the underlying "
-    "(bot/reports/decay.py); perp costs are fractions of capital; negative = cost."
+    "Mean gap split into contributions that sum to it (positive favours the token), over the "
+    "cells where both log returns exist: exposure = the token's benchmark (L x the underlying "
+    "while held) minus the perp's log return before its fees and funding (its trades, stops "
+    "included); the token's decay and costs as log returns (bot/reports/decay.py); the perp's "
+    "fees and funding as fractions of capital, with the sign flipped."
 )
 
 
@@ -109,20 +112,16 @@ def _regime_table(verdicts: list[PairVerdict], column: str) -> Table:
 
 
 def _attribution_table(verdicts: list[PairVerdict]) -> Table:
-    keys = ["attr_decay", "attr_funding", "attr_management", "attr_rebalancing", "perp_fees",
-            "perp_funding"]  # fmt: skip
-    head = ["token", "perp", "mean gap", "token decay", "token funding", "token management",
-            "token rebalancing", "perp fees", "perp funding", "perp stops/cell"]  # fmt: skip
-    rows = [
-        [
-            v.token,
-            v.perp,
-            _num(v.gap_mean),
-            *(_num(v.attribution.get(k)) for k in keys),
-            f"{v.attribution.get('perp_stops', 0.0):.2f}",
-        ]  # fmt: skip
-        for v in verdicts
-    ]
+    head = ["token", "perp", "cells", "mean gap", "exposure", "token decay", "token rebalancing",
+            "token management", "token funding", "token sub/red", "perp fees", "perp funding",
+            "perp stops/cell"]  # fmt: skip
+    rows = []
+    for v in verdicts:
+        a = v.attribution
+        rows.append(
+            [v.token, v.perp, f"{a.get('cells', 0):.0f}", _num(a.get("gap")),
+             *(_num(a.get(k)) for k in CONTRIBUTIONS), f"{a.get('perp_stops', 0.0):.2f}"]
+        )  # fmt: skip
     return head, rows
 
 

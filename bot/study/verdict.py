@@ -10,10 +10,14 @@ Conventions:
   behaves with few cells (Wilson 1927; Brown, Cai & DasGupta 2001 recommend it over Wald's).
 - Regimes are terciles over the study's cells (by rank, so ties split evenly): trend efficiency
   (|net log move| / path length of bar closes), realised volatility, mean settled funding rate.
-- Attribution: means over cells of the token's log-return terms (bot/reports/decay.py:
-  volatility decay, funding, management, rebalancing, subscription/redemption) and of the
-  perp's costs as fractions of capital (trading + slippage fees, net funding; negative = cost)
-  and its stops per cell.
+- Attribution of the mean gap, exact over the cells where both log returns and the token's
+  attribution exist: token log = benchmark (L x the underlying's log move while held) + decay
+  + rebalancing + management + funding + subscription/redemption (bot/reports/decay.py), and
+  perp log = gross + fees + funding, with the perp's fees and net funding taken as fractions of
+  capital (negative = cost) and `gross` the rest (its trades' price moves, stops included). So
+      gap = exposure (benchmark - perp gross) + the token's five terms - perp fees - perp funding,
+  every term signed as a contribution to the gap: positive favours the token. Stops per cell
+  are counted beside it.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ REGIMES = (
     ("funding_mean", "funding level"),
 )
 TERCILES = ("low", "mid", "high")
-TOKEN_TERMS = ("attr_decay", "attr_funding", "attr_management", "attr_rebalancing")
+TOKEN_TERMS = ("decay", "rebalancing", "management", "funding", "subscription_redemption")
+# Contributions to the mean gap, in the order the report shows them (they sum to it).
+CONTRIBUTIONS = ("exposure", *(f"token_{t}" for t in TOKEN_TERMS), "perp_fees", "perp_funding")
 
 
 def wilson_interval(wins: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -101,18 +107,35 @@ def judge_pair(frame: pd.DataFrame, token: str, perp: str, terciles: pd.DataFram
         by_regime[column] = {
             t: (int(won[labels == t].sum()), int((labels == t).sum())) for t in TERCILES
         }
-    attribution = {t: float(both[f"{t}_t"].mean()) for t in TOKEN_TERMS if f"{t}_t" in both}
-    capital = both["capital_p"]
-    perp_fees = -(both["fee_trading_p"] + both["fee_slippage_p"]) / capital
-    attribution["perp_fees"] = float(perp_fees.mean())
-    attribution["perp_funding"] = float((-both["funding_p"] / capital).mean())
-    attribution["perp_stops"] = float(both["stops_p"].mean())
+    attribution = _attribute(both)
     wins, n = int(won.sum()), len(both)
     return PairVerdict(
         token, perp, n, wins, wilson_interval(wins, n),
         _stat(gaps, 0.5), _stat(gaps, 0.1), _stat(gaps, 0.9),
         float(gaps.mean()) if len(gaps) else None, by_regime, attribution,
     )  # fmt: skip
+
+
+def _attribute(both: pd.DataFrame) -> dict[str, float]:
+    # See the module docstring: contributions to the gap that sum to its mean over `rows`.
+    capital = both["capital_p"]
+    fees = -(both["fee_trading_p"] + both["fee_slippage_p"]) / capital
+    funding = -both["funding_p"] / capital
+    gross = both["log_return_p"] - fees - funding
+    parts = {
+        "exposure": both["benchmark_log_t"] - gross,
+        **{f"token_{t}": both[f"attr_{t}_t"] for t in TOKEN_TERMS},
+        "perp_fees": -fees,
+        "perp_funding": -funding,
+    }
+    frame = pd.DataFrame(parts).astype(float)
+    gap = (both["log_return_t"] - both["log_return_p"]).astype(float)
+    rows = frame.notna().all(axis=1) & gap.notna()
+    out = {name: float(frame.loc[rows, name].mean()) if rows.any() else math.nan for name in parts}
+    out["gap"] = float(gap[rows].mean()) if rows.any() else math.nan
+    out["cells"] = float(rows.sum())
+    out["perp_stops"] = float(both["stops_p"].mean())
+    return out
 
 
 def _stat(values: pd.Series, q: float) -> float | None:
@@ -149,7 +172,19 @@ def headline(frame: pd.DataFrame, verdicts: list[PairVerdict]) -> str:
     if best is not None:
         name, tercile, wins, n = best
         text += f". It won most often when {name} was {tercile} ({wins} of {n} cells)"
-    return text + "."
+    return text + "." + _split_sentence(v.attribution)
+
+
+def _split_sentence(attribution: dict[str, float]) -> str:
+    gap = attribution.get("gap", math.nan)
+    if math.isnan(gap):
+        return ""
+    parts = sorted(
+        ((k, attribution[k]) for k in CONTRIBUTIONS if not math.isnan(attribution[k])),
+        key=lambda item: -abs(item[1]),
+    )[:3]
+    named = ", ".join(f"{k.replace('_', ' ')} {x:+.3f}" for k, x in parts)
+    return f" Its mean log-return gap of {gap:+.3f} came mostly from {named}."
 
 
 def _best_regime(v: PairVerdict) -> tuple[str, str, int, int] | None:

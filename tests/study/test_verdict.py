@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from bot.study.verdict import judge, pair_names, wilson_interval
+from bot.study.verdict import CONTRIBUTIONS, judge, pair_names, wilson_interval
 
 
 def test_wilson_interval_by_hand() -> None:
@@ -21,43 +21,47 @@ def test_wilson_interval_by_hand() -> None:
     assert hi - 0.5 == pytest.approx(1.96 * (0.025 + 0.009604) ** 0.5 / 1.38416, abs=1e-6)
 
 
-def _row(cell: str, vehicle: str, nav: float, log: float | None, **regime: float) -> dict:
+TOKEN_TERMS = {"attr_decay": -0.05, "attr_rebalancing": -0.01, "attr_management": -0.002,
+               "attr_funding": -0.003, "attr_subscription_redemption": -0.001}  # fmt: skip
+
+
+def _token(cell: str, benchmark: float, trend: float) -> dict:
+    log = benchmark + sum(TOKEN_TERMS.values())  # the attribution sums to the log return
     return {
-        "cell_id": cell, "vehicle": vehicle, "final_nav": nav, "log_return": log,
-        "capital": 100.0, "fee_trading": 1.0, "fee_slippage": 0.5, "funding": 0.25, "stops": 2,
-        "attr_decay": -0.01 if vehicle.startswith("token") else None,
-        "attr_funding": None, "attr_management": None, "attr_rebalancing": None,
-        "trend_efficiency": regime.get("trend", 0.5), "realised_vol": regime.get("vol", 0.5),
-        "funding_mean": regime.get("funding", 0.0001),
+        "cell_id": cell, "vehicle": "token:ftx", "final_nav": 100 * math.exp(log),
+        "log_return": log, "benchmark_log": benchmark, **TOKEN_TERMS, "trend_efficiency": trend,
+        "realised_vol": trend, "funding_mean": 0.0001,
     }  # fmt: skip
 
 
-def test_pair_win_rate_gap_and_regimes() -> None:
+def _perp(cell: str, vehicle: str, trend: float) -> dict:
+    # log return 0.02 after fees 1.5 USDT (-0.015 of capital) and funding 0.25 (-0.0025).
+    return {
+        "cell_id": cell, "vehicle": vehicle, "final_nav": 100 * math.exp(0.02),
+        "log_return": 0.02, "capital": 100.0, "fee_trading": 1.0, "fee_slippage": 0.5,
+        "funding": 0.25, "stops": 2, "trend_efficiency": trend, "realised_vol": trend,
+        "funding_mean": 0.0001,
+    }  # fmt: skip
+
+
+def test_pair_win_rate_gap_regimes_and_attribution() -> None:
     rows = []
-    # Three cells: the token wins only the most trending one.
-    for cell, trend, token_nav, perp_nav in (
-        ("a", 0.1, 90, 100),
-        ("b", 0.5, 95, 100),
-        ("c", 0.9, 120, 100),
-    ):
-        rows.append(
-            _row(
-                cell,
-                "token:ftx",
-                token_nav,
-                pd.NA if token_nav == 0 else math.log(token_nav / 100),
-                trend=trend,
-            )
-        )
-        rows.append(_row(cell, "perp:risk_pct=0.02", perp_nav, 0.0, trend=trend))
-        rows.append(_row(cell, "perp_static:leverage=3", 100, 0.0, trend=trend))
+    # Three cells (trend efficiency 0.1, 0.5, 0.9); the token wins only the most trending one.
+    for cell, trend, benchmark in (("a", 0.1, -0.05), ("b", 0.5, 0.0), ("c", 0.9, 0.3)):
+        rows += [_token(cell, benchmark, trend), _perp(cell, "perp:risk_pct=0.02", trend)]
+        rows.append(_perp(cell, "perp_static:leverage=3", trend))
     frame = pd.DataFrame(rows)
     assert pair_names(frame) == [("token:ftx", "perp:risk_pct=0.02")]
     (v,) = judge(frame)
     assert (v.cells, v.wins) == (3, 1)
-    assert v.gap_median == pytest.approx(math.log(0.95))
+    # gaps: benchmark - 0.066 - 0.02 = -0.136, -0.086, +0.214
+    assert v.gap_median == pytest.approx(-0.086)
     assert v.by_regime["trend_efficiency"] == {"low": (0, 1), "mid": (0, 1), "high": (1, 1)}
-    assert v.attribution["attr_decay"] == pytest.approx(-0.01)
-    assert v.attribution["perp_fees"] == pytest.approx(-0.015)  # (1 + 0.5) / 100, a cost
-    assert v.attribution["perp_funding"] == pytest.approx(-0.0025)
-    assert v.attribution["perp_stops"] == 2
+    a = v.attribution
+    assert a["gap"] == pytest.approx((-0.136 - 0.086 + 0.214) / 3)
+    # exposure = benchmark - perp gross (0.02 + 0.015 + 0.0025 = 0.0375)
+    assert a["exposure"] == pytest.approx((-0.05 + 0.0 + 0.3) / 3 - 0.0375)
+    assert a["token_decay"] == pytest.approx(-0.05)
+    assert (a["perp_fees"], a["perp_funding"]) == (pytest.approx(0.015), pytest.approx(0.0025))
+    assert sum(a[k] for k in CONTRIBUTIONS) == pytest.approx(a["gap"])
+    assert a["perp_stops"] == 2
