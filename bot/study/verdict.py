@@ -62,7 +62,6 @@ class PairVerdict:
     gap_median: float | None
     gap_p10: float | None
     gap_p90: float | None
-    gap_mean: float | None
     by_regime: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     attribution: dict[str, float] = field(default_factory=dict)
 
@@ -112,7 +111,7 @@ def judge_pair(frame: pd.DataFrame, token: str, perp: str, terciles: pd.DataFram
     return PairVerdict(
         token, perp, n, wins, wilson_interval(wins, n),
         _stat(gaps, 0.5), _stat(gaps, 0.1), _stat(gaps, 0.9),
-        float(gaps.mean()) if len(gaps) else None, by_regime, attribution,
+        by_regime, attribution,
     )  # fmt: skip
 
 
