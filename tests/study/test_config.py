@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from bot.study.cells import expand_cells
-from bot.study.config import StrategyGrid, StudyConfigError, VehicleGrid, window_ranges
+from bot.study.config import (
+    StrategyGrid,
+    StudyConfigError,
+    VehicleGrid,
+    load_study_config,
+    window_ranges,
+)
 from bot.study.market import symbol_data
 from tests.study.kit import BTC, ETH, SAMPLE, study_config
 
@@ -109,3 +115,12 @@ def test_symbols_share_one_window_calendar_on_real_data(shared_data: Path, tmp_p
                            day(11, 8).replace(year=2019), day(12, 8).replace(year=2019),
                            day(1, 7).replace(year=2020), day(2, 6).replace(year=2020)]  # fmt: skip
     assert starts[ETH] == starts[BTC][3:]
+
+
+def test_the_example_config_is_valid_and_expands_to_30_cells() -> None:
+    from bot.study.runner import check_study
+
+    config = load_study_config(SAMPLE.parents[2] / "study.example.toml")
+    # 2 symbols x 5 windows of 14 days x (hold + sma_cross 10/50 and 20/50)
+    assert len(check_study(config)) == 2 * 5 * 3
+    assert len(config.vehicle_specs()) == 7
