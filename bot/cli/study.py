@@ -56,7 +56,7 @@ def study_run(
         typer.Option(
             "--cluster",
             help="Run on Dask: 'local' starts a LocalCluster of --workers processes; "
-            "tcp://HOST:PORT joins a running scheduler (pip install 'ltbot[dask]').",
+            "tcp://HOST:PORT joins a running scheduler (pip install 'ltbot\\[dask]').",
         ),
     ] = None,
     new: Annotated[
