@@ -41,6 +41,8 @@ def verdict_sections(
     title = f"Study verdict: {config.study.db.name}"
     sections = [
         ("Token against stop-loss perp", _GAP_NOTE, _gap_table(verdicts)),
+        ("By strategy", "Token win rate per strategy (all its parameter sets).",
+         _strategy_table(verdicts)),
         *[
             (f"By {name}", f"Token win rate per tercile of {name} over the cells.",
              _regime_table(verdicts, column))
@@ -97,6 +99,18 @@ def _gap_table(verdicts: list[PairVerdict]) -> Table:
         for v in verdicts
     ]
     return head, rows
+
+
+def _strategy_table(verdicts: list[PairVerdict]) -> Table:
+    names = sorted({name for v in verdicts for name in v.by_strategy})
+    rows = []
+    for v in verdicts:
+        cells = []
+        for name in names:
+            wins, n = v.by_strategy.get(name, (0, 0))
+            cells.append(f"{_pct(wins / n)} of {n}" if n else "-")
+        rows.append([v.token, v.perp, *cells])
+    return ["token", "perp", *names], rows
 
 
 def _regime_table(verdicts: list[PairVerdict], column: str) -> Table:

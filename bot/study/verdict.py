@@ -64,6 +64,7 @@ class PairVerdict:
     gap_p90: float | None
     by_regime: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     attribution: dict[str, float] = field(default_factory=dict)
+    by_strategy: dict[str, tuple[int, int]] = field(default_factory=dict)  # (wins, cells)
 
     @property
     def win_rate(self) -> float:
@@ -107,11 +108,16 @@ def judge_pair(frame: pd.DataFrame, token: str, perp: str, terciles: pd.DataFram
             t: (int(won[labels == t].sum()), int((labels == t).sum())) for t in TERCILES
         }
     attribution = _attribute(both)
+    strategies = both["strategy_t"] if "strategy_t" in both else pd.Series("", index=both.index)
+    by_strategy = {
+        str(name): (int(won[strategies == name].sum()), int((strategies == name).sum()))
+        for name in sorted(set(strategies))
+    }
     wins, n = int(won.sum()), len(both)
     return PairVerdict(
         token, perp, n, wins, wilson_interval(wins, n),
         _stat(gaps, 0.5), _stat(gaps, 0.1), _stat(gaps, 0.9),
-        by_regime, attribution,
+        by_regime, attribution, by_strategy,
     )  # fmt: skip
 
 

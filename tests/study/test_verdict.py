@@ -51,11 +51,13 @@ def test_pair_win_rate_gap_regimes_and_attribution() -> None:
         rows += [_token(cell, benchmark, trend), _perp(cell, "perp:risk_pct=0.02", trend)]
         rows.append(_perp(cell, "perp_static:leverage=3", trend))
     frame = pd.DataFrame(rows)
+    frame["strategy"] = frame["cell_id"].map({"a": "hold", "b": "hold", "c": "sma_cross"})
     assert pair_names(frame) == [("token:ftx", "perp:risk_pct=0.02")]
     (v,) = judge(frame)
     assert (v.cells, v.wins) == (3, 1)
     # gaps: benchmark - 0.066 - 0.02 = -0.136, -0.086, +0.214
     assert v.gap_median == pytest.approx(-0.086)
+    assert v.by_strategy == {"hold": (0, 2), "sma_cross": (1, 1)}
     assert v.by_regime["trend_efficiency"] == {"low": (0, 1), "mid": (0, 1), "high": (1, 1)}
     a = v.attribution
     assert a["gap"] == pytest.approx((-0.136 - 0.086 + 0.214) / 3)
