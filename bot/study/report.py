@@ -55,7 +55,9 @@ def verdict_sections(
 
 _GAP_NOTE = (
     "gap = token log return - perp log return per cell (natural logs); win rate with a Wilson "
-    "95 % interval; a token wins a cell when its final NAV is above the perp's."
+    "95 % interval; a token wins a cell when its final NAV is above the perp's. The interval "
+    "treats cells as independent: overlapping windows (a step shorter than the length) and the "
+    "same window under several strategies are not, so it is too narrow for them."
 )
 _ATTR_NOTE = (
     "Mean gap split into contributions that sum to it (positive favours the token), over the "

@@ -8,6 +8,8 @@ Conventions:
 - The token wins a cell when its final NAV is above the perp's (ties count as losses).
 - Win-rate intervals: Wilson score interval at 95 % (z = 1.96), which stays inside [0, 1] and
   behaves with few cells (Wilson 1927; Brown, Cai & DasGupta 2001 recommend it over Wald's).
+  It assumes independent cells; overlapping windows and several strategies over one window
+  are not independent, so the interval is then too narrow (the report says so).
 - Regimes are terciles over the study's cells (by rank, so ties split evenly): trend efficiency
   (|net log move| / path length of bar closes), realised volatility, mean settled funding rate.
 - Attribution of the mean gap, exact over the cells where both log returns and the token's
