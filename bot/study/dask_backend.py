@@ -8,6 +8,8 @@ see the study's data path (a shared file system) and have ltbot installed (docs/
 from __future__ import annotations
 
 import importlib
+import signal
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -29,9 +31,18 @@ def connect(cluster: str, workers: int) -> Any:
             "--cluster needs Dask distributed: pip install 'ltbot[dask]'"
         ) from None
     if cluster == "local":
-        local = distributed.LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-        )
+        # The worker processes start with Ctrl-C ignored (an ignored signal stays ignored in a
+        # spawned child): Ctrl-C in a terminal reaches the whole process group, and a worker
+        # killed by it would leave its task in flight forever; the parent decides when to stop.
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            local = distributed.LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
         return distributed.Client(local)
     if not cluster.startswith("tcp://"):
         raise StudyConfigError(f"--cluster: expected local or tcp://HOST:PORT, got {cluster!r}")

@@ -113,11 +113,14 @@ def _wait_for_cells(db: Path, at_least: int, process: subprocess.Popen[bytes]) -
 
 
 def _start(config: Path, *args: str) -> subprocess.Popen[bytes]:
+    # Its own process group, so that a "Ctrl-C" reaches the study and every worker it started,
+    # as a terminal's does.
     return subprocess.Popen(
         [sys.executable, "-m", "bot", "study", "run", "-c", str(config), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
     )
 
 
@@ -142,12 +145,19 @@ def test_sigkilled_study_resumes_and_skips_completed_cells(tmp_path: Path) -> No
     assert results_dump(tmp_path / "study.db") == results_dump(tmp_path / "clean" / "study.db")
 
 
-def test_ctrl_c_stops_after_the_tasks_in_flight_and_keeps_them(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "args", [["--workers", "2"], ["--cluster", "local", "--workers", "2"]], ids=["pool", "dask"]
+)
+def test_ctrl_c_stops_after_the_tasks_in_flight_and_keeps_them(
+    tmp_path: Path, args: list[str]
+) -> None:
+    if "--cluster" in args:
+        pytest.importorskip("distributed")
     windows = {"length_days": 3, "step_days": 3, "to": "2024-03-25"}
     config = config_file(tmp_path, windows=windows)
-    process = _start(config, "--workers", "2")
+    process = _start(config, *args)
     done = _wait_for_cells(tmp_path / "study.db", 1, process)
-    process.send_signal(signal.SIGINT)
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole process group
     out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     assert b"stopped by Ctrl-C: run again to resume" in out
