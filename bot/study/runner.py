@@ -202,12 +202,18 @@ def run_tasks(
                 return
             on_done(run_task(task))
     else:
-        with cf.ProcessPoolExecutor(workers, initializer=ignore_interrupts) as pool:
+        pool = cf.ProcessPoolExecutor(workers, initializer=ignore_interrupts)
 
-            def wait_first(running: set[Any]) -> Iterable[Any]:
-                return cf.wait(running, return_when=cf.FIRST_COMPLETED).done
+        def wait_first(running: set[Any]) -> Iterable[Any]:
+            return cf.wait(running, return_when=cf.FIRST_COMPLETED).done
 
+        try:
             drive(tasks, lambda t: pool.submit(run_task, t), wait_first, workers * 2, stop, on_done)
+        except BaseException:
+            # A second Ctrl-C or a failing task: drop the queued tasks, write nothing more.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
 
 
 def default_workers() -> int:
