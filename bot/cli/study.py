@@ -115,7 +115,13 @@ def _connect(cluster: str | None, workers: int) -> Any:
 
 @study_app.command("report")
 def study_report(
-    config: StudyConfigOption,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Study config (its [study] db is the study file)."),
+    ] = None,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="Study file (instead of, or overriding, -c).")
+    ] = None,
     fmt: Annotated[
         str | None,
         typer.Option(
@@ -131,24 +137,26 @@ def study_report(
     if fmt is not None and fmt not in FORMATS:
         raise fail(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     try:
-        study = load_study_config(config)
-        if not study.study.db.is_file():
-            raise StudyConfigError(f"{study.study.db}: no study file (run ltbot study run first)")
-        frame = load_results(study)
+        path = db or (load_study_config(config).study.db if config is not None else None)
+        if path is None:
+            raise StudyConfigError("give the study config (-c STUDY.toml) or the study file (--db)")
+        if not path.is_file():
+            raise StudyConfigError(f"{path}: no study file (run ltbot study run first)")
+        frame = load_results(path)
     except (StudyConfigError, StoreError) as exc:
         raise fail(str(exc)) from None
     if frame.empty:
-        raise fail(f"{study.study.db}: no completed cells yet")
+        raise fail(f"{path}: no completed cells yet")
     if fmt is None:
         for kind in ("md", "html"):
-            path = study.study.db.with_name(f"{study.study.db.stem}-report.{kind}")
-            write_report(frame, study, kind, path)
-            typer.echo(f"wrote {path}")
+            target = path.with_name(f"{path.stem}-report.{kind}")
+            write_report(frame, path, kind, target)
+            typer.echo(f"wrote {target}")
         return
     if out is None:
-        sys.stdout.write(write_report(frame, study, fmt, None))
+        sys.stdout.write(write_report(frame, path, fmt, None))
     else:
-        write_report(frame, study, fmt, out)
+        write_report(frame, path, fmt, out)
         typer.echo(f"wrote {out}", err=True)
 
 

@@ -48,4 +48,4 @@ def run_study(
         plan = plan_study(study, store, cells, new)
         with StopFlag() as stop:
             run_tasks(plan.tasks, workers, None, stop, store_results(store))
-    return load_results(study)
+    return load_results(study.study.db)

@@ -11,21 +11,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from bot.study.config import StudyConfig
 from bot.study.verdict import CONTRIBUTIONS, REGIMES, TERCILES, PairVerdict, headline, judge
 
 FORMATS = ("md", "html", "json", "csv")
 Table = tuple[list[str], list[list[str]]]
 
 
-def write_report(frame: pd.DataFrame, config: StudyConfig, fmt: str, out: Path | None) -> str:
+def write_report(frame: pd.DataFrame, study_file: Path, fmt: str, out: Path | None) -> str:
     """Render `frame` in `fmt`; write it to `out` when given; return the text."""
     if fmt == "json":
         text = frame.to_json(orient="records", indent=1) + "\n"
     elif fmt == "csv":
         text = frame.to_csv(index=False)
     else:
-        title, lead, sections = verdict_sections(frame, config)
+        title, lead, sections = verdict_sections(frame, study_file)
         text = (_markdown if fmt == "md" else _html)(title, lead, sections)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -34,11 +33,11 @@ def write_report(frame: pd.DataFrame, config: StudyConfig, fmt: str, out: Path |
 
 
 def verdict_sections(
-    frame: pd.DataFrame, config: StudyConfig
+    frame: pd.DataFrame, study_file: Path
 ) -> tuple[str, str, list[tuple[str, str, Table]]]:
     """The report's title, first paragraph and (heading, note, table) sections."""
     verdicts = judge(frame)
-    title = f"Study verdict: {config.study.db.name}"
+    title = f"Study verdict: {study_file.name}"
     sections = [
         ("Token against stop-loss perp", _GAP_NOTE, _gap_table(verdicts)),
         ("By strategy", "Token win rate per strategy (all its parameter sets).",

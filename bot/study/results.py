@@ -3,15 +3,17 @@ symbol, window, strategy, parameters and market regime beside the vehicle's metr
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
-from bot.study.config import StudyConfig
-from bot.study.runner import open_study_file
+from bot.adapters.sqlite.study_store import StudyStore
+from bot.study.runner import CELL_COLUMNS, RESULT_COLUMNS
 
 
-def load_results(config: StudyConfig) -> pd.DataFrame:
-    """Every completed cell x vehicle of the config's study file, ordered by cell and vehicle."""
-    with open_study_file(config) as store:
+def load_results(path: Path) -> pd.DataFrame:
+    """Every completed cell x vehicle of a study file, ordered by cell and vehicle."""
+    with StudyStore(path, CELL_COLUMNS, RESULT_COLUMNS) as store:
         cells = pd.DataFrame(list(store.rows("cells")))
         results = pd.DataFrame(list(store.rows("results")))
     if results.empty:

@@ -183,9 +183,14 @@ def test_report_writes_markdown_html_and_json_that_pandas_loads(tmp_path: Path) 
     frame = pd.read_json(tmp_path / "r.json")
     assert frame.shape[0] == 4 * 7
     assert json.loads((tmp_path / "r.json").read_text())[0]["cell_id"] == frame["cell_id"][0]
-    code, out, _ = invoke("report", "-c", str(config), "--format", "csv")
+    code, out, _ = invoke("report", "--db", str(tmp_path / "study.db"), "--format", "csv")
     assert out.splitlines()[0].startswith("cell_id,vehicle,final_nav,")
     assert len(out.splitlines()) == 1 + 4 * 7
+    code, _, err = invoke("report")
+    assert (code, err) == (
+        2,
+        "error: give the study config (-c STUDY.toml) or the study file (--db)\n",
+    )
 
 
 def test_a_ledger_is_not_taken_for_a_study_file(tmp_path: Path) -> None:
