@@ -84,6 +84,9 @@ def test_a_replay_never_books_a_settlement_beyond_the_cap(tmp_path: Path) -> Non
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "BTC/USDT:USDT funding rate -0.5 refused: beyond the cap of 0.03" in done.stderr
+    # the replay's summary counts them (the settled rate and each quote's prediction of it)
+    [screened] = [line for line in done.stdout.splitlines() if line.startswith("screened:")]
+    assert screened.startswith("screened: funding BTC/USDT:USDT ") and "ETH" not in screened
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
             "SELECT f.at, f.amount, n.exposure FROM fees f JOIN nav n "

@@ -93,6 +93,8 @@ def replay_command(
         f"{result.steps} steps from {result.first} to {result.last}; ledger: {result.database}"
     )
     typer.echo(fate_line(result.stats))
+    if result.screened != "screened: nothing":
+        typer.echo(result.screened)  # bad data refused before the engine (docs/RELIABILITY.md)
 
 
 def _open_feed(

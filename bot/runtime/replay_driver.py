@@ -47,6 +47,7 @@ class ReplayResult:
     first: datetime | None
     last: datetime | None
     stats: SessionStats
+    screened: str = "screened: nothing"  # what the candle and funding screens refused
 
 
 def prepare_database(path: Path) -> None:
@@ -98,14 +99,16 @@ def run_replay(
             # No jump bound in replay (assumption): recorded history's moves happened, wicks
             # included (Binance ETH perp 2020-03-13 02:00 traded up to 323 from 95.73), while a
             # live poll's absurd candle may be a glitch that the next poll corrects.
-            run_id, first, last = _drive(session, feed, CandleScreen(None), on_step, start_run)
+            screen = CandleScreen(None)
+            run_id, first, last = _drive(session, feed, screen, on_step, start_run)
         finally:
             gc.unfreeze()
         session.flush()
         if run_id is not None and last is not None:
             # The feed is exhausted: only now is the run complete.
             store.end_run(run_id, last)
-        return ReplayResult(path, session.stats.steps, first, last, session.stats)
+        stats = session.stats
+        return ReplayResult(path, stats.steps, first, last, stats, screen.summary())
 
 
 def _drive(
