@@ -76,8 +76,9 @@ class StudyStore:
     def clear(self) -> None:
         """Delete every cell, result and `study` row (a new study in the same file)."""
         with self.db.conn:
-            for table in ("results", "cells", "study"):
-                self.db.execute(f"DELETE FROM [{table}]")
+            self.db.execute("DELETE FROM results")
+            self.db.execute("DELETE FROM cells")
+            self.db.execute("DELETE FROM study")
 
     def done(self) -> set[str]:
         """Ids of the cells already completed."""
