@@ -39,6 +39,7 @@ write_export, export_json
 model_config  # pydantic model configuration
 exc_type, tb  # __exit__ signatures
 _Server.handle_exit, _Server.force_exit  # uvicorn's Server calls it on SIGINT/SIGTERM
+RankBy.SHARPE, RankBy.SORTINO, RankBy.CALMAR, RankBy.RETURN  # --rank-by choices (typer)
 settings_cls, dotenv_settings, file_secret_settings  # settings_customise_sources signature
 
 # Shipped strategies: found by the strategy loader's scan of the `strategies` package.
