@@ -134,6 +134,7 @@ class SnapshotValidator:
         self._now = now
         self.counts: Counter[str] = Counter()
         self._last: dict[str, _Reference] = {}
+        self._since: dict[str, list[Candle]] = {}  # candles since each symbol's reference
 
     def __call__(
         self,
@@ -210,22 +211,24 @@ class SnapshotValidator:
             return None
         # A move beyond the bound stands only where the closed candles went: the mark follows
         # with the last price (the "disagree" check bounds their distance).
-        if last_moved and ref.corroborates(last):
-            return None
+        if last_moved:
+            # The candles since the reference extend its span only now (rarely needed).
+            ref.reach(self._since.pop(quote.symbol, ()))
+            if ref.corroborates(last):
+                return None
         return "jump"
 
     def _observe(self, candles: Sequence[Candle]) -> None:
-        # Extend each referenced symbol's span by its candles of this update.
-        by_symbol: dict[str, list[Candle]] = {}
+        # Keep each referenced symbol's candles since its reference (a jump reads them).
+        last, since = self._last, self._since
         for c in candles:
-            if c.symbol in self._last:
-                by_symbol.setdefault(c.symbol, []).append(c)
-        for symbol, mine in by_symbol.items():
-            self._last[symbol].reach(mine)
+            if c.symbol in last:
+                since.setdefault(c.symbol, []).append(c)
 
     def _accept(self, quote: Quote) -> None:
         last = quote.last
         self._last[quote.symbol] = _Reference(quote.at, last, quote.mark, last, last)
+        self._since.pop(quote.symbol, None)
 
     def summary(self) -> str:
         """Rejections per reason, e.g. "jump 2, stale 1" ("none" when there were none)."""

@@ -17,11 +17,15 @@ from bot.portfolios.protocol import Records
 
 # Fills that a console line reports as a token bought or sold (the units are the position).
 _TOKEN_VERBS = {FillReason.SUBSCRIBE: "bought", FillReason.REDEEM: "sold"}
+# Bound once: this runs for every portfolio and step of a replay (they share loguru's sinks).
+_DETAIL, _TRADE = logger.bind(file_only=True), logger.bind(trade=True)
 
 
 def log_trades(portfolio_id: str, records: Records) -> None:
     """Log one step's fills of `portfolio_id` (file only) and its opens and closes (console)."""
-    detail, trade = logger.bind(file_only=True), logger.bind(trade=True)
+    if not records.fills and not records.positions:
+        return  # most steps of most portfolios
+    detail, trade = _DETAIL, _TRADE
     for fill in records.fills:
         detail.info(
             "{} {} {} {:.6g} @ {:.6g} ({})",
