@@ -4,6 +4,7 @@ one-line errors and output that is never cut when piped."""
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 import os
 import sys
@@ -182,3 +183,13 @@ def plain_table(table: Table) -> str:
 def print_table(table: Table) -> None:
     """Print `table` on stdout (plain text when stdout is not a terminal)."""
     console().print(table)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` stays on this machine (a host name may resolve anywhere)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False

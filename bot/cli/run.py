@@ -11,7 +11,7 @@ import traceback
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -36,6 +36,7 @@ from bot.config.strategy_loader import StrategyLoadError
 from bot.engine.ports import Clock
 from bot.reports.comparison import comparison_rows, print_comparison
 from bot.reports.coverage import coverage_lines
+from bot.reports.holdings import holding_text
 from bot.reports.job import run_report
 from bot.reports.render_text import print_report
 from bot.runtime.clock import SystemClock
@@ -291,39 +292,9 @@ def _status_table(store: Store, path: Path) -> Table:
                 f"{row['nav']:,.2f}",
                 f"{row['return']:+.2%}",
                 f"{held['leverage'] or 0:.2f}x",
-                _holding(held),
+                holding_text(held),
             )
     return table
 
 
 _NUMBERS = ("NAV", "return", "leverage")
-
-
-def _holding(held: dict[str, Any]) -> str:
-    """One portfolio's holding in words: token units with NAV per unit and the token's own
-    leverage (its exposure / its value); a position's side, size, entry, stop and liquidation
-    price; or cash."""
-    if held["at"] is None:
-        return "capital in cash (no step yet)"
-    parts = []
-    tokens = held["tokens"]
-    value = held["nav"] - held["cash"]  # USDT in tokens: NAV = cash + units x NAV per unit
-    for instrument, units in tokens.items():
-        text = f"{units:,.6g} {instrument} units"
-        if len(tokens) == 1 and value > 0:  # per-unit figures only when one token is held
-            text += f" @ NAV/unit {_price(value / units)}, {held['exposure'] / value:+.2f}x"
-        parts.append(text)
-    pos = held["position"]
-    if pos is not None:
-        stop = "no stop" if pos["stop"] is None else f"stop {_price(pos['stop'])}"
-        text = f"{pos['side']} {pos['qty']:,.6g} {pos['symbol']} @ {_price(pos['entry'])}, {stop}"
-        if pos["liq_price"] is not None:
-            liq = pos["liq_price"]
-            text += ", no liquidation price" if liq <= 0 else f", liq. {_price(liq)}"
-        parts.append(text)
-    return "; ".join(parts) or "cash"
-
-
-def _price(value: float) -> str:
-    # Whole cents for prices of 100 and more, six significant digits below (0.0001234).
-    return f"{value:,.2f}" if abs(value) >= 100 else f"{value:.6g}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import signal
 from pathlib import Path
 from types import FrameType
@@ -13,7 +12,7 @@ import uvicorn
 
 from bot.adapters.sqlite.read_only import ReadOnlyLedger
 from bot.adapters.sqlite.store import StoreError
-from bot.cli.common import ConfigOption, fail, load, with_database
+from bot.cli.common import ConfigOption, fail, is_loopback, load, with_database
 from bot.web.app import create_app
 
 
@@ -42,7 +41,7 @@ def serve_command(
             pass  # a missing or foreign file is one line and exit 2, before listening
     except StoreError as exc:
         raise fail(str(exc)) from None
-    if not _is_loopback(host):
+    if not is_loopback(host):
         typer.echo(
             f"warning: --host {host} is not a loopback address: the ledger's view is reachable "
             "from other machines (no authentication)",
@@ -62,12 +61,3 @@ class _Server(uvicorn.Server):
             self.force_exit = True  # a second Ctrl-C: stop without waiting
         else:
             self.should_exit = True
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

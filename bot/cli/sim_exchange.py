@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import signal
 import threading
 from datetime import UTC, datetime
@@ -12,6 +11,7 @@ from typing import Annotated
 import typer
 
 from bot.adapters.sim.exchange import SimDataError, SimExchange
+from bot.cli.common import is_loopback
 
 
 def sim_exchange_command(
@@ -51,7 +51,7 @@ def sim_exchange_command(
         raise _fail("--speed must be >= 0")
     if not 0 <= port <= 65535:
         raise _fail("--port must be between 0 and 65535")
-    if not _is_loopback(host):
+    if not is_loopback(host):
         typer.echo(
             f"warning: --host {host} is not a loopback address: the sim exchange is reachable "
             "from other machines",
@@ -84,15 +84,6 @@ def sim_exchange_command(
             signal.signal(sig, handler)
         sim.stop()
     typer.echo("sim exchange stopped")
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:  # a host name: it may resolve to any interface
-        return False
 
 
 def _parse_start(start: str | None) -> datetime | None:

@@ -24,6 +24,8 @@ from starlette.routing import Route
 
 from bot.adapters.sqlite.read_only import ReadOnlyLedger
 from bot.adapters.sqlite.store import StoreError
+from bot.reports.comparison import comparison_rows
+from bot.reports.holdings import holding_text
 from bot.reports.job import load_report
 from bot.reports.model import period_for
 from bot.reports.render_html import render_html
@@ -130,30 +132,26 @@ def _api_nav(request: Request) -> JSONResponse:
 
 
 def status_rows(ledger: ReadOnlyLedger) -> list[dict[str, Any]]:
-    """Per portfolio (by experiment): definition, NAV, return on capital, leverage, exposure,
-    the open position and token units, as of its latest NAV row (JSON-ready values)."""
+    """Per portfolio, by experiment (best return first, as `ltbot status`): definition, NAV,
+    return on capital, leverage, exposure, the open position, token units and the holding in
+    words, as of its latest NAV row (JSON-ready values)."""
     held = ledger.holdings()
     rows = []
-    for summary in ledger.portfolio_summaries():
-        h = held.get(summary["id"], {})
-        nav = summary["nav"]
-        position = h.get("position")
-        rows.append(
-            {
-                "id": summary["id"],
-                "experiment": summary["experiment"],
-                "vehicle": summary["vehicle"],
-                "symbol": summary["symbol"],
-                "capital": summary["capital"],
-                "nav": nav,
-                "return": None if nav is None else nav / summary["capital"] - 1.0,
-                "leverage": summary["leverage"],
-                "exposure": h.get("exposure"),
-                "as_of": None if h.get("at") is None else h["at"].isoformat(),
-                "position": None if position is None else dict(position),
-                "tokens": h.get("tokens") or {},
-            }
-        )
+    for members in comparison_rows(ledger).values():
+        for summary in members:
+            h = held[summary["id"]]
+            position = h["position"]
+            rows.append(
+                {
+                    **{k: summary[k] for k in ("id", "experiment", "vehicle", "symbol")},
+                    **{k: summary[k] for k in ("capital", "nav", "return", "leverage")},
+                    "exposure": h["exposure"],
+                    "as_of": None if h["at"] is None else h["at"].isoformat(),
+                    "position": None if position is None else dict(position),
+                    "tokens": h["tokens"],
+                    "holding": holding_text(h),
+                }
+            )
     return rows
 
 

@@ -77,22 +77,6 @@ def _status_row(row: Mapping[str, Any]) -> str:
         "-" if nav is None else f"{nav:,.2f}",
         "-" if ret is None else f"<span class={'neg' if ret < 0 else 'pos'}>{ret:+.2%}</span>",
         "-" if row.get("leverage") is None else f"{row['leverage']:.2f}x",
-        escape(holding_text(row)),
+        escape(str(row["holding"])),
     ]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
-
-
-def holding_text(row: Mapping[str, Any]) -> str:
-    """What a portfolio holds, in words: token units, a perp or spot position, or flat."""
-    tokens = row.get("tokens") or {}
-    if tokens:
-        return ", ".join(f"{units:,.4f} {name}" for name, units in sorted(tokens.items()))
-    position = row.get("position")
-    if position:
-        text = f"{position['side']} {position['qty']:g} @ {position['entry']:,.2f}"
-        if position.get("stop"):
-            text += f", stop {position['stop']:,.2f}"
-        if position.get("liq_price"):
-            text += f", liq {position['liq_price']:,.2f}"
-        return text
-    return "flat"

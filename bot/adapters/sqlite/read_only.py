@@ -8,7 +8,6 @@ web server's worker threads never share one.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.adapters.sqlite.queries import LedgerQueries
-from bot.adapters.sqlite.store import StoreError
+from bot.adapters.sqlite.store import connect_read_only
 from bot.adapters.sqlite.timefmt import parse_time
 
 
@@ -25,22 +24,7 @@ class ReadOnlyLedger(LedgerQueries):
     not an ltbot ledger (missing, not SQLite, no portfolios/nav tables)."""
 
     def __init__(self, path: Path | str) -> None:
-        target = Path(path)
-        if not target.is_file():
-            raise StoreError(f"{target}: no such database")
-        uri = target.resolve().as_uri() + "?mode=ro"
-        try:
-            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            found = conn.execute(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-                "AND name IN ('portfolios', 'nav')"
-            ).fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{target}: not a usable SQLite database ({exc})") from None
-        if found != 2:
-            conn.close()
-            raise StoreError(f"{target}: not an ltbot ledger (no portfolios/nav tables)")
-        self.db = Database(conn)
+        self.db = Database(connect_read_only(Path(path)))
 
     def __enter__(self) -> ReadOnlyLedger:
         return self

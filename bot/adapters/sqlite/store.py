@@ -67,19 +67,8 @@ class Store(LedgerWriter, LedgerQueries, TickRetention):
         before migrations run, so a foreign SQLite file is left untouched.
         """
         target = Path(path)
-        if not target.is_file():
-            raise StoreError(f"{target}: no such database")
-        try:
-            with closing(sqlite3.connect(target.resolve().as_uri() + "?mode=ro", uri=True)) as c:
-                ours = check_schema(target, c)
-                found = c.execute(
-                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
-                    "('portfolios', 'nav', '_sqlite_migrations')"
-                ).fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{target}: not a usable SQLite database ({exc})") from None
-        if not ours or found != 3:
-            raise StoreError(f"{target}: not an ltbot ledger (no portfolios/nav tables)")
+        with closing(connect_read_only(target)):
+            pass  # checked, and closed again before migrations may write
         try:
             return cls(target)
         except STORAGE_ERRORS as exc:
@@ -103,3 +92,29 @@ def _open(path: Path) -> Database:
         raise StoreError(f"{path}: cannot create the database: {exc.strerror}") from None
     except Exception as exc:  # sqlite3.DatabaseError for a corrupt or non-SQLite file
         raise StoreError(f"{path}: not a usable SQLite database ({exc})") from None
+
+
+def connect_read_only(target: Path) -> sqlite3.Connection:
+    """A read-only connection (`mode=ro`: nothing is written, migrated or created) to the
+    ltbot ledger at `target`; StoreError when the file is missing, not SQLite, foreign or of a
+    newer schema than this code."""
+    if not target.is_file():
+        raise StoreError(f"{target}: no such database")
+    uri = target.resolve().as_uri() + "?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    try:
+        ours = check_schema(target, conn)
+        found = conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+            "('portfolios', 'nav', '_sqlite_migrations')"
+        ).fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(f"{target}: not a usable SQLite database ({exc})") from None
+    except StoreError:
+        conn.close()
+        raise
+    if not ours or found != 3:
+        conn.close()
+        raise StoreError(f"{target}: not an ltbot ledger (no portfolios/nav tables)")
+    return conn
