@@ -8,12 +8,15 @@ stops the scheduler too.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
+import threading
 from collections.abc import Callable
 from datetime import UTC, time, timedelta
 from types import FrameType
 
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -72,9 +75,11 @@ def run_jobs(
             misfire_grace_time=3600,
             next_run_time=start,  # once at start-up too
         )
-    _install_signal_handlers(scheduler)
+    stoppers = _install_signal_handlers(scheduler)
     logger.info("scheduler started: poll every {}s", poll_seconds)
     scheduler.start()
+    for stopper in stoppers:
+        stopper.join()  # the running step has finished: the shutdown waited for it
     logger.info("scheduler stopped")
 
 
@@ -93,11 +98,24 @@ def _add_daily_report(
     )
 
 
-def _install_signal_handlers(scheduler: BlockingScheduler) -> None:
-    def handler(signum: int, frame: FrameType | None) -> None:
+def _install_signal_handlers(scheduler: BlockingScheduler) -> list[threading.Thread]:
+    # A signal interrupts the main thread anywhere, even while it holds the job executor's or
+    # the logger's lock (submitting the next poll, say): shutting the scheduler down inside the
+    # handler then waits on that lock forever (a daemon was found ignoring SIGTERM so). The
+    # handler hands the shutdown to a thread, which runs once the main thread lets go.
+    stoppers: list[threading.Thread] = []
+
+    def stop(signum: int) -> None:
         logger.info("{} received: finishing the current step", signal.Signals(signum).name)
-        if scheduler.running:
+        # A second signal, or a run that already ended, finds it stopped.
+        with contextlib.suppress(SchedulerNotRunningError):
             scheduler.shutdown(wait=True)  # waits for the running poll to finish its step
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stopper = threading.Thread(target=stop, args=(signum,), name="ltbot-stop", daemon=True)
+        stoppers.append(stopper)
+        stopper.start()
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+    return stoppers
