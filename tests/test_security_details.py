@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from loguru import logger
 
-from bot.cli.common import setup_logging
-from bot.cli.sim_exchange import _is_loopback
+from bot.cli.common import is_loopback, setup_logging
 from bot.config.redaction import redact, scrub, secret_texts
 from bot.config.settings import Settings, redacted_config, redacted_json
 from bot.runtime.log_setup import configure_logging
@@ -181,7 +180,7 @@ def test_tracebacks_in_the_log_show_no_local_variables(tmp_path: Path) -> None:
     ],
 )
 def test_loopback_hosts(host: str, loopback: bool) -> None:
-    assert _is_loopback(host) is loopback
+    assert is_loopback(host) is loopback
 
 
 def test_sim_exchange_warns_in_one_line_when_bound_beyond_loopback() -> None:
