@@ -62,22 +62,16 @@ class PortfolioFold:
         self.counts = {"fills": 0, "stops": 0, "take_profits": 0, "liquidations": 0}
         self.rebalances = 0
         self.died_at: datetime | None = None
-        self._pending: NavRecord | None = None
-        self._last: NavRecord | None = None
-        self._last_at, self._last_nav, self._peak = start, capital, capital
-        self._drawdown = 0.0
-        self._under = 0.0  # seconds under water
-        self._next_day, self._next_hour = start, start
-        self._daily: list[float] = []
-        self._grid: list[SeriesPoint] = []
+        self._navs: list[NavRecord] = []  # in time order; folded by `result`
         self._fee_events: list[FeeEvent] = []
 
     def nav(self, record: NavRecord) -> None:
         """Fold one NAV record (times never decrease)."""
-        pending = self._pending
-        if pending is not None and pending.at != record.at:
-            self._commit(pending)
-        self._pending = record
+        self._navs.append(record)
+
+    def navs(self, records: list[NavRecord]) -> None:
+        """Fold NAV records in time order (after any folded before)."""
+        self._navs += records
 
     def fee(self, at: datetime, kind: str, amount: float) -> None:
         """Fold one fee (> 0 cost, < 0 income, USDT)."""
@@ -100,54 +94,19 @@ class PortfolioFold:
         """The portfolio died at `at` (the first death counts)."""
         self.died_at = self.died_at or at
 
-    def _commit(self, record: NavRecord) -> None:
-        if self._last_nav < self._peak:
-            self._under += (record.at - self._last_at).total_seconds()
-        while self._next_day < record.at and self._next_day <= self.end:
-            self._daily.append(self._last_nav)
-            self._next_day += DAY
-        if self.target is not None:
-            self._fill_grid(record.at, record.price)
-        self._peak = max(self._peak, record.nav)
-        if self._peak > 0:
-            self._drawdown = max(self._drawdown, 1.0 - record.nav / self._peak)
-        self._last, self._last_at, self._last_nav = record, record.at, record.nav
-
-    def _fill_grid(self, before: datetime, first_price: float) -> None:
-        # The hourly grid point at h is the last NAV at or before h (flat at the capital, at
-        # the first recorded price, before the first record), as bot/reports/model.py builds it.
-        last = self._last
-        while self._next_hour < before and self._next_hour <= self.end:
-            at = self._next_hour
-            if last is None:
-                self._grid.append(SeriesPoint(at, self.capital, 0.0, 0.0, first_price))
-            else:
-                self._grid.append(
-                    SeriesPoint(at, last.nav, last.leverage, last.exposure, last.price)
-                )
-            self._next_hour += HOUR
-
     def result(self) -> dict[str, Any]:
         """The metrics (call once, after the last record)."""
-        if self._pending is not None:
-            self._commit(self._pending)
-            self._pending = None
-        if self._last_nav < self._peak:
-            self._under += (self.end - self._last_at).total_seconds()
-        while self._next_day <= self.end:
-            self._daily.append(self._last_nav)
-            self._next_day += DAY
-        if self.target is not None and self._last is not None:
-            self._fill_grid(self.end + HOUR, self._last.price)
-        final = self._last_nav
-        daily = metrics.log_returns(self._daily)
+        navs = _last_per_time(self._navs)
+        final = navs[-1].nav if navs else self.capital
+        drawdown, under = self._drawdown_and_under_water(navs)
+        daily = metrics.log_returns(_sampled(navs, self.start, self.end, DAY, self.capital))
         span = (self.end - self.start).total_seconds()
         out: dict[str, Any] = {
             "final_nav": final,
             "total_return": metrics.total_return(self.capital, final),
             "log_return": math.log(final / self.capital) if final > 0 else None,
-            "max_drawdown": self._drawdown,
-            "time_under_water": self._under / span if span > 0 else 0.0,
+            "max_drawdown": drawdown,
+            "time_under_water": under / span if span > 0 else 0.0,
             "sharpe": metrics.sharpe_ratio(daily, 365),
             "sortino": sortino_ratio(daily, 365),
             **{f"fee_{k}": v for k, v in sorted(self.fees.items())},
@@ -156,15 +115,77 @@ class PortfolioFold:
             "rebalances": self.rebalances,
             "died_at": None if self.died_at is None else self.died_at.isoformat(),
         }
-        out.update(self._decay())
+        out.update(self._decay(navs))
         return out
 
-    def _decay(self) -> dict[str, float | None]:
+    def _drawdown_and_under_water(self, navs: list[NavRecord]) -> tuple[float, float]:
+        # Max drawdown over every record; seconds below the running peak, each NAV holding
+        # from its record to the next (the capital from the window start to the first).
+        peak = last_nav = self.capital
+        last_at = self.start
+        drawdown = under = 0.0
+        for record in navs:
+            if last_nav < peak:
+                under += (record.at - last_at).total_seconds()
+            nav = record.nav
+            peak = max(peak, nav)
+            if peak > 0:
+                drawdown = max(drawdown, 1.0 - nav / peak)
+            last_at, last_nav = record.at, nav
+        if last_nav < peak:
+            under += (self.end - last_at).total_seconds()
+        return drawdown, under
+
+    def _grid(self, navs: list[NavRecord]) -> list[SeriesPoint]:
+        # The hourly grid point at h is the last NAV at or before h (flat at the capital, at
+        # the first recorded price, before the first record), as bot/reports/model.py builds it.
+        if not navs:
+            return []
+        first_price = navs[0].price
+        return [
+            SeriesPoint(at, self.capital, 0.0, 0.0, first_price)
+            if r is None
+            else SeriesPoint(at, r.nav, r.leverage, r.exposure, r.price)
+            for at, r in _at_or_before(navs, self.start, self.end, HOUR)
+        ]
+
+    def _decay(self, navs: list[NavRecord]) -> dict[str, float | None]:
         parts = None
-        if self.target is not None and len(self._grid) > 1:
+        grid = self._grid(navs) if self.target is not None else []
+        if self.target is not None and len(grid) > 1:
             long_l, short_l = self.target
-            parts = decompose(self._grid, self._fee_events, (long_l, short_l, "preset"))
+            parts = decompose(grid, self._fee_events, (long_l, short_l, "preset"))
         if parts is None:
             return dict.fromkeys(DECAY_COLUMNS)
         out = {f"attr_{name}": float(getattr(parts, name)) for name in ATTRIBUTION}
         return {"benchmark_log": parts.benchmark_log, **out, "decay_estimate": parts.decay_estimate}
+
+
+def _last_per_time(records: list[NavRecord]) -> list[NavRecord]:
+    # Records with the same time replace each other, as the ledger's `nav` primary key does.
+    kept = [r for r, nxt in zip(records, records[1:], strict=False) if nxt.at != r.at]
+    return kept + records[-1:]
+
+
+def _at_or_before(
+    records: list[NavRecord], start: datetime, end: datetime, step: timedelta
+) -> list[tuple[datetime, NavRecord | None]]:
+    """(t, the last record at or before t, None before the first) for t = start, start + step,
+    ... up to and including `end`; `records` in time order."""
+    out: list[tuple[datetime, NavRecord | None]] = []
+    i, n, last = 0, len(records), None
+    at = start
+    while at <= end:
+        while i < n and records[i].at <= at:
+            last = records[i]
+            i += 1
+        out.append((at, last))
+        at += step
+    return out
+
+
+def _sampled(
+    navs: list[NavRecord], start: datetime, end: datetime, step: timedelta, capital: float
+) -> list[float]:
+    """The NAV at start, start + step, ... up to `end` (the capital before the first record)."""
+    return [capital if r is None else r.nav for _, r in _at_or_before(navs, start, end, step)]

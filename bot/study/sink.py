@@ -1,22 +1,25 @@
-"""The metrics sink: a `Ledger` that folds each step into per-portfolio metrics.
+"""The metrics sink: folds each engine step's output into per-portfolio metrics.
 
-A study runs the very session and engine of `ltbot replay` (bot/runtime/session.py), but hands
-each committed group of steps to this sink instead of the SQLite ledger. Market data and the
-resume state are dropped: a study never resumes a cell half-way (a cell is redone whole).
+A study runs the very engine of `ltbot replay` (bot/engine/engine.py) and folds what each step
+produced, as `bot.runtime.session.Session` would hand it to the SQLite ledger: the records and
+NAV snapshots per portfolio, and a death when a portfolio's last NAV of the step says so
+(`PortfolioRunner.died`, asked exactly where the session asks it). Market data and the resume
+state are dropped: a study never resumes a cell half-way (a cell is redone whole).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from bot.engine.ports import EngineState, StepBatch
+from bot.engine.engine import StepOutput
+from bot.portfolios.protocol import NO_RECORDS, PortfolioRunner
 from bot.study.fold import PortfolioFold
 
 
 class MetricsSink:
-    """Satisfies `bot.engine.ports.Ledger`: fold every portfolio step, keep no rows."""
+    """Fold every portfolio step of one cell, keep no rows."""
 
     def __init__(
         self,
@@ -29,28 +32,24 @@ class MetricsSink:
         self.folds = {pid: PortfolioFold(start, end, capital, t) for pid, t in targets.items()}
         self.steps = 0
 
-    def write_steps(self, batches: Sequence[StepBatch]) -> None:
-        """Fold the steps (in order)."""
+    def fold(self, output: StepOutput, runners: Mapping[str, PortfolioRunner]) -> None:
+        """Fold one step's output (steps in order); `runners` by portfolio id."""
+        self.steps += 1
         folds = self.folds
-        for batch in batches:
-            self.steps += 1
-            for step in batch.portfolios:
-                fold = folds[step.portfolio_id]
-                for fill in step.fills:
+        for pid, (records, navs) in output.portfolios.items():
+            fold = folds[pid]
+            if records is not NO_RECORDS:
+                for fill in records.fills:
                     fold.fill(fill.reason.value)
-                for fee in step.fees:
+                for fee in records.fees:
                     fold.fee(fee.at, fee.kind.value, fee.amount)
-                for event in step.token_events:
+                for event in records.token_events:
                     fold.token_event(event.kind.value)
-                for nav in step.nav:
-                    fold.nav(nav)
-                if step.death is not None:
-                    fold.death(step.death.at)
-
-    def load_state(self, key: str) -> EngineState | None:
-        """Nothing to resume from: a cell always starts fresh."""
-        del key
-        return None
+            if navs:
+                fold.navs(navs)
+                # As Session._death: the step's last NAV decides, the first death counts.
+                if runners[pid].died(navs[-1]) is not None:
+                    fold.death(navs[-1].at)
 
     def results(self) -> dict[str, dict[str, Any]]:
         """Metrics by portfolio id."""

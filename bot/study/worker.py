@@ -3,7 +3,8 @@
 `run_task` is what a worker process (a local pool's or a Dask worker's) executes: it takes a
 picklable `StudyTask` and returns plain rows. A cell is replayed exactly as `ltbot replay`
 replays a window (bot/runtime/replay_driver.py): the same settings model, `build_engine(...,
-live=False)`, a `Session`, and the candle screen without a jump bound in front of the engine.
+live=False)` and the candle screen without a jump bound in front of the engine; each step's
+output goes to a metrics sink (bot/study/sink.py) instead of a session and its ledger.
 """
 
 from __future__ import annotations
@@ -21,14 +22,12 @@ from pydantic import ValidationError
 from bot.config.settings import ConfigError, Settings, format_validation_error
 from bot.domain.values import Side
 from bot.engine.candle_screen import CandleScreen
-from bot.runtime.session import Session
 from bot.runtime.wiring import build_engine, portfolio_id, vehicle_params
 from bot.study.cells import Cell
 from bot.study.market import measure_regime, symbol_data, window_updates
 from bot.study.sink import MetricsSink
 
 EXPERIMENT = "study"
-SESSION_KEY = "study"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +85,10 @@ def run_cell(task: StudyTask, cell: Cell) -> CellResult:
     targets = {portfolio_id(experiment, v): _target(settings, v) for v in experiment.vehicles}
     sink = MetricsSink(cell.start, cell.end, task.capital, targets)
     engine = build_engine(settings, live=False)
-    # One group for the whole cell: the sink keeps no resume state, so the engine state is
-    # dumped once (at the flush) instead of every GROUP_STEPS steps as a replay does; the
-    # steps and their records are the same.
-    session = Session(sink, engine, SESSION_KEY, group=len(updates) + 1)
+    runners = {runner.id: runner for runner in engine.runners}
     screen = CandleScreen(None)  # no jump bound in replay (bot/runtime/replay_driver.py)
     for update in updates:
-        session.process(screen.screen(update, engine.last_quotes))
-    session.flush()
+        sink.fold(engine.step(screen.screen(update, engine.last_quotes)), runners)
     regime = measure_regime(updates, cell.symbol, cell.start, cell.end)
     metrics = sink.results()
     cell_row = {
