@@ -17,12 +17,16 @@ import bisect
 import dataclasses
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-import pandas as pd
-
-from bot.adapters.replay.feather import DataFormatError, merge_frames, read_frame, scan_data_dir
+from bot.adapters.replay.feather import (
+    DataFormatError,
+    frame_datetimes,
+    merge_frames,
+    read_frame,
+    scan_data_dir,
+)
 from bot.adapters.replay.feed import ReplayFeed
 from bot.engine.bars import timeframe_seconds
 from bot.engine.ports import MarketUpdate
@@ -102,8 +106,8 @@ def _mark_closes(path: Path, symbol: str) -> frozenset[datetime]:
     frame = merge_frames(
         *(read_frame(f.path) for f in files if timeframe_seconds(f.timeframe) == seconds)
     )
-    closes = frame["date"] + pd.Timedelta(seconds=seconds)
-    return frozenset(ts.to_pydatetime() for ts in closes)
+    step = timedelta(seconds=seconds)
+    return frozenset(opened + step for opened in frame_datetimes(frame))
 
 
 @dataclass(frozen=True, slots=True)

@@ -183,7 +183,8 @@ def merge_frames(*frames: pd.DataFrame) -> pd.DataFrame:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _datetimes(frame: pd.DataFrame) -> list[datetime]:
+def frame_datetimes(frame: pd.DataFrame) -> list[datetime]:
+    """The `date` column as UTC datetimes."""
     dates = frame["date"]
     if isinstance(dates.dtype, pd.DatetimeTZDtype) and str(dates.dtype.tz) == "UTC":
         # The same datetimes, built from integer microseconds (~3x faster for long series).
@@ -197,7 +198,7 @@ def frame_to_candles(frame: pd.DataFrame, symbol: str, timeframe: str) -> list[C
     cols = [frame[c].tolist() for c in COLUMNS[1:]]
     return [
         Candle(symbol, timeframe, at, o, h, low, c, v)
-        for at, o, h, low, c, v in zip(_datetimes(frame), *cols, strict=True)
+        for at, o, h, low, c, v in zip(frame_datetimes(frame), *cols, strict=True)
     ]
 
 
@@ -205,4 +206,6 @@ def frame_to_funding(frame: pd.DataFrame, symbol: str) -> list[FundingRate]:
     """Settled funding rates from a funding_rate frame (rate in `open`, times on the hour)."""
     rounded = round_funding_dates(frame)
     rates = rounded["open"].tolist()
-    return [FundingRate(symbol, at, r) for at, r in zip(_datetimes(rounded), rates, strict=True)]
+    return [
+        FundingRate(symbol, at, r) for at, r in zip(frame_datetimes(rounded), rates, strict=True)
+    ]
