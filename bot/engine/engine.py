@@ -366,23 +366,25 @@ class Engine:
         # Once every runner has its NAV of this hour, only runners with records need one.
         hourly_due = self._nav_hour != hour
         complete = True
+        last_quotes, last_nav_at = self._last_quotes, self._last_nav_at
         for runner in self.runners:
             records = runner.drain()
             recorded = records is not NO_RECORDS and bool(records)
             if not (recorded or hourly_due):
                 continue
             navs = []
-            quote = self._last_quotes.get(runner.symbol)
-            last_nav = self._last_nav_at.get(runner.id)
             # NAV at every event and at least hourly (DESIGN.md step 6).
+            last_nav = last_nav_at.get(runner.id)
             hourly = last_nav is None or last_nav < hour
-            if quote is not None and (recorded or hourly):
-                navs.append(runner.nav(at, quote.last, quote.mark or quote.last))
-                self._last_nav_at[runner.id] = at
-            elif hourly:
-                complete = False  # no price yet: its hourly NAV is still to come
+            if recorded or hourly:
+                quote = last_quotes.get(runner.symbol)
+                if quote is not None:
+                    navs.append(runner.nav(at, quote.last, quote.mark or quote.last))
+                    last_nav_at[runner.id] = at
+                elif hourly:
+                    complete = False  # no price yet: its hourly NAV is still to come
             if recorded or navs:
-                portfolios[runner.id] = PortfolioOutput(records, navs)
+                portfolios[runner.id] = _new(PortfolioOutput, (records, navs))
         if hourly_due and complete:
             self._nav_hour = hour
         return StepOutput(
