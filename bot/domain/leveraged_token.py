@@ -14,10 +14,11 @@ sets the exposure so that λ = L exactly *after* its own trading fee and slippag
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from math import inf
 
+from bot.domain.frozen import evolve
 from bot.domain.price_path import PricePoint, check_price, check_time
 from bot.domain.rebalance_rules import Always, AnyOf, Rule, RuleContext, target_exposure
 from bot.domain.records import FeeRecord, FillRecord, TokenEventRecord
@@ -65,6 +66,12 @@ class TokenState:
     pending: tuple[PendingRequest, ...] = ()
     split_factor: float = 1.0
     wiped_out: bool = False
+
+    def moved_to(self, at: datetime, price: float, nav: float) -> TokenState:
+        """Return this fund at `at`, marked at `price` with NAV `nav` (all else kept)."""
+        return TokenState(at, price, nav, self.qty, self.rebalance_price, self.rebalance_at,
+                          self.units, self.busy_until, self.pending, self.split_factor,
+                          self.wiped_out)  # fmt: skip
 
     @property
     def exposure(self) -> float:
@@ -182,7 +189,7 @@ def subscribe(
         raise ValueError("cannot subscribe to a wiped-out token")
     if _blocked(state, at):
         return _defer(state, at, PendingRequest(SUBSCRIBE, cash, at))
-    return _subscribe_now(spec, replace(state, at=at), at, cash)
+    return _subscribe_now(spec, evolve(state, at=at), at, cash)
 
 
 def redeem(
@@ -195,7 +202,7 @@ def redeem(
         raise ValueError(f"cannot redeem {units} units: {state.units - queued} available")
     if _blocked(state, at):
         return _defer(state, at, PendingRequest(REDEEM, units, at))
-    return _redeem_now(spec, replace(state, at=at), at, min(units, state.units))
+    return _redeem_now(spec, evolve(state, at=at), at, min(units, state.units))
 
 
 def release_pending(
@@ -205,7 +212,7 @@ def release_pending(
     check_time(at, state.at)
     if not state.pending or _blocked(state, at):
         return state, NO_RECORDS
-    current, records = replace(state, at=at, pending=()), NO_RECORDS
+    current, records = evolve(state, at=at, pending=()), NO_RECORDS
     for request in state.pending:
         if request.kind == REDEEM:
             current, done = _redeem_now(spec, current, at, min(request.amount, current.units))
@@ -224,7 +231,7 @@ def _subscribe_now(
     fee = units * state.nav * spec.subscription_fee_pct
     fill = FillRecord(at, spec.label, "buy", units, state.nav, fee, FillReason.SUBSCRIBE)
     fee_record = FeeRecord(at, FeeKind.SUBSCRIPTION, fee, fill_index=0)
-    return replace(state, units=state.units + units), TokenRecords((fill,), (fee_record,))
+    return evolve(state, units=state.units + units), TokenRecords((fill,), (fee_record,))
 
 
 def _redeem_now(
@@ -235,7 +242,7 @@ def _redeem_now(
     fee_record = FeeRecord(at, FeeKind.REDEMPTION, fee, fill_index=0)
     # Guard against a float remainder: redeeming everything leaves exactly zero units.
     left = max(state.units - units, 0.0) if units < state.units else 0.0
-    return replace(state, units=left), TokenRecords((fill,), (fee_record,))
+    return evolve(state, units=left), TokenRecords((fill,), (fee_record,))
 
 
 def _defer(
@@ -245,7 +252,7 @@ def _defer(
     event = TokenEventRecord(
         at, TokenEventKind.BLOCKED, state.leverage, state.leverage, state.nav, request.amount
     )
-    after = replace(state, at=at, pending=state.pending + (request,))
+    after = evolve(state, at=at, pending=state.pending + (request,))
     return after, TokenRecords(events=(event,))
 
 
@@ -257,16 +264,16 @@ def _move(state: TokenState, at: datetime, price: float) -> TokenState:
     check_time(at, state.at)
     check_price(price)
     if state.wiped_out:
-        return replace(state, at=at, price=price)
+        return state.moved_to(at, price, state.nav)
     nav = state.nav + state.qty * (price - state.price)
-    moved = replace(state, at=at, price=price, nav=nav)
+    moved = state.moved_to(at, price, nav)
     # A gap beyond 1/|λ| cannot make NAV negative: the fund ends at 0, wiped out.
     return wipe(moved) if nav <= 0 else moved
 
 
 def wipe(state: TokenState) -> TokenState:
     """Return the fund ended at NAV 0 with no position (wiped out)."""
-    return replace(state, nav=0.0, qty=0.0, wiped_out=True)
+    return evolve(state, nav=0.0, qty=0.0, wiped_out=True)
 
 
 class Drift:
@@ -291,7 +298,7 @@ class Drift:
         """Return the fund as `on_price` point by point would have left it."""
         base = self.base
         if self.at is not base.at or self.price != base.price or self.nav != base.nav:
-            base = self.base = replace(base, at=self.at, price=self.price, nav=self.nav)
+            base = self.base = base.moved_to(self.at, self.price, self.nav)
         return base
 
 
@@ -349,14 +356,11 @@ def _rebalance(spec: TokenSpec, state: TokenState, at: datetime) -> tuple[TokenS
     exposure = target_exposure(spec.leverage, state.nav, state.exposure, cost_rate)
     traded = abs(exposure - state.exposure)
     nav = state.nav - traded * cost_rate
-    busy = at + timedelta(minutes=spec.rebalance_minutes) if spec.rebalance_minutes else None
-    after = replace(
-        state,
-        nav=nav,
-        qty=exposure / state.price,
-        rebalance_price=state.price,
-        rebalance_at=at,
-        busy_until=busy if busy is not None else state.busy_until,
+    minutes = spec.rebalance_minutes
+    busy = at + timedelta(minutes=minutes) if minutes else state.busy_until
+    qty = exposure / state.price
+    after = evolve(
+        state, nav=nav, qty=qty, rebalance_price=state.price, rebalance_at=at, busy_until=busy
     )
     event = TokenEventRecord(
         at, TokenEventKind.REBALANCE, state.leverage, after.leverage, nav, traded
@@ -380,15 +384,14 @@ def _after_step(
 def _split(spec: TokenSpec, state: TokenState, at: datetime) -> tuple[TokenState, TokenRecords]:
     # Reverse split k:1: NAV x k, units / k, and each new unit holds k old units' position.
     k = spec.split_ratio
-    after = replace(
+    pending = [evolve(p, amount=p.amount / k) if p.kind == REDEEM else p for p in state.pending]
+    after = evolve(
         state,
         nav=state.nav * k,
         qty=state.qty * k,
         units=state.units / k,
         split_factor=state.split_factor * k,
-        pending=tuple(
-            replace(p, amount=p.amount / k) if p.kind == REDEEM else p for p in state.pending
-        ),
+        pending=tuple(pending),
     )
     event = TokenEventRecord(
         at, TokenEventKind.REVERSE_SPLIT, state.leverage, after.leverage, after.nav, 0.0

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.domain.frozen import evolve
 from bot.domain.price_path import PricePoint
 from bot.domain.sizing import fill_price
 from bot.domain.values import FillReason, Side
@@ -335,13 +336,13 @@ def _trail(pos: PerpPosition, price: float) -> PerpPosition:
     s = float(pos.side)
     best = pos.best if (pos.best - price) * s >= 0.0 else price
     if pos.trailing_pct is None:
-        return pos if best == pos.best else replace(pos, best=best)
+        return pos if best == pos.best else evolve(pos, best=best)
     trail = best * (1.0 - s * pos.trailing_pct)
     # A trailing stop only ever tightens: it never moves back towards a larger loss.
     stop = trail if pos.stop is None or (trail - pos.stop) * s > 0.0 else pos.stop
     if best == pos.best and stop == pos.stop:
         return pos
-    return replace(pos, best=best, stop=stop)
+    return evolve(pos, best=best, stop=stop)
 
 
 def walk_quiet(

@@ -16,9 +16,10 @@ fill-relative fee indices, position upserts, and human-readable notes for the lo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.domain.frozen import evolve
 from bot.domain.perp import (
     PerpPosition,
     Trigger,
@@ -150,7 +151,7 @@ def open_position(account: PerpAccount, at: datetime, entry: Entry) -> tuple[Per
     executed = fill_price(entry.price, entry.side is Side.LONG, entry.slippage)
     fill, fees, fee, slip = _entry_fill(at, instrument, entry, executed)
     pos = _position(account, at, entry, instrument, fee + slip)
-    account = replace(
+    account = evolve(
         account,
         position=pos,
         opened=account.opened + 1,
@@ -304,7 +305,7 @@ def _closed(
     record = position_record(
         pos, entry_fill(pos), closed_at=at, exit_fill=x.executed, pnl=net, reason=x.reason
     )
-    account = replace(
+    account = evolve(
         account,
         position=None,
         realised_pnl=account.realised_pnl + gross,
@@ -336,7 +337,7 @@ def on_price(
         return _triggered(account, at, trigger)
     if moved is pos:
         return account, NOTHING
-    account = replace(account, position=moved)
+    account = evolve(account, position=moved)
     if moved.stop != pos.stop:
         return account, Bookings(positions=(position_record(moved, entry_fill(moved)),))
     return account, NOTHING

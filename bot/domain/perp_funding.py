@@ -25,9 +25,10 @@ liquidation price moves away; the position still never loses more than its initi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
+from bot.domain.frozen import evolve
 from bot.domain.liquidation import (
     Tier,
     bankruptcy_price,
@@ -74,7 +75,7 @@ def apply_funding(
     """
     if account.last_funding_at is not None and at <= account.last_funding_at:
         return account, NOTHING
-    account = replace(account, last_funding_at=at)
+    account = evolve(account, last_funding_at=at)
     pos = account.position
     # A position must be open at the settlement time to pay or receive (§9); spot never does.
     if pos is None or not account.pays_funding or pos.opened_at > at:
@@ -82,8 +83,8 @@ def apply_funding(
     if not mark > 0.0:
         raise ValueError(f"mark must be > 0, got {mark}")
     payment = funding_payment(pos, mark, rate)
-    pos = _with_margin(replace(pos, costs=pos.costs + payment), payment, tiers)
-    account = replace(account, position=pos, funding=account.funding + payment)
+    pos = _with_margin(evolve(pos, costs=pos.costs + payment), payment, tiers)
+    account = evolve(account, position=pos, funding=account.funding + payment)
     booked = Bookings(fees=(FeeRecord(at, FeeKind.FUNDING, payment),))
     if pos.margin is None or pos.liq_price is None:
         return account, booked
@@ -133,9 +134,9 @@ def _shrink(
     gross = float(pos.side) * cut * (mark - pos.entry)
     # the reduced part's PnL stays the position's (in its costs)
     pos = repriced(
-        replace(pos, costs=pos.costs + fee + slip - gross), keep, margin + per_unit * cut, tiers
+        evolve(pos, costs=pos.costs + fee + slip - gross), keep, margin + per_unit * cut, tiers
     )
-    account = replace(
+    account = evolve(
         account,
         position=pos,
         realised_pnl=account.realised_pnl + gross,
@@ -169,7 +170,7 @@ def repriced(pos: PerpPosition, qty: float, margin: float, tiers: Sequence[Tier]
     No positive LP (None from the formula) is stored as 0.0: a long then cannot be
     liquidated, a short is liquidated at any price (every mark is at or beyond 0.0)."""
     fill = entry_fill(pos)
-    return replace(
+    return evolve(
         pos,
         qty=qty,
         margin=margin,

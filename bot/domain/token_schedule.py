@@ -7,7 +7,7 @@ transitions (funding, management fee) live here too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from bot.domain.leveraged_token import (
@@ -71,11 +71,12 @@ def apply_funding(
     check_time(at, state.at)
     check_price(mark)
     if not spec.funding_pass_through or state.wiped_out or rate == 0:
-        return replace(state, at=at), NO_RECORDS
+        return state.moved_to(at, state.price, state.nav), NO_RECORDS
     paid = state.qty * mark * rate
     nav = state.nav - paid
     # Funding is settled in cash: an impossible charge beyond the NAV ends the fund at zero.
-    after = wipe(replace(state, at=at)) if nav <= 0 else replace(state, at=at, nav=nav)
+    after = state.moved_to(at, state.price, nav)
+    after = wipe(after) if nav <= 0 else after
     step = carry_step(at, state, after, funding=True)
     fees = holder_fee(state, at, FeeKind.FUNDING, paid)
     return after, TokenRecords(fees=fees, steps=(step,))
@@ -87,10 +88,10 @@ def apply_management_fee(
     """Take the daily management fee from NAV: N ← N·(1 − m). Only current holders pay."""
     check_time(at, state.at)
     if spec.management_fee_pct == 0 or state.wiped_out:
-        return replace(state, at=at), NO_RECORDS
+        return state.moved_to(at, state.price, state.nav), NO_RECORDS
     charged = state.nav * spec.management_fee_pct
     # Assumption: the fee is taken from collateral, so the perp quantity is unchanged.
-    after = replace(state, at=at, nav=state.nav - charged)
+    after = state.moved_to(at, state.price, state.nav - charged)
     step = carry_step(at, state, after, funding=False)
     fees = holder_fee(state, at, FeeKind.MANAGEMENT, charged)
     return after, TokenRecords(fees=fees, steps=(step,))

@@ -7,13 +7,13 @@ cost that signal, never the daemon.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from loguru import logger
 
 from bot.domain import perp_account as pa
+from bot.domain.frozen import evolve
 from bot.domain.liquidation import Tier
 from bot.domain.perp import (
     PerpParams,
@@ -129,7 +129,7 @@ class AccountRunner(RunnerBase):
         if bookings is pa.NOTHING:
             return
         # Position ids are per account ("1", "2", ...); the ledger's are global.
-        positions = [replace(p, id=f"{self.id}#{p.id}") for p in bookings.positions]
+        positions = [evolve(p, id=f"{self.id}#{p.id}") for p in bookings.positions]
         self._records.extend(bookings.fills, bookings.fees, (), positions)
         # Refused entries are counted in the ledger (`entry_refusals`), so their notes stay
         # out of the INFO log, where a dead portfolio would repeat one at every signal.
@@ -167,6 +167,6 @@ class AccountRunner(RunnerBase):
             # older ltbot): its margin is still the initial one (funding was paid from the
             # wallet then); give it the clearance fee and the prices the current rules use.
             fee = self.rules.liquidation_fee
-            pos = replace(pos, initial_margin=margin, liquidation_fee=fee)
+            pos = evolve(pos, initial_margin=margin, liquidation_fee=fee)
             pos = repriced(pos, pos.qty, margin, self.tiers)
-            self.account = replace(self.account, position=pos)
+            self.account = evolve(self.account, position=pos)

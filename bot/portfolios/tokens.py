@@ -7,12 +7,12 @@ cost a few float operations per point (`leveraged_token.walk_quiet`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from math import inf
 from typing import Any
 
 from bot.domain import leveraged_token as lt
+from bot.domain.frozen import evolve
 from bot.domain.price_path import check_time
 from bot.domain.records import NavRecord, RefusalRecord
 from bot.domain.token_records import TokenRecords, spot_fill
@@ -217,7 +217,7 @@ class TokenRunner(RunnerBase):
 
         def trade(spec: TokenSpec, fund: lt.TokenState) -> tuple[lt.TokenState, TokenRecords]:
             change, records = spot_fill(spec, fund, at, amount, buy=buy)
-            return replace(fund, units=max(fund.units + change, 0.0)), records
+            return evolve(fund, units=max(fund.units + change, 0.0)), records
 
         self._apply(side, trade)
 
