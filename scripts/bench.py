@@ -11,7 +11,8 @@ time: the numbers are read by people. Sections (all by default; `--only NAME` re
   live        one poll of N symbols x 7 vehicles against the sim exchange (bench_live.py)
   memory      RSS over a 1,000,000-step run; ledger bytes per live day (bench_memory.py)
   store       store.write_steps, one transaction per step (the daemon's write path)
-  study       `ltbot study` on 1 and 2 local workers and a Dask LocalCluster (bench_study.py)
+  study       `ltbot study` on 1 and 2 local workers and a Dask LocalCluster (bench_study.py),
+              and where one cell's CPU time goes, layer by layer (profile_study.py)
 
 Tests that need ../shared/data are skipped with a note when it is absent.
 """
@@ -235,8 +236,10 @@ def main() -> None:
         _memory(results)
     if "study" in wanted and have_data:
         import bench_study  # issue 19: one study on 1 and 2 local workers and on Dask
+        import profile_study  # and where one cell's time goes
 
         bench_study.report()
+        profile_study.report()
     if "store" in wanted:
         seconds, detail = bench_store_steps()
         print(f"| store write_steps (1 txn per step) | {seconds:.3f} s | {detail} |\n")
