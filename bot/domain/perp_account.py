@@ -27,7 +27,6 @@ from bot.domain.perp import (
     entry_fill,
     margin_left,
     not_beyond_bankruptcy,
-    notional,
     unrealised_pnl,
 )
 from bot.domain.price_path import bar_path
@@ -48,8 +47,7 @@ class Bookings:
     refusals: tuple[Refusal, ...] = ()
 
     def __add__(self, other: Bookings) -> Bookings:
-        base = len(self.fills)
-        fees = rebase_fees(other.fees, base)
+        fees = rebase_fees(other.fees, len(self.fills))
         return Bookings(
             self.fills + other.fills,
             self.fees + fees,
@@ -169,16 +167,15 @@ def _entry_fill(
     slip = entry.qty * entry.price * entry.slippage
     side = "buy" if entry.side is Side.LONG else "sell"
     fill = FillRecord(at, instrument, side, entry.qty, executed, fee, FillReason.ENTRY)
-    return fill, _fee_records(at, fee, slip), fee, slip
+    return fill, trade_fees(at, fee, slip), fee, slip
 
 
-def _fee_records(at: datetime, fee: float, slip: float) -> tuple[FeeRecord, ...]:
-    records = []
-    if fee > 0.0:
-        records.append(FeeRecord(at, FeeKind.TRADING, fee, fill_index=0))
-    if slip > 0.0:
-        records.append(FeeRecord(at, FeeKind.SLIPPAGE, slip, fill_index=0))
-    return tuple(records)
+def trade_fees(at: datetime, fee: float, slip: float) -> tuple[FeeRecord, ...]:
+    """The fee records of one fill (the first of its call): trading fee and slippage, if > 0."""
+    kinds = ((FeeKind.TRADING, fee), (FeeKind.SLIPPAGE, slip))
+    return tuple(
+        FeeRecord(at, kind, amount, fill_index=0) for kind, amount in kinds if amount > 0.0
+    )
 
 
 def _position(
@@ -313,7 +310,7 @@ def _closed(
         slippage=account.slippage + x.slip,
         clearance_fees=account.clearance_fees + x.clearance,
     )
-    fees = _fee_records(at, x.fee, x.slip)
+    fees = trade_fees(at, x.fee, x.slip)
     if x.clearance > 0.0:
         fees += (FeeRecord(at, FeeKind.LIQUIDATION, x.clearance, fill_index=0),)
     return account, Bookings((fill,), fees, (record,))
@@ -370,12 +367,33 @@ def _triggered(
 
 def nav_record(account: PerpAccount, at: datetime, price: float) -> NavRecord:
     """Snapshot at `price` (the mark for perps, the last price for spot)."""
-    nav = account.nav(price)
-    pos = account.position
-    exposure = 0.0 if pos is None else notional(pos, price)
-    cash = account.cash
-    if pos is not None and pos.margin is None:
-        # Spot: the wallet holds the coins, so the free cash is what the purchase left.
-        cash -= pos.qty * pos.entry
-    leverage = exposure / nav if nav > 0.0 else 0.0
-    return NavRecord(at, nav, cash, exposure, leverage, price)
+    return nav_terms(account).record(at, price)
+
+
+@dataclass(frozen=True, slots=True)
+class NavTerms:
+    """An account's NAV snapshot terms that do not depend on the price (USDT; `size` = side x
+    qty; `free_cash` excludes a spot purchase; `flat`: no position), kept until it changes."""
+
+    cash: float
+    free_cash: float
+    size: float
+    entry: float
+    flat: bool
+
+    def record(self, at: datetime, price: float) -> NavRecord:
+        """Snapshot at `price`: `PerpAccount.nav` and `notional`, the same float operations."""
+        nav = self.cash + (0.0 if self.flat else self.size * (price - self.entry))
+        exposure = 0.0 if self.flat else self.size * price
+        leverage = exposure / nav if nav > 0.0 else 0.0
+        return NavRecord(at, nav, self.free_cash, exposure, leverage, price)
+
+
+def nav_terms(account: PerpAccount) -> NavTerms:
+    """The price-independent terms of `account`'s NAV snapshots."""
+    pos, cash = account.position, account.cash
+    if pos is None:
+        return NavTerms(cash, cash, 0.0, 0.0, True)
+    # Spot: the wallet holds the coins, so the free cash is what the purchase left.
+    free = cash - pos.qty * pos.entry if pos.margin is None else cash
+    return NavTerms(cash, free, float(pos.side) * pos.qty, pos.entry, False)

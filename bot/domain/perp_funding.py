@@ -42,6 +42,7 @@ from bot.domain.perp_account import (
     PerpAccount,
     close_position,
     position_record,
+    trade_fees,
 )
 from bot.domain.records import FeeRecord, FillRecord
 from bot.domain.sizing import MarketRules, fill_price, min_notional_refusal, round_down_to_step
@@ -145,11 +146,7 @@ def _shrink(
     )
     order = "sell" if pos.side is Side.LONG else "buy"
     record = FillRecord(at, pos.instrument, order, cut, executed, fee, FillReason.EXIT)
-    fees = tuple(
-        FeeRecord(at, kind, amount, fill_index=0)
-        for kind, amount in ((FeeKind.TRADING, fee), (FeeKind.SLIPPAGE, slip))
-        if amount > 0.0
-    )
+    fees = trade_fees(at, fee, slip)
     note = f"reduced by {cut:g} to {keep:g}: funding moved the liquidation price past the stop"
     return account, Bookings((record,), fees, (position_record(pos, fill),), (note,))
 

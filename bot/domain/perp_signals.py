@@ -133,6 +133,13 @@ def apply_static_signal(
     return account, closed + opened
 
 
+def keeps(account: PerpAccount, target: Side | None) -> bool:
+    """Whether a signal for `target` leaves `account` as it is, whatever its vehicle: it holds
+    that side already (kept as it is, stop included), or it is flat and stays flat."""
+    pos = account.position
+    return target is None if pos is None else pos.side is target
+
+
 def _close_unless(
     account: PerpAccount, at: datetime, target: Side | None, price: float
 ) -> tuple[PerpAccount, Bookings]:

@@ -23,7 +23,7 @@ from bot.domain.perp import (
     walk_quiet,
 )
 from bot.domain.perp_funding import FundingGuard, apply_funding, repriced
-from bot.domain.perp_signals import apply_account_signal, can_open
+from bot.domain.perp_signals import apply_account_signal, can_open, keeps
 from bot.domain.records import NavRecord, RefusalRecord
 from bot.domain.sizing import MarketRules
 from bot.domain.spot import SpotParams, new_spot_account
@@ -49,10 +49,12 @@ class AccountRunner(RunnerBase):
         self.params = params
         self.rules = rules
         self.tiers = tuple(tiers)
-        spot = isinstance(params, SpotParams)
+        self._spot = spot = isinstance(params, SpotParams)
         self.account = (
             new_spot_account(symbol, capital) if spot else pa.PerpAccount(symbol, capital)
         )
+        self._terms = pa.nav_terms(self.account)
+        self._terms_of = self.account  # the account `_terms` belong to
         self._band: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
         self._band_of: PerpPosition | None = None  # the position `_band` belongs to
         # The liquidation guard after funding: risk-sized perps only (the others have no stop).
@@ -95,6 +97,8 @@ class AccountRunner(RunnerBase):
 
     def on_signal(self, at: datetime, signal: Signal, price: float) -> None:
         target = TARGETS[signal.direction]
+        if keeps(self.account, target):
+            return  # nothing to book and nothing refused (most signals)
         try:
             self.account, bookings = self._apply(at, target, signal, price)
         except ValueError as exc:
@@ -106,8 +110,8 @@ class AccountRunner(RunnerBase):
 
     def _count(self, at: datetime, refusals: Sequence[Refusal]) -> None:
         # A dead portfolio refuses every signal; counting that would only say it again.
-        if self.died_at is None:
-            self._records.refusals.extend(RefusalRecord(at, r) for r in refusals)
+        if self.died_at is None and refusals:
+            self._out().refusals.extend(RefusalRecord(at, r) for r in refusals)
 
     def _apply(
         self, at: datetime, target: Side | None, signal: Signal, price: float
@@ -130,7 +134,7 @@ class AccountRunner(RunnerBase):
             return
         # Position ids are per account ("1", "2", ...); the ledger's are global.
         positions = [evolve(p, id=f"{self.id}#{p.id}") for p in bookings.positions]
-        self._records.extend(bookings.fills, bookings.fees, (), positions)
+        self._out().extend(bookings.fills, bookings.fees, (), positions)
         # Refused entries are counted in the ledger (`entry_refusals`), so their notes stay
         # out of the INFO log, where a dead portfolio would repeat one at every signal.
         level = "DEBUG" if bookings.refusals else "INFO"
@@ -138,8 +142,10 @@ class AccountRunner(RunnerBase):
             logger.log(level, "{}: {}", self.id, note)
 
     def nav(self, at: datetime, last: float, mark: float) -> NavRecord:
-        spot = isinstance(self.params, SpotParams)
-        return pa.nav_record(self.account, at, last if spot else mark)
+        account = self.account
+        if self._terms_of is not account:  # the account changed since the last snapshot
+            self._terms, self._terms_of = pa.nav_terms(account), account
+        return self._terms.record(at, last if self._spot else mark)
 
     def died(self, nav: NavRecord) -> str | None:
         if self.died_at is not None or self.account.position is not None:

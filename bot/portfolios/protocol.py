@@ -146,15 +146,20 @@ class RunnerBase:
         self.id = portfolio_id
         self.experiment = experiment
         self.symbol = symbol
-        self._records = Records()
+        self._records: Records | None = None  # made by `_out` when a step produces any
         self.died_at: datetime | None = None  # when `died` said so (kept across restarts)
 
     def drain(self) -> Records:
         """Return and forget the records produced since the last drain."""
+        records, self._records = self._records, None
+        # Most steps produce none: no Records object per portfolio and step.
+        return records if records is not None and records else NO_RECORDS
+
+    def _out(self) -> Records:
+        # The records of the current step, made on the first one.
         records = self._records
-        if not records:
-            return NO_RECORDS  # most steps: no new Records object per portfolio
-        self._records = Records()
+        if records is None:
+            records = self._records = Records()
         return records
 
     def _refused(self, at: datetime, signal: Signal, exc: ValueError) -> None:

@@ -28,6 +28,9 @@ from bot.portfolios.protocol import TARGETS, PricePoint, RunnerBase, TimedEvent
 from bot.strategy import Signal
 
 _TWO_DAYS = timedelta(days=2)
+# A token portfolio's NAV terms: USDT committed to deferred subscriptions, and per fund its
+# Drift (for the NAV per unit), the units held and units x qty (the exposure per mark).
+_NavTerms = tuple[float, tuple[tuple[lt.Drift, float, float], ...]]
 
 _checked: list[datetime | None] = [None, None]
 
@@ -63,6 +66,8 @@ class TokenRunner(RunnerBase):
         self._zones = {side: quiet_zone(spec) for side, spec in specs.items()}
         # Every fund in `specs` order once all are launched, else () (dropped by `_set`).
         self._walkers: tuple[lt.Drift, ...] | None = None
+        # What `nav` needs besides the funds' NAVs and the mark (dropped by `_set`).
+        self._terms: _NavTerms | None = None
         # Per side: the next scheduled event after `_schedule_after` (None: no schedule).
         self._schedule: dict[Side, tuple[datetime, datetime | None]] = {}
         # (from, until): no fund has a deferred request and no scheduled event is due for any
@@ -81,7 +86,7 @@ class TokenRunner(RunnerBase):
 
     @funds.setter
     def funds(self, funds: dict[Side, lt.TokenState]) -> None:
-        self._drifts = {}
+        self._drifts, self._walkers, self._terms = {}, None, None
         for side, fund in funds.items():
             self._set(side, fund)
 
@@ -90,7 +95,7 @@ class TokenRunner(RunnerBase):
         if drift is None or fund is not drift.base:
             self._drifts[side] = lt.Drift(self.specs[side], self._zones[side], fund)
             self._idle = None  # a new state may carry a deferred request
-            self._walkers = None
+            self._walkers = self._terms = None
 
     def _fund(self, side: Side) -> lt.TokenState | None:
         drift = self._drifts.get(side)
@@ -212,7 +217,7 @@ class TokenRunner(RunnerBase):
     def _over_cap(self, side: Side, at: datetime, amount: float, buy: bool) -> None:
         if self.specs[side].route == "subscribe":
             self.cash += amount if buy else 0.0  # a refused redemption keeps its units
-            self._records.refusals.append(RefusalRecord(at, Refusal.DAILY_CAP))
+            self._out().refusals.append(RefusalRecord(at, Refusal.DAILY_CAP))
             return
 
         def trade(spec: TokenSpec, fund: lt.TokenState) -> tuple[lt.TokenState, TokenRecords]:
@@ -249,17 +254,29 @@ class TokenRunner(RunnerBase):
         for fill in records.fills:
             if fill.side == "sell":  # a redemption pays out; subscriptions paid when asked
                 self.cash += fill.qty * fill.price - fill.fee
-        self._records.extend(records.fills, records.fees, records.events)
+        if records.fills or records.fees or records.events:
+            self._out().extend(records.fills, records.fees, records.events)
 
     def nav(self, at: datetime, last: float, mark: float) -> NavRecord:
-        # Units, quantity and requests never drift, so no TokenState is built for a snapshot.
-        drifts = self._drifts.values()
-        value = sum(d.base.units * d.nav for d in drifts)
-        committed = sum(p.amount for d in drifts for p in d.base.pending if p.kind == lt.SUBSCRIBE)
-        exposure = sum(d.base.units * d.base.qty * mark for d in drifts)
+        # Units, quantity and requests never drift, so no TokenState is built for a snapshot,
+        # and they are summed once per set of funds (`_nav_terms`). Each sum starts from the
+        # int 0, as `sum` does, so a runner without funds reports the same values.
+        committed, holdings = self._terms or self._nav_terms()
+        value: float = 0
+        exposure: float = 0
+        for drift, units, size in holdings:
+            value += units * drift.nav
+            exposure += size * mark
         nav = self.cash + committed + value
         leverage = exposure / nav if nav > 0 else 0.0
         return NavRecord(at, nav, self.cash + committed, exposure, leverage, mark)
+
+    def _nav_terms(self) -> _NavTerms:
+        drifts = self._drifts.values()
+        committed = sum(p.amount for d in drifts for p in d.base.pending if p.kind == lt.SUBSCRIBE)
+        holdings = tuple((d, d.base.units, d.base.units * d.base.qty) for d in drifts)
+        terms = self._terms = (committed, holdings)
+        return terms
 
     def died(self, nav: NavRecord) -> str | None:
         # A token portfolio has no income once its NAV is gone (a fund wiped out with

@@ -1,0 +1,131 @@
+"""The runners' per-call shortcuts against the plain domain path (hypothesis).
+
+`AccountRunner` keeps its account's `NavTerms` until the account changes and skips signals
+that `keeps` says change nothing; `TokenRunner` keeps the price-free terms of its NAV until a
+fund changes; both make a step's `Records` only when the step produces one. Each must give
+exactly (==, not approx) what the plain path gives after any sequence of calls.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.domain import perp_account as pa
+from bot.domain.liquidation import Tier
+from bot.domain.perp import PerpParams, StaticPerpParams, notional
+from bot.domain.price_path import PricePoint
+from bot.domain.records import NavRecord
+from bot.domain.sizing import default_rules
+from bot.domain.spot import SpotParams
+from bot.domain.token_presets import preset_names, token_spec
+from bot.domain.values import Side
+from bot.portfolios.accounts import AccountRunner
+from bot.portfolios.protocol import NO_RECORDS
+from bot.portfolios.tokens import TokenRunner
+from bot.strategy import Direction, Signal
+from tests.hypothesis_profiles import examples
+
+BTC = "BTC/USDT:USDT"
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+FAST = settings(max_examples=examples(60), deadline=None)
+TIERS = (Tier(0.0, 1e12, 0.004, 0.0, 125.0),)
+
+directions = st.sampled_from([Direction.LONG, Direction.SHORT, Direction.FLAT])
+returns = st.lists(st.floats(-0.2, 0.2, allow_nan=False), min_size=1, max_size=30)
+calls = st.lists(st.tuples(st.integers(0, 3), directions, st.floats(-0.001, 0.001)), max_size=30)
+
+
+def _plain_nav(account: pa.PerpAccount, at: datetime, price: float) -> NavRecord:
+    # The snapshot spelt out with PerpAccount.nav and notional, as before NavTerms.
+    nav, pos, cash = account.nav(price), account.position, account.cash
+    if pos is not None and pos.margin is None:
+        cash -= pos.qty * pos.entry
+    exposure = 0.0 if pos is None else notional(pos, price)
+    return NavRecord(at, nav, cash, exposure, exposure / nav if nav > 0.0 else 0.0, price)
+
+
+def _account_runner(kind: int) -> AccountRunner:
+    params = (PerpParams(risk_pct=0.05), StaticPerpParams(leverage=3), SpotParams())[kind]
+    return AccountRunner("p", "x", BTC, 10_000.0, params, default_rules(BTC), TIERS)
+
+
+@FAST
+@given(st.integers(0, 2), returns, calls)
+def test_account_runner_snapshots_and_signals_match_the_plain_path(
+    kind: int, moves: list[float], actions: list[tuple[int, Direction, float]]
+) -> None:
+    runner, plain = _account_runner(kind), _account_runner(kind)
+    price, at = 100.0, T0
+    for step, (move, (action, direction, rate)) in enumerate(zip(moves, actions, strict=False)):
+        at, price = T0 + timedelta(hours=step + 1), price * (1.0 + move)
+        signal = Signal(direction, stop_pct=0.05 if direction is not Direction.FLAT else None)
+        if action == 0:
+            runner.on_signal(at, signal, price)
+            target = {Direction.LONG: Side.LONG, Direction.SHORT: Side.SHORT}.get(direction)
+            plain.account, booked = plain._apply(at, target, signal, price)  # every signal
+            plain._book(booked)
+            plain._count(at, booked.refusals)
+        elif action == 1:
+            runner.apply_funding(at, rate, price)
+            plain.apply_funding(at, rate, price)
+        else:
+            point = [PricePoint(at, price, price, True, True)]
+            runner.on_path(point)
+            plain.on_path(point)
+        assert runner.account == plain.account
+        assert runner.nav(at, price, price) == _plain_nav(runner.account, at, price)
+        assert runner.drain() == plain.drain()
+
+
+def test_nav_terms_of_a_long_by_hand() -> None:
+    account = pa.PerpAccount(BTC, 1_000.0, trading_fees=2.0)
+    entry = pa.Entry(Side.LONG, 2.0, 100.0, 0.0, 0.0, 2.0, margin=100.0, liq_price=50.5)
+    account, _ = pa.open_position(account, T0, entry)
+    record = pa.nav_terms(account).record(T0, 110.0)
+    # cash 1000 - 2 = 998; unrealised 2 x (110 - 100) = 20; exposure 2 x 110 = 220
+    assert record == NavRecord(T0, 1_018.0, 998.0, 220.0, 220.0 / 1_018.0, 110.0)
+
+
+def test_a_step_without_records_drains_the_shared_empty_records() -> None:
+    runner = _account_runner(0)
+    assert runner.drain() is NO_RECORDS
+    runner.on_signal(T0, Signal(Direction.LONG, stop_pct=0.05), 100.0)
+    records = runner.drain()
+    assert [f.side for f in records.fills] == ["buy"] and records.positions[0].id == "p#1"
+    runner.on_signal(T0 + timedelta(hours=1), Signal(Direction.LONG, stop_pct=0.05), 100.0)
+    assert runner.drain() is NO_RECORDS  # held already: nothing to book
+
+
+def _plain_token_nav(runner: TokenRunner, at: datetime, mark: float) -> NavRecord:
+    funds = runner.funds.values()
+    value = sum(f.units * f.nav for f in funds)
+    committed = sum(p.amount for f in funds for p in f.pending if p.kind == "subscribe")
+    exposure = sum(f.units * f.qty * mark for f in funds)
+    nav = runner.cash + committed + value
+    leverage = exposure / nav if nav > 0 else 0.0
+    return NavRecord(at, nav, runner.cash + committed, exposure, leverage, mark)
+
+
+@FAST
+@given(st.sampled_from(preset_names()), returns, st.lists(directions, min_size=1, max_size=30))
+def test_token_runner_snapshots_match_the_plain_sums(
+    name: str, moves: list[float], wishes: list[Direction]
+) -> None:
+    specs = {side: token_spec(name, side) for side in (Side.LONG, Side.SHORT)}
+    runner = TokenRunner("t", "x", BTC, 10_000.0, specs)
+    assert runner.nav(T0, 100.0, 100.0) == _plain_token_nav(runner, T0, 100.0)  # no fund yet
+    price = 100.0
+    runner.on_path([PricePoint(T0, price, price, True, True)])  # the funds launch
+    for step, (move, direction) in enumerate(zip(moves, wishes, strict=False)):
+        at = T0 + timedelta(hours=step + 1)
+        for event in runner.due_events(at - timedelta(hours=1), at):
+            runner.apply_event(event, price)  # the latest price before the event (as the engine)
+        price *= 1.0 + move
+        runner.on_path([PricePoint(at, price, price, True, True)])
+        runner.on_signal(at, Signal(direction), price)
+        if step % 8 == 7:
+            runner.apply_funding(at, 0.0001, price)
+        assert runner.nav(at, price, price) == _plain_token_nav(runner, at, price)
