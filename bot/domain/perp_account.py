@@ -30,7 +30,14 @@ from bot.domain.perp import (
     unrealised_pnl,
 )
 from bot.domain.price_path import bar_path
-from bot.domain.records import FeeRecord, FillRecord, NavRecord, PositionRecord, rebase_fees
+from bot.domain.records import (
+    FeeRecord,
+    FillRecord,
+    NavRecord,
+    NavTerms,
+    PositionRecord,
+    rebase_fees,
+)
 from bot.domain.sizing import fill_price
 from bot.domain.values import FeeKind, FillReason, Refusal, Side
 
@@ -47,6 +54,8 @@ class Bookings:
     refusals: tuple[Refusal, ...] = ()
 
     def __add__(self, other: Bookings) -> Bookings:
+        if other is NOTHING or self is NOTHING:  # the sum equals the other operand
+            return self if other is NOTHING else other
         fees = rebase_fees(other.fees, len(self.fills))
         return Bookings(
             self.fills + other.fills,
@@ -368,25 +377,6 @@ def _triggered(
 def nav_record(account: PerpAccount, at: datetime, price: float) -> NavRecord:
     """Snapshot at `price` (the mark for perps, the last price for spot)."""
     return nav_terms(account).record(at, price)
-
-
-@dataclass(frozen=True, slots=True)
-class NavTerms:
-    """An account's NAV snapshot terms that do not depend on the price (USDT; `size` = side x
-    qty; `free_cash` excludes a spot purchase; `flat`: no position), kept until it changes."""
-
-    cash: float
-    free_cash: float
-    size: float
-    entry: float
-    flat: bool
-
-    def record(self, at: datetime, price: float) -> NavRecord:
-        """Snapshot at `price`: `PerpAccount.nav` and `notional`, the same float operations."""
-        nav = self.cash + (0.0 if self.flat else self.size * (price - self.entry))
-        exposure = 0.0 if self.flat else self.size * price
-        leverage = exposure / nav if nav > 0.0 else 0.0
-        return NavRecord(at, nav, self.free_cash, exposure, leverage, price)
 
 
 def nav_terms(account: PerpAccount) -> NavTerms:

@@ -76,17 +76,18 @@ def apply_funding(
     """
     if account.last_funding_at is not None and at <= account.last_funding_at:
         return account, NOTHING
-    account = evolve(account, last_funding_at=at)
     pos = account.position
     # A position must be open at the settlement time to pay or receive (§9); spot never does.
     if pos is None or not account.pays_funding or pos.opened_at > at:
-        return account, NOTHING
+        return evolve(account, last_funding_at=at), NOTHING
     if not mark > 0.0:
         raise ValueError(f"mark must be > 0, got {mark}")
     payment = funding_payment(pos, mark, rate)
-    pos = _with_margin(evolve(pos, costs=pos.costs + payment), payment, tiers)
-    account = evolve(account, position=pos, funding=account.funding + payment)
-    booked = Bookings(fees=(FeeRecord(at, FeeKind.FUNDING, payment),))
+    pos = _with_margin(pos, payment, tiers)
+    funding = account.funding + payment
+    account = evolve(account, last_funding_at=at, position=pos, funding=funding)
+    fees = (FeeRecord(at, FeeKind.FUNDING, payment),)
+    booked = Bookings(fees=fees)
     if pos.margin is None or pos.liq_price is None:
         return account, booked
     if (pos.liq_price - mark) * float(pos.side) >= 0.0:
@@ -99,8 +100,7 @@ def apply_funding(
     if guard and stop and not stop_comes_first(pos.side, stop, entry_fill(pos), lp, guard.buffer):
         account, shrunk = _shrink(account, at, mark, guard, tiers)
         return account, booked + shrunk
-    moved = (position_record(pos, entry_fill(pos)),)
-    return account, booked + Bookings(positions=moved)
+    return account, Bookings(fees=fees, positions=(position_record(pos, entry_fill(pos)),))
 
 
 def _shrink(
@@ -134,9 +134,7 @@ def _shrink(
     fee, slip = cut * executed * pos.fee, cut * mark * pos.slippage
     gross = float(pos.side) * cut * (mark - pos.entry)
     # the reduced part's PnL stays the position's (in its costs)
-    pos = repriced(
-        evolve(pos, costs=pos.costs + fee + slip - gross), keep, margin + per_unit * cut, tiers
-    )
+    pos = repriced(pos, keep, margin + per_unit * cut, tiers, costs=pos.costs + fee + slip - gross)
     account = evolve(
         account,
         position=pos,
@@ -152,17 +150,25 @@ def _shrink(
 
 
 def _with_margin(pos: PerpPosition, payment: float, tiers: Sequence[Tier]) -> PerpPosition:
-    # The isolated margin pays (or receives) the funding (spot-like positions without margin
-    # are left as they are).
+    # The position's costs take the payment; its isolated margin pays (or receives) it
+    # (spot-like positions without margin have none).
+    costs = pos.costs + payment
     if pos.margin is None:
-        return pos
-    return repriced(pos, pos.qty, pos.margin - payment, tiers)
+        return evolve(pos, costs=costs)
+    return repriced(pos, pos.qty, pos.margin - payment, tiers, costs=costs)
 
 
-def repriced(pos: PerpPosition, qty: float, margin: float, tiers: Sequence[Tier]) -> PerpPosition:
+def repriced(
+    pos: PerpPosition,
+    qty: float,
+    margin: float,
+    tiers: Sequence[Tier],
+    costs: float | None = None,
+) -> PerpPosition:
     """`pos` holding `qty` on isolated `margin` (USDT), its liquidation and bankruptcy prices
     recomputed for them (§9), also when the margin is 0 or below while the position is in
-    profit (the formula holds with that wallet balance: the mark must still reach the LP).
+    profit (the formula holds with that wallet balance: the mark must still reach the LP);
+    `costs` (USDT), when given, replaces the position's costs booked so far.
 
     No positive LP (None from the formula) is stored as 0.0: a long then cannot be
     liquidated, a short is liquidated at any price (every mark is at or beyond 0.0)."""
@@ -173,4 +179,5 @@ def repriced(pos: PerpPosition, qty: float, margin: float, tiers: Sequence[Tier]
         margin=margin,
         liq_price=liquidation_price(pos.side, qty, fill, margin, tiers) or 0.0,
         bankruptcy=bankruptcy_price(pos.side, qty, fill, margin),
+        costs=pos.costs if costs is None else costs,
     )

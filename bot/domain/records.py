@@ -76,6 +76,27 @@ class NavRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class NavTerms:
+    """The terms of an account's NAV snapshots that do not depend on the price (USDT; `size` =
+    side x qty; `free_cash` excludes a spot purchase; `flat`: no position): a runner keeps them
+    until its account changes (`perp_account.nav_terms`)."""
+
+    cash: float
+    free_cash: float
+    size: float
+    entry: float
+    flat: bool
+
+    def record(self, at: datetime, price: float) -> NavRecord:
+        """Snapshot at `price`: NAV = cash + size x (price - entry), exposure = size x price
+        (`PerpAccount.nav` and `perp.notional`, the same float operations in the same order)."""
+        nav = self.cash + (0.0 if self.flat else self.size * (price - self.entry))
+        exposure = 0.0 if self.flat else self.size * price
+        leverage = exposure / nav if nav > 0.0 else 0.0
+        return NavRecord(at, nav, self.free_cash, exposure, leverage, price)
+
+
+@dataclass(frozen=True, slots=True)
 class PositionRecord:
     """One row of `positions`, written when a position opens and again when it changes or closes.
 

@@ -54,6 +54,8 @@ class TokenRecords:
     steps: tuple[StepAttribution, ...] = ()
 
     def __add__(self, other: TokenRecords) -> TokenRecords:
+        if other is NO_RECORDS or self is NO_RECORDS:  # the sum equals the other operand
+            return self if other is NO_RECORDS else other
         base = len(self.fills)
         moved = rebase_fees(other.fees, base)
         return TokenRecords(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from functools import cache
 
 from bot.domain.leveraged_token import (
     TokenState,
@@ -114,8 +115,7 @@ def apply_timed_event(
 
 
 def _daily(text: str, kind: str, after: datetime, until: datetime) -> list[TokenTimedEvent]:
-    seconds = seconds_of_day(text)
-    clock = time(seconds // 3600, seconds % 3600 // 60, seconds % 60, tzinfo=UTC)
+    clock = _clock(text)
     first = after.astimezone(UTC).date()
     days = (until.astimezone(UTC).date() - first).days
     found = []
@@ -124,3 +124,10 @@ def _daily(text: str, kind: str, after: datetime, until: datetime) -> list[Token
         if after < at <= until:
             found.append(TokenTimedEvent(at, _RANK[kind], kind))
     return found
+
+
+@cache
+def _clock(text: str) -> time:
+    # A preset has one or two times of day: each is parsed once per process.
+    seconds = seconds_of_day(text)
+    return time(seconds // 3600, seconds % 3600 // 60, seconds % 60, tzinfo=UTC)

@@ -32,15 +32,8 @@ _TWO_DAYS = timedelta(days=2)
 # Drift (for the NAV per unit), the units held and units x qty (the exposure per mark).
 _NavTerms = tuple[float, tuple[tuple[lt.Drift, float, float], ...]]
 
+# The last two datetime objects `check_time` accepted (see `TokenRunner.on_path`).
 _checked: list[datetime | None] = [None, None]
-
-
-def _check_time(at: datetime) -> None:
-    # check_time, once per datetime object: a step hands the same two (a bar's open time
-    # and the step time) to every fund.
-    if at is not _checked[0] and at is not _checked[1]:
-        check_time(at)
-        _checked[1], _checked[0] = _checked[0], at
 
 
 class TokenRunner(RunnerBase):
@@ -145,9 +138,14 @@ class TokenRunner(RunnerBase):
         recorded there); a point where one may act goes fund by fund, in `specs` order."""
         checked = None
         for point in points:
-            if point[0] is not checked:  # a path carries one or two datetime objects
-                checked = point[0]
-                _check_time(checked)
+            at = point[0]
+            if at is not checked:  # a path carries one or two datetime objects
+                checked = at
+                # check_time, once per datetime object: a step hands the same two (a bar's
+                # open time and the step time) to every fund.
+                if at is not _checked[0] and at is not _checked[1]:
+                    check_time(at)
+                    _checked[1], _checked[0] = _checked[0], at
         start, end = 0, len(points)
         while start < end:
             walkers = self._walkers
@@ -239,7 +237,7 @@ class TokenRunner(RunnerBase):
         if drift is None:
             return 0.0
         fund = drift.base  # units and requests never drift
-        queued = sum(p.amount for p in fund.pending if p.kind == lt.REDEEM)
+        queued = sum(p.amount for p in fund.pending if p.kind == lt.REDEEM) if fund.pending else 0
         return max(fund.units - queued, 0.0)
 
     def _apply(self, side: Side, transition: Any) -> None:
