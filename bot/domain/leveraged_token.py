@@ -292,7 +292,8 @@ class Drift:
         if live and zone.continuous:
             live = in_zone(zone, base.nav, base.qty, base.price, base.rebalance_price)
         quiet = (zone.continuous, zone.lev_lo, zone.lev_hi, zone.move_lo, zone.move_hi)
-        self.bounds = (base.qty, floor, base.rebalance_price, *quiet) if live else None
+        terms = (base.qty, abs(base.qty), floor, base.rebalance_price)
+        self.bounds = (*terms, *quiet) if live else None
 
     def state(self) -> TokenState:
         """Return the fund as `on_price` point by point would have left it."""
@@ -312,14 +313,14 @@ def walk_quiet(funds: Sequence[Drift], points: Sequence[PricePoint], start: int,
     a, b = funds[0], funds[-1]  # a single fund walks as both
     if a.bounds is None or b.bounds is None:
         return start
-    qty_a, floor_a, ref_a, cont_a, lev_lo_a, lev_hi_a, move_lo_a, move_hi_a = a.bounds
-    qty_b, floor_b, ref_b, cont_b, lev_lo_b, lev_hi_b, move_lo_b, move_hi_b = b.bounds
-    when_a, price_a, nav_a = a.at, a.price, a.nav
-    when_b, price_b, nav_b = b.at, b.price, b.nav
+    qty_a, size_a, floor_a, ref_a, cont_a, lev_lo_a, lev_hi_a, move_lo_a, move_hi_a = a.bounds
+    qty_b, size_b, floor_b, ref_b, cont_b, lev_lo_b, lev_hi_b, move_lo_b, move_hi_b = b.bounds
+    # |qty x mark / NAV| is |qty| x mark / NAV exactly (mark and NAV > 0: only the sign differs).
+    when, price_a, nav_a, price_b, nav_b = max(a.at, b.at), a.price, a.nav, b.price, b.nav
     stop = end
     for i in range(start, end):
         at, _, mark, _, bar_close = points[i]
-        if not (at >= when_a and at >= when_b and 0.0 < mark < inf):
+        if not (at >= when and 0.0 < mark < inf):
             stop = i
             break
         moved_a = nav_a + qty_a * (mark - price_a)
@@ -331,23 +332,23 @@ def walk_quiet(funds: Sequence[Drift], points: Sequence[PricePoint], start: int,
             and moved_b >= floor_b
             and (
                 not (bar_close or cont_a)
-                or lev_lo_a < abs(qty_a * mark / moved_a) < lev_hi_a
+                or lev_lo_a < size_a * mark / moved_a < lev_hi_a
                 and move_lo_a < mark / ref_a - 1 < move_hi_a
             )
             and (
                 not (bar_close or cont_b)
-                or lev_lo_b < abs(qty_b * mark / moved_b) < lev_hi_b
+                or lev_lo_b < size_b * mark / moved_b < lev_hi_b
                 and move_lo_b < mark / ref_b - 1 < move_hi_b
             )
         ):
             stop = i
             break
-        when_a = when_b = at
+        when = at
         price_a = price_b = mark
         nav_a, nav_b = moved_a, moved_b
     if stop > start:
-        a.at, a.price, a.nav = when_a, price_a, nav_a
-        b.at, b.price, b.nav = when_b, price_b, nav_b
+        a.at, a.price, a.nav = when, price_a, nav_a
+        b.at, b.price, b.nav = when, price_b, nav_b
     return stop
 
 
