@@ -88,7 +88,9 @@ class StudyStore:
         self, cells: Sequence[Mapping[str, Any]], results: Sequence[Mapping[str, Any]]
     ) -> None:
         """Write one completed task's cells and results in one transaction."""
-        with self.db.conn:
+        # atomic(), not `with conn:`: each insert_all commits its own BEGIN otherwise, and a
+        # SIGKILL between the two left cells without their results
+        with self.db.atomic():
             self.db.table("cells").insert_all([dict(c) for c in cells], replace=True)
             self.db.table("results").insert_all([dict(r) for r in results], replace=True)
 
