@@ -23,8 +23,13 @@ $(CONFIG): | config.example.toml
 run: $(STAMP) $(CONFIG)  ## start the daemon on live public data
 	$(BIN)/ltbot run --config $(CONFIG)
 
-test: $(STAMP)  ## run the whole test suite
-	$(BIN)/python -m pytest -q
+# One pytest-xdist worker per core (CI: 2). A file's tests stay on one worker (their module-scoped
+# fixtures are built once); files with slow tests are handed out first (tests/conftest.py).
+# `make test TEST_WORKERS=0` runs the suite in one process, in file order.
+TEST_WORKERS ?= auto
+
+test: $(STAMP)  ## run the whole test suite, in parallel (TEST_WORKERS=auto: one worker per core)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 fuzz: $(STAMP)  ## every hypothesis test with random seeds (tests/property: 20x the examples); CI runs them derandomized
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests/property tests/test_validation.py tests/adapters/test_feather_data.py

@@ -124,6 +124,9 @@ class Daemon:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=self.env,
+                # beside its log: relative paths (report.out_dir "reports") stay in the test's
+                # directory, not in the checkout, where parallel tests' daemons would share them
+                cwd=self.log.parent,
             )
         self.starts += 1
 
