@@ -264,31 +264,36 @@ def check_triggers(
     return _trail(pos, price), None
 
 
-def quiet_band(pos: PerpPosition) -> tuple[float, float, float, float]:
+def trigger_band(pos: PerpPosition) -> tuple[float, float, float, float]:
     """Open bounds (lo, hi) for the trigger price and (lo, hi) for the mark inside which
-    `check_triggers` returns `pos` itself and no trigger (the replay hot path).
-
-    Each bound is one of `check_triggers`' comparisons, negated: stop, take-profit and the best
-    price so far (a new best moves `pos`) bound the trigger price, the liquidation price bounds
-    the mark, and both stay above 0 (a price <= 0 is an error there). A trailing stop that
-    would still tighten at the current best leaves no quiet band at all.
-    """
-    long = pos.side is Side.LONG
+    `check_triggers` returns no trigger: stop and take-profit bound the trigger price, the
+    liquidation price bounds the mark, and both stay above 0 (a price <= 0 is an error there).
+    Each bound is one of `check_triggers`' comparisons, negated."""
     lo, hi, mark_lo, mark_hi = 0.0, math.inf, 0.0, math.inf
-    # The best price stays unless the price passes it (equal keeps it): an inclusive bound.
-    best = math.nextafter(pos.best, math.inf if long else -math.inf)
-    if long:
-        hi = best
+    if pos.side is Side.LONG:
         lo = max(lo, pos.stop) if pos.stop is not None else lo
         hi = min(hi, pos.take_profit) if pos.take_profit is not None else hi
     else:
-        lo = max(lo, best)
         hi = pos.stop if pos.stop is not None else hi
         lo = max(lo, pos.take_profit) if pos.take_profit is not None else lo
     if pos.liq_price is not None and pos.bankruptcy is not None:
+        long = pos.side is Side.LONG
         mark_lo, mark_hi = (max(0.0, pos.liq_price), math.inf) if long else (0.0, pos.liq_price)
+    return (lo, hi, mark_lo, mark_hi)
+
+
+def quiet_band(pos: PerpPosition) -> tuple[float, float, float, float]:
+    """`trigger_band` narrowed to where `check_triggers` also returns `pos` itself: the best
+    price so far (a new best moves `pos`) bounds the trigger price too. A trailing stop that
+    would still tighten at the current best leaves no quiet band at all."""
     if pos.trailing_pct is not None and _trail(pos, pos.best) is not pos:
         return (0.0, 0.0, 0.0, 0.0)
+    lo, hi, mark_lo, mark_hi = trigger_band(pos)
+    # The best price stays unless the price passes it (equal keeps it): an inclusive bound.
+    if pos.side is Side.LONG:
+        hi = min(math.nextafter(pos.best, math.inf), hi)
+    else:
+        lo = max(lo, math.nextafter(pos.best, -math.inf))
     return (lo, hi, mark_lo, mark_hi)
 
 
@@ -351,15 +356,22 @@ def walk_quiet(
     points: Sequence[PricePoint],
     start: int,
     end: int,
-) -> int:
+    best: float,
+) -> tuple[int, float]:
     """Return the first index in [start, end) where `on_price` may act on the account holding
-    `pos` (`end` if none): inside `band = quiet_band(pos)` nothing triggers and `pos` stays.
+    `pos` (`end` if none) and the best trigger price after the points before it, from `best`
+    (`pos.best`, or where an earlier walk left it). Inside `band` nothing triggers: with
+    `quiet_band(pos)` `pos` stays as it is; with `trigger_band(pos)` (a position without
+    trailing stop) only its best price moves, as `_trail` moves it.
     """
     lo, hi, mark_lo, mark_hi = band
-    by_mark = pos.stop_trigger == "mark"
+    by_mark, long = pos.stop_trigger == "mark", pos.side is Side.LONG
     for i in range(start, end):
         _, last, mark, _, _ = points[i]
         price = mark if by_mark else last
         if not (lo < price < hi and mark_lo < mark < mark_hi and last > 0.0):
-            return i
-    return end
+            return i, best
+        # _trail's comparison: (best - price) x side < 0 is a new best.
+        if (price > best) if long else (price < best):
+            best = price
+    return end, best

@@ -20,6 +20,7 @@ from bot.domain.perp import (
     PerpPosition,
     StaticPerpParams,
     quiet_band,
+    trigger_band,
     walk_quiet,
 )
 from bot.domain.perp_funding import FundingGuard, apply_funding, repriced
@@ -50,11 +51,14 @@ class AccountRunner(RunnerBase):
         self.rules = rules
         self.tiers = tuple(tiers)
         self._spot = spot = isinstance(params, SpotParams)
-        self.account = (
+        self._account = (
             new_spot_account(symbol, capital) if spot else pa.PerpAccount(symbol, capital)
         )
-        self._terms = pa.nav_terms(self.account)
-        self._terms_of = self.account  # the account `_terms` belong to
+        # The best trigger price `on_path` walked to since `_account` was set, when its position
+        # has not been given it yet (`account` does, when asked): None when there is none.
+        self._best: float | None = None
+        self._terms = pa.nav_terms(self._account)
+        self._terms_of = self._account  # the account `_terms` belong to
         self._band: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
         self._band_of: PerpPosition | None = None  # the position `_band` belongs to
         # The liquidation guard after funding: risk-sized perps only (the others have no stop).
@@ -63,6 +67,22 @@ class AccountRunner(RunnerBase):
             if isinstance(params, PerpParams)
             else None
         )
+
+    @property
+    def account(self) -> pa.PerpAccount:
+        """The portfolio's account, as `pa.on_price` point by point would have left it."""
+        best, account = self._best, self._account
+        if best is not None and account.position is not None:
+            # Only a position without trailing stop walks to a new best, which moves nothing
+            # else, so its band stays (`trigger_band` does not read the best).
+            pos = self._band_of = evolve(account.position, best=best)
+            account = self._account = evolve(account, position=pos)
+        self._best = None
+        return account
+
+    @account.setter
+    def account(self, account: pa.PerpAccount) -> None:
+        self._account, self._best = account, None
 
     # Funding is the engine's; an account has no other timed events (the engine skips it).
     has_timed_events = False
@@ -81,12 +101,17 @@ class AccountRunner(RunnerBase):
 
     def on_path(self, points: Sequence[PricePoint]) -> None:
         """Skip the quiet points (`walk_quiet`); the others go through `pa.on_price`."""
-        pos = self.account.position
+        pos = self._account.position  # its best may lag (`_best`): the walk starts there
         i, end = 0, len(points)
         while pos is not None and i < end:  # prices alone never open a position
             if pos is not self._band_of:
-                self._band, self._band_of = quiet_band(pos), pos
-            i = walk_quiet(pos, self._band, points, i, end)
+                # Without a trailing stop a new best moves nothing else: walked through.
+                band = trigger_band(pos) if pos.trailing_pct is None else quiet_band(pos)
+                self._band, self._band_of = band, pos
+            best = pos.best if self._best is None else self._best
+            i, best = walk_quiet(pos, self._band, points, i, end, best)
+            if best != pos.best:
+                self._best = best  # the position gets it when `account` is asked
             if i == end:
                 return
             at, last, mark, gap, _ = points[i]
@@ -97,7 +122,7 @@ class AccountRunner(RunnerBase):
 
     def on_signal(self, at: datetime, signal: Signal, price: float) -> None:
         target = TARGETS[signal.direction]
-        if keeps(self.account, target):
+        if keeps(self._account, target):  # the side held: `_best` does not change it
             return  # nothing to book and nothing refused (most signals)
         try:
             self.account, bookings = self._apply(at, target, signal, price)
@@ -142,7 +167,7 @@ class AccountRunner(RunnerBase):
             logger.log(level, "{}: {}", self.id, note)
 
     def nav(self, at: datetime, last: float, mark: float) -> NavRecord:
-        account = self.account
+        account = self._account  # NAV does not read the best price (`_best`)
         if self._terms_of is not account:  # the account changed since the last snapshot
             self._terms, self._terms_of = pa.nav_terms(account), account
         return self._terms.record(at, last if self._spot else mark)

@@ -8,6 +8,7 @@ exactly (==, not approx) what the plain path gives after any sequence of calls.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -15,7 +16,16 @@ from hypothesis import strategies as st
 
 from bot.domain import perp_account as pa
 from bot.domain.liquidation import Tier
-from bot.domain.perp import PerpParams, StaticPerpParams, notional
+from bot.domain.perp import (
+    PerpParams,
+    PerpPosition,
+    StaticPerpParams,
+    check_triggers,
+    notional,
+    quiet_band,
+    trigger_band,
+    walk_quiet,
+)
 from bot.domain.price_path import PricePoint
 from bot.domain.records import NavRecord
 from bot.domain.sizing import default_rules
@@ -35,7 +45,7 @@ TIERS = (Tier(0.0, 1e12, 0.004, 0.0, 125.0),)
 
 directions = st.sampled_from([Direction.LONG, Direction.SHORT, Direction.FLAT])
 returns = st.lists(st.floats(-0.2, 0.2, allow_nan=False), min_size=1, max_size=30)
-calls = st.lists(st.tuples(st.integers(0, 3), directions, st.floats(-0.001, 0.001)), max_size=30)
+calls = st.lists(st.tuples(st.integers(0, 4), directions, st.floats(-0.001, 0.001)), max_size=30)
 
 
 def _plain_nav(account: pa.PerpAccount, at: datetime, price: float) -> NavRecord:
@@ -58,9 +68,15 @@ def test_account_runner_snapshots_and_signals_match_the_plain_path(
     kind: int, moves: list[float], actions: list[tuple[int, Direction, float]]
 ) -> None:
     runner, plain = _account_runner(kind), _account_runner(kind)
+    for opened in (runner, plain):  # a position to walk from the start
+        opened.on_signal(T0, Signal(Direction.LONG, stop_pct=0.05), 100.0)
+    assert runner.drain() == plain.drain()
     price, at = 100.0, T0
     for step, (move, (action, direction, rate)) in enumerate(zip(moves, actions, strict=False)):
-        at, price = T0 + timedelta(hours=step + 1), price * (1.0 + move)
+        # A bar: open, the extremes (1 % beyond open and close), close.
+        at, open_ = T0 + timedelta(hours=step + 1), price
+        price = open_ * (1.0 + move)
+        path = (open_, min(open_, price) * 0.99, max(open_, price) * 1.01, price)
         signal = Signal(direction, stop_pct=0.05 if direction is not Direction.FLAT else None)
         if action == 0:
             runner.on_signal(at, signal, price)
@@ -72,12 +88,51 @@ def test_account_runner_snapshots_and_signals_match_the_plain_path(
             runner.apply_funding(at, rate, price)
             plain.apply_funding(at, rate, price)
         else:
-            point = [PricePoint(at, price, price, True, True)]
-            runner.on_path(point)
-            plain.on_path(point)
-        assert runner.account == plain.account
-        assert runner.nav(at, price, price) == _plain_nav(runner.account, at, price)
+            runner.on_path([PricePoint(at, p, p, i == 0, i == 3) for i, p in enumerate(path)])
+            for i, p in enumerate(path):  # point by point, the domain's own way
+                plain.account, booked = pa.on_price(plain.account, at, p, p, gap=i == 0)
+                plain._book(booked)
+        # The snapshot first: it must not need the position's best price brought up to date.
+        assert runner.nav(at, price, price) == _plain_nav(plain.account, at, price)
         assert runner.drain() == plain.drain()
+        if step % 3 == 2:  # several walks between two looks at the account
+            assert runner.account == plain.account
+    assert runner.state() == plain.state()
+
+
+def _position(side: Side, stop: float | None, tp: float | None, liq: float | None) -> PerpPosition:
+    margin = 20.0 if liq is not None else None
+    return PerpPosition("1", BTC, BTC, side, 1.0, 100.0, T0, 5.0, margin, liq, liq, stop, tp,
+                        None, 100.0, "last", 0.0005, 0.0002)  # fmt: skip
+
+
+levels = st.one_of(st.none(), st.floats(50.0, 150.0))
+prices = st.floats(40.0, 160.0)
+
+
+@FAST
+@given(st.sampled_from([Side.LONG, Side.SHORT]), levels, levels, levels, prices, prices)
+def test_trigger_band_is_exactly_where_nothing_triggers_and_only_the_best_moves(
+    side: Side, stop: float | None, tp: float | None, liq: float | None, last: float, mark: float
+) -> None:
+    pos = _position(side, stop, tp, liq)
+    lo, hi, mark_lo, mark_hi = trigger_band(pos)
+    for gap in (True, False):
+        moved, trigger = check_triggers(pos, last, mark, gap=gap)
+        assert (lo < last < hi and mark_lo < mark < mark_hi) is (trigger is None)
+        assert moved == replace(pos, best=moved.best)
+
+
+def test_a_long_walks_to_its_best_trigger_price() -> None:
+    pos = _position(Side.LONG, 90.0, None, None)
+    points = [
+        PricePoint(T0, p, p, i == 0, i == 3) for i, p in enumerate((101.0, 99.0, 104.0, 103.0))
+    ]
+    # 104 is the best so far; the walk stops at 89 (the stop), before it
+    points.append(PricePoint(T0, 89.0, 89.0, True, True))
+    assert walk_quiet(pos, trigger_band(pos), points, 0, 5, pos.best) == (4, 104.0)
+    # with quiet_band the best bounds the walk: 101 is a new best
+    assert walk_quiet(pos, quiet_band(pos), points, 0, 5, pos.best) == (0, 100.0)
 
 
 def test_nav_terms_of_a_long_by_hand() -> None:
