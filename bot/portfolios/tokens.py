@@ -87,8 +87,9 @@ class TokenRunner(RunnerBase):
         drift = self._drifts.get(side)
         if drift is None or fund is not drift.base:
             self._drifts[side] = lt.Drift(self.specs[side], self._zones[side], fund)
-            self._idle = None  # a new state may carry a deferred request
             self._walkers = self._terms = None
+            if drift is None or fund.pending:  # `_idle` holds for the funds it has seen
+                self._idle = None  # while none has a deferred request (the schedule is fixed)
 
     def _fund(self, side: Side) -> lt.TokenState | None:
         drift = self._drifts.get(side)

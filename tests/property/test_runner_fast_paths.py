@@ -31,6 +31,7 @@ from bot.domain.records import NavRecord
 from bot.domain.sizing import default_rules
 from bot.domain.spot import SpotParams
 from bot.domain.token_presets import preset_names, token_spec
+from bot.domain.token_schedule import due_events
 from bot.domain.values import Side
 from bot.portfolios.accounts import AccountRunner
 from bot.portfolios.protocol import NO_RECORDS
@@ -166,9 +167,20 @@ def _plain_token_nav(runner: TokenRunner, at: datetime, mark: float) -> NavRecor
 
 @FAST
 @given(st.sampled_from(preset_names()), returns, st.lists(directions, min_size=1, max_size=30))
-def test_token_runner_snapshots_match_the_plain_sums(
+def test_token_runner_events_and_snapshots_match_the_plain_path(
     name: str, moves: list[float], wishes: list[Direction]
 ) -> None:
+    _walk_token_runner(name, moves, wishes)
+
+
+def test_a_request_deferred_by_a_rebalance_is_released_on_time() -> None:
+    # +20 % rebalances the long fund (5 minutes busy), so the long signal of the same step
+    # is deferred; the next step must list its RELEASE although nothing else is due.
+    _walk_token_runner("binance_blvt", [0.2, 0.0, 0.0], [Direction.LONG] * 3)
+
+
+def _walk_token_runner(name: str, moves: list[float], wishes: list[Direction]) -> None:
+    # Due events, their application and the NAV snapshots against the domain's own.
     specs = {side: token_spec(name, side) for side in (Side.LONG, Side.SHORT)}
     runner = TokenRunner("t", "x", BTC, 10_000.0, specs)
     assert runner.nav(T0, 100.0, 100.0) == _plain_token_nav(runner, T0, 100.0)  # no fund yet
@@ -176,7 +188,15 @@ def test_token_runner_snapshots_match_the_plain_sums(
     runner.on_path([PricePoint(T0, price, price, True, True)])  # the funds launch
     for step, (move, direction) in enumerate(zip(moves, wishes, strict=False)):
         at = T0 + timedelta(hours=step + 1)
-        for event in runner.due_events(at - timedelta(hours=1), at):
+        after = at - timedelta(hours=1)
+        plain = [
+            (event.at, event.kind, (side, event))
+            for side, fund in runner.funds.items()
+            for event in due_events(specs[side], fund, after, at)
+        ]
+        events = runner.due_events(after, at)
+        assert [(e.at, e.kind, e.payload) for e in events] == plain
+        for event in events:
             runner.apply_event(event, price)  # the latest price before the event (as the engine)
         price *= 1.0 + move
         runner.on_path([PricePoint(at, price, price, True, True)])
