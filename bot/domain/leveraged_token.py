@@ -171,7 +171,8 @@ def _step(
     moved = _move(state, at, price)
     # Requests whose window has ended execute first, so a new rebalance cannot block them again.
     moved, released = release_pending(spec, moved, at)
-    if not moved.wiped_out and rule.fires(RuleContext(moved.leverage, spec.leverage, moved.move)):
+    fires = rule is not _NEVER and not moved.wiped_out  # (no context to build for _NEVER)
+    if fires and rule.fires(RuleContext(moved.leverage, spec.leverage, moved.move)):
         after, records = _rebalance(spec, moved, at)
     else:
         after, records = moved, NO_RECORDS
@@ -285,8 +286,7 @@ class Drift:
     __slots__ = ("base", "at", "price", "nav", "bounds")
 
     def __init__(self, spec: TokenSpec, zone: QuietZone, base: TokenState) -> None:
-        self.base = base
-        self.at, self.price, self.nav = base.at, base.price, base.nav
+        self.base, self.at, self.price, self.nav = base, base.at, base.price, base.nav
         # Below the floor a reverse split is due (NAV <= 0: a wipe-out): on_price decides.
         floor, live = spec.split_threshold_nav or 0.0, not (base.wiped_out or base.pending)
         if live and zone.continuous:
