@@ -29,6 +29,7 @@ RELEASE = "release"
 # At one instant the fee comes first, then the rebalance (so λ = L right after it), then
 # deferred requests (assumption: no exchange states an order for coinciding events).
 _RANK = {MANAGEMENT_FEE: 0, DAILY_REBALANCE: 1, RELEASE: 2}
+_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -115,14 +116,14 @@ def apply_timed_event(
 
 
 def _daily(text: str, kind: str, after: datetime, until: datetime) -> list[TokenTimedEvent]:
-    clock = _clock(text)
-    first = after.astimezone(UTC).date()
-    days = (until.astimezone(UTC).date() - first).days
+    # The first time of day after `after` is on its UTC day or the next; then one a day.
+    at = datetime.combine(after.astimezone(UTC).date(), _clock(text))
+    if at <= after:
+        at += _DAY
     found = []
-    for offset in range(days + 1):
-        at = datetime.combine(first + timedelta(days=offset), clock)
-        if after < at <= until:
-            found.append(TokenTimedEvent(at, _RANK[kind], kind))
+    while at <= until:
+        found.append(TokenTimedEvent(at, _RANK[kind], kind))
+        at += _DAY
     return found
 
 

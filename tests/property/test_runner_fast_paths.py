@@ -9,7 +9,7 @@ exactly (==, not approx) what the plain path gives after any sequence of calls.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -31,7 +31,15 @@ from bot.domain.records import NavRecord
 from bot.domain.sizing import default_rules
 from bot.domain.spot import SpotParams
 from bot.domain.token_presets import preset_names, token_spec
-from bot.domain.token_schedule import due_events
+from bot.domain.token_schedule import (
+    _RANK,
+    DAILY_REBALANCE,
+    MANAGEMENT_FEE,
+    TokenTimedEvent,
+    _daily,
+    due_events,
+)
+from bot.domain.token_spec import seconds_of_day
 from bot.domain.values import Side
 from bot.portfolios.accounts import AccountRunner
 from bot.portfolios.protocol import NO_RECORDS
@@ -204,3 +212,33 @@ def _walk_token_runner(name: str, moves: list[float], wishes: list[Direction]) -
         if step % 8 == 7:
             runner.apply_funding(at, 0.0001, price)
         assert runner.nav(at, price, price) == _plain_token_nav(runner, at, price)
+
+
+def _plain_daily(text: str, kind: str, after: datetime, until: datetime) -> list[object]:
+    # The schedule day by day: every UTC day from after's to until's, kept if in (after, until].
+    seconds = seconds_of_day(text)
+    clock = time(seconds // 3600, seconds % 3600 // 60, seconds % 60, tzinfo=UTC)
+    first = after.date()
+    days = [first + timedelta(days=n) for n in range((until.date() - first).days + 1)]
+    found = (datetime.combine(day, clock) for day in days)
+    return [TokenTimedEvent(at, _RANK[kind], kind) for at in found if after < at <= until]
+
+
+@FAST
+@given(
+    st.datetimes(datetime(2019, 1, 1), datetime(2027, 1, 1), timezones=st.just(UTC)),
+    st.timedeltas(timedelta(0), timedelta(days=5)),
+    st.integers(0, 86_399),
+    st.sampled_from([MANAGEMENT_FEE, DAILY_REBALANCE]),
+)
+def test_daily_times_match_the_day_by_day_schedule(
+    after: datetime, span: timedelta, second: int, kind: str
+) -> None:
+    text = f"{second // 3600:02d}:{second % 3600 // 60:02d}:{second % 60:02d}"
+    clock = time(second // 3600, second % 3600 // 60, second % 60, tzinfo=UTC)
+    on_time = datetime.combine((after + span).date(), clock)  # a bound exactly at an event
+    for start, until in ((after, after + span), (after, after - span), (after, on_time)):
+        assert _daily(text, kind, start, until) == _plain_daily(text, kind, start, until)
+    assert _daily(text, kind, on_time, on_time + span) == _plain_daily(
+        text, kind, on_time, on_time + span
+    )
