@@ -6,8 +6,11 @@ extreme -> close: the usual pessimistic-neutral convention when only the bar is 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from math import inf
 from typing import NamedTuple
+
+_ZERO = timedelta(0)
 
 
 class PricePoint(NamedTuple):
@@ -53,7 +56,8 @@ def _check_bar(open: float, high: float, low: float, close: float) -> None:
 
 def check_time(at: datetime, previous: datetime | None = None) -> None:
     """Raise ValueError unless `at` is UTC-aware and not before `previous`."""
-    if at.tzinfo is None or at.utcoffset() != timedelta(0):
+    zone = at.tzinfo  # UTC itself (the usual one) needs no offset lookup
+    if zone is not UTC and (zone is None or at.utcoffset() != _ZERO):
         raise ValueError(f"time must be timezone-aware UTC, got {at!r}")
     if previous is not None and at < previous:
         raise ValueError(f"time went backwards: {at.isoformat()} < {previous.isoformat()}")
@@ -61,7 +65,7 @@ def check_time(at: datetime, previous: datetime | None = None) -> None:
 
 def check_price(price: float) -> None:
     """Raise ValueError unless `price` is a finite number > 0."""
-    if not price > 0 or price == float("inf"):
+    if not price > 0 or price == inf:
         raise ValueError(f"price must be a finite number > 0, got {price}")
 
 
