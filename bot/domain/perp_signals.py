@@ -133,9 +133,14 @@ def apply_static_signal(
     return account, closed + opened
 
 
-def keeps(account: PerpAccount, target: Side | None) -> bool:
-    """Whether a signal for `target` leaves `account` as it is, whatever its vehicle: it holds
-    that side already (kept as it is, stop included), or it is flat and stays flat."""
+def keeps(
+    account: PerpAccount, target: Side | None, params: PerpParams | StaticPerpParams | SpotParams
+) -> bool:
+    """Whether a signal for `target` leaves `account` as it is (`apply_account_signal` would
+    book nothing): it holds that side already (kept as it is, stop included), or it is flat
+    and stays flat; spot cannot short, so a short signal is a flat one there."""
+    if target is Side.SHORT and isinstance(params, SpotParams):
+        target = None  # as `apply_spot_signal` reads it
     pos = account.position
     return target is None if pos is None else pos.side is target
 

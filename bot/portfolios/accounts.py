@@ -122,7 +122,7 @@ class AccountRunner(RunnerBase):
 
     def on_signal(self, at: datetime, signal: Signal, price: float) -> None:
         target = TARGETS[signal.direction]
-        if keeps(self._account, target):  # the side held: `_best` does not change it
+        if keeps(self._account, target, self.params):  # the side held: `_best` does not change it
             return  # nothing to book and nothing refused (most signals)
         try:
             self.account, bookings = self._apply(at, target, signal, price)
