@@ -127,6 +127,14 @@ class PositionRecord:
     effective_risk: float | None = None
     margin: float | None = None
 
+    def renamed(self, id: str) -> PositionRecord:
+        """Return this row under position id `id` (built directly: a runner renames every row)."""
+        return PositionRecord(id, self.symbol, self.side, self.opened_at, self.entry, self.qty,
+                              self.stop, self.take_profit, self.risk_pct, self.leverage,
+                              self.liq_price, self.closed_at, self.exit_price, self.pnl,
+                              self.exit_reason, self.intended_risk, self.effective_risk,
+                              self.margin)  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class RefusalRecord:

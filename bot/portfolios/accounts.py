@@ -158,7 +158,7 @@ class AccountRunner(RunnerBase):
         if bookings is pa.NOTHING:
             return
         # Position ids are per account ("1", "2", ...); the ledger's are global.
-        positions = [evolve(p, id=f"{self.id}#{p.id}") for p in bookings.positions]
+        positions = [p.renamed(f"{self.id}#{p.id}") for p in bookings.positions]
         self._out().extend(bookings.fills, bookings.fees, (), positions)
         # Refused entries are counted in the ledger (`entry_refusals`), so their notes stay
         # out of the INFO log, where a dead portfolio would repeat one at every signal.

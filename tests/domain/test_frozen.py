@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import InitVar, dataclass, field, replace
+from dataclasses import InitVar, dataclass, field, fields, replace
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +10,7 @@ import pytest
 from bot.domain.frozen import evolve
 from bot.domain.leveraged_token import PendingRequest, TokenState
 from bot.domain.perp_account import PerpAccount
+from bot.domain.records import PositionRecord
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 T1 = datetime(2024, 1, 2, tzinfo=UTC)
@@ -86,3 +87,10 @@ def test_evolve_refuses_fields_it_cannot_pass_in_order(obj: object) -> None:
 def test_evolve_refuses_a_non_dataclass() -> None:
     with pytest.raises(TypeError, match="needs a dataclass"):
         evolve(1.0)
+
+
+def test_renamed_equals_replace() -> None:
+    # A distinct value per field, so a field passed in the wrong place shows.
+    values = [f"field {i}" for i in range(len(fields(PositionRecord)))]
+    row = PositionRecord(*values)  # type: ignore[arg-type]
+    assert row.renamed("p#1") == replace(row, id="p#1")
