@@ -173,7 +173,7 @@ class AccountRunner(RunnerBase):
         return self._terms.record(at, last if self._spot else mark)
 
     def died(self, nav: NavRecord) -> str | None:
-        if self.died_at is not None or self.account.position is not None:
+        if self.died_at is not None or self._account.position is not None:  # (best: unread)
             return None
         if can_open(nav.nav, nav.price, self.params, self.rules):
             return None
