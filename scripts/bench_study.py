@@ -68,12 +68,20 @@ def run_once(db: Path, workers: int, dask: bool, quick: bool) -> dict[str, Any]:
 
         client = connect("local", workers)
     started = time.perf_counter()
+    loading: list[Any] = []
+    if client is not None:
+        from bot.study.dask_backend import start_loading
+
+        # As `ltbot study run --cluster` does: the workers load the data while this process
+        # checks the study (inside the timed span; starting the cluster is not).
+        loading = start_loading(client, str(config.study.data), config.study.symbols)
     cells = check_study(config)
     with open_study_file(config) as store:
         plan = plan_study(config, store, cells)
         with StopFlag() as stop:
             run_tasks(plan.tasks, workers, client, stop, store_results(store))
     wall = time.perf_counter() - started
+    del loading  # held until here: Dask forgets a task nobody holds
     peak = _peak_mb(workers, client)
     if client is not None:
         from bot.study.dask_backend import disconnect

@@ -20,7 +20,7 @@ from rich.progress import (
 from bot.adapters.sqlite.identity import StoreError
 from bot.cli.common import CONTEXT, fail
 from bot.runtime.clock import monotonic
-from bot.study.config import StudyConfigError, load_study_config
+from bot.study.config import StudyConfig, StudyConfigError, load_study_config
 from bot.study.report import FORMATS, write_report
 from bot.study.results import load_results
 from bot.study.runner import (
@@ -71,6 +71,7 @@ def study_run(
         raise fail(str(exc)) from None
     count = workers or default_workers()
     client = _connect(cluster, count)
+    loading = _start_loading(client, study)
     try:
         cells = check_study(study)
         with open_study_file(study) as store:
@@ -94,12 +95,21 @@ def study_run(
         if client is not None:
             from bot.study.dask_backend import disconnect
 
+            client.cancel(loading)  # done unless the check failed
             disconnect(client)
     tail = "; stopped by Ctrl-C: run again to resume" if stop.stopped else ""
     typer.echo(
         f"{done}/{total} cells done ({bar.steps:,} portfolio-bar steps in {bar.elapsed():.1f} s)"
         f"; study file: {study.study.db}{tail}"
     )
+
+
+def _start_loading(client: Any, study: StudyConfig) -> list[Any]:
+    if client is None:
+        return []
+    from bot.study.dask_backend import start_loading
+
+    return start_loading(client, str(study.study.data), study.study.symbols)
 
 
 def _connect(cluster: str | None, workers: int) -> Any:

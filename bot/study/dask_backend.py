@@ -10,10 +10,11 @@ from __future__ import annotations
 import importlib
 import signal
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from bot.study.config import StudyConfigError
+from bot.study.market import preload
 from bot.study.runner import StopFlag, drive
 from bot.study.worker import CellResult, StudyTask, run_task
 
@@ -50,6 +51,19 @@ def connect(cluster: str, workers: int) -> Any:
         return distributed.Client(cluster, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as exc:
         raise StudyConfigError(f"--cluster {cluster}: cannot reach the scheduler ({exc})") from None
+
+
+def start_loading(client: Any, data: str, symbols: Sequence[str]) -> list[Any]:
+    """Have every worker load the study's data now, while this process checks the study: a
+    worker runs one task at a time, so its first cells start once its data is in memory (as
+    a forked pool worker finds it). Returns the loads' futures: keep them until the run ends
+    (Dask forgets a task nobody holds); cancel them if the check fails."""
+    return [
+        client.submit(
+            preload, data, tuple(symbols), workers=[worker], allow_other_workers=False, pure=False
+        )
+        for worker in client.scheduler_info()["workers"]
+    ]
 
 
 def run_on_dask(

@@ -74,6 +74,16 @@ def symbol_data(path: Path, symbol: str) -> SymbolData:
     return data
 
 
+def preload(path: str, symbols: tuple[str, ...]) -> None:
+    """Load every symbol's data into this process's cache (a Dask worker's warm-up while the
+    parent checks the study); a symbol without data is skipped: the parent's check names it."""
+    for symbol in symbols:
+        try:
+            symbol_data(Path(path), symbol)
+        except DataFormatError:
+            continue
+
+
 def window_updates(data: SymbolData, start: datetime, end: datetime) -> list[MarketUpdate]:
     """The updates a replay of [start, end) gets (see the module docstring)."""
     lo = bisect.bisect_right(data.times, start)

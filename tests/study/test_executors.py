@@ -48,15 +48,29 @@ def test_one_and_two_local_workers_write_the_same_results(tmp_path: Path) -> Non
 
 def test_dask_local_cluster_of_two_workers_writes_the_same_results(tmp_path: Path) -> None:
     pytest.importorskip("distributed")
-    from bot.study.dask_backend import connect, disconnect
+    from bot.study.dask_backend import connect, disconnect, start_loading
 
+    config = study_config(tmp_path / "dask.db")
+    symbols = [*config.study.symbols, "SOL/USDT:USDT"]  # no SOL in the sample: skipped
     client = connect("local", 2)
     try:
         assert len(client.nthreads()) == 2  # two worker processes
+        # Each worker loads the data before its first cell, while the parent checks.
+        loading = start_loading(client, str(config.study.data), symbols)
+        assert [f.result() for f in loading] == [None, None]
+        cached = client.run(_cached_symbols)
+        assert list(cached.values()) == [sorted(config.study.symbols)] * 2
         on_dask = run(tmp_path / "dask.db", 2, client)
     finally:
         disconnect(client)
     assert on_dask == run(tmp_path / "one.db", 1)
+
+
+def _cached_symbols() -> list[str]:
+    # Runs in a Dask worker: the symbols its market-data cache holds.
+    from bot.study import market
+
+    return sorted(symbol for _, symbol in market._CACHE)
 
 
 def test_notebook_function_returns_one_row_per_cell_and_vehicle(tmp_path: Path) -> None:
