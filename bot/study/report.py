@@ -53,10 +53,11 @@ def verdict_sections(
 
 
 _GAP_NOTE = (
-    "gap = token log return - perp log return per cell (natural logs); win rate with a Wilson "
-    "95 % interval; a token wins a cell when its final NAV is above the perp's. The interval "
-    "treats cells as independent: overlapping windows (a step shorter than the length) and the "
-    "same window under several strategies are not, so it is too narrow for them."
+    "gap = token log return - perp log return per cell (natural logs); a token wins a cell when "
+    "its final NAV is above the perp's. Win rate with two Wilson 95 % intervals: over the cells "
+    "as if independent (too narrow: overlapping windows, and the symbols and strategies of one "
+    "window, share their market), and over time blocks, each block of overlapping windows "
+    "counted once (errs wide, as if a block's cells moved together)."
 )
 _ATTR_NOTE = (
     "Mean gap split into contributions that sum to it (positive favours the token), over the "
@@ -81,7 +82,7 @@ def _gap_table(verdicts: list[PairVerdict]) -> Table:
         "perp",
         "cells",
         "token lost",
-        "win rate (95 % CI)",
+        "win rate (95 % CI: cells / time blocks)",
         "gap p10",
         "median",
         "p90",
@@ -92,7 +93,8 @@ def _gap_table(verdicts: list[PairVerdict]) -> Table:
             v.perp,
             str(v.cells),
             _pct(1 - v.win_rate),
-            f"{_pct(v.win_rate)} ({_pct(v.interval[0])}-{_pct(v.interval[1])})",
+            f"{_pct(v.win_rate)} ({_pct(v.interval[0])}-{_pct(v.interval[1])} / "
+            f"{_pct(v.block_interval[0])}-{_pct(v.block_interval[1])}, {v.blocks} blocks)",
             _num(v.gap_p10),
             _num(v.gap_median),
             _num(v.gap_p90),

@@ -7,9 +7,13 @@ Conventions:
   left out of the gap statistics but counted in the win rate (a dead token lost).
 - The token wins a cell when its final NAV is above the perp's (ties count as losses).
 - Win-rate intervals: Wilson score interval at 95 % (z = 1.96), which stays inside [0, 1] and
-  behaves with few cells (Wilson 1927; Brown, Cai & DasGupta 2001 recommend it over Wald's).
-  It assumes independent cells; overlapping windows and several strategies over one window
-  are not independent, so the interval is then too narrow (the report says so).
+  behaves with few cells (Wilson 1927; Brown, Cai & DasGupta 2001 recommend it over Wald's),
+  twice: over the cells as if independent, and over time blocks. Cells are not independent:
+  overlapping windows share their market, and so do the symbols and strategies of one window.
+  A time block is a run of windows in start order that begin before the block's first window
+  ends (`time_blocks`); the second interval counts each block once (n = blocks, at the same win
+  rate), as if its cells moved together. The first is too narrow, the second errs wide; the
+  truth lies between (the report shows both, the first paragraph the block one).
 - Regimes are terciles over the study's cells (by rank, so ties split evenly): trend efficiency
   (|net log move| / path length of bar closes), realised volatility, mean settled funding rate.
 - Attribution of the mean gap, exact over the cells where both log returns and the token's
@@ -41,8 +45,9 @@ TOKEN_TERMS = ("decay", "rebalancing", "management", "funding", "subscription_re
 CONTRIBUTIONS = ("exposure", *(f"token_{t}" for t in TOKEN_TERMS), "perp_fees", "perp_funding")
 
 
-def wilson_interval(wins: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a proportion `wins`/`n` (both bounds in [0, 1]; (0, 1) if n=0)."""
+def wilson_interval(wins: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a proportion `wins`/`n` (both bounds in [0, 1]; (0, 1) if n=0);
+    `wins` may be fractional (a win rate times an effective count)."""
     if n == 0:
         return 0.0, 1.0
     p = wins / n
@@ -60,7 +65,9 @@ class PairVerdict:
     perp: str
     cells: int
     wins: int
-    interval: tuple[float, float]
+    interval: tuple[float, float]  # Wilson over the cells, as if independent
+    blocks: int  # time blocks of overlapping windows among the pair's cells (`time_blocks`)
+    block_interval: tuple[float, float]  # Wilson with n = blocks at the same win rate
     gap_median: float | None
     gap_p10: float | None
     gap_p90: float | None
@@ -96,7 +103,26 @@ def regime_terciles(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def judge_pair(frame: pd.DataFrame, token: str, perp: str, terciles: pd.DataFrame) -> PairVerdict:
+def time_blocks(frame: pd.DataFrame) -> pd.Series:
+    """Per cell id, its time block: windows in (start, end) order, a new block at the first
+    window that starts at or after the end of the block's first window (every window of a
+    block overlaps that one). Without `start` and `end` columns, each cell is its own block."""
+    cells = frame.drop_duplicates("cell_id").set_index("cell_id")
+    if "start" not in cells or "end" not in cells:
+        return pd.Series(range(len(cells)), index=cells.index)
+    windows = list(zip(pd.to_datetime(cells["start"]), pd.to_datetime(cells["end"]), strict=True))
+    block_of: dict[tuple[pd.Timestamp, pd.Timestamp], int] = {}
+    block, block_end = -1, None
+    for start, end in sorted(set(windows)):
+        if block_end is None or start >= block_end:
+            block, block_end = block + 1, end
+        block_of[(start, end)] = block
+    return pd.Series([block_of[w] for w in windows], index=cells.index)
+
+
+def judge_pair(
+    frame: pd.DataFrame, token: str, perp: str, terciles: pd.DataFrame, blocks: pd.Series
+) -> PairVerdict:
     """The verdict of one pair over every cell where both vehicles ran."""
     left = frame[frame["vehicle"] == token].set_index("cell_id")
     right = frame[frame["vehicle"] == perp].set_index("cell_id")
@@ -116,8 +142,10 @@ def judge_pair(frame: pd.DataFrame, token: str, perp: str, terciles: pd.DataFram
         for name in sorted(set(strategies))
     }
     wins, n = int(won.sum()), len(both)
+    k = int(blocks.reindex(both.index).nunique())
     return PairVerdict(
         token, perp, n, wins, wilson_interval(wins, n),
+        k, wilson_interval(wins / n * k if n else 0.0, k),
         _stat(gaps, 0.5), _stat(gaps, 0.1), _stat(gaps, 0.9),
         by_regime, attribution, by_strategy,
     )  # fmt: skip
@@ -151,8 +179,8 @@ def _stat(values: pd.Series, q: float) -> float | None:
 
 def judge(frame: pd.DataFrame) -> list[PairVerdict]:
     """Every pair's verdict."""
-    terciles = regime_terciles(frame)
-    return [judge_pair(frame, t, p, terciles) for t, p in pair_names(frame)]
+    terciles, blocks = regime_terciles(frame), time_blocks(frame)
+    return [judge_pair(frame, t, p, terciles, blocks) for t, p in pair_names(frame)]
 
 
 def headline(frame: pd.DataFrame, verdicts: list[PairVerdict]) -> str:
@@ -167,11 +195,12 @@ def headline(frame: pd.DataFrame, verdicts: list[PairVerdict]) -> str:
     strategies = ", ".join(sorted(set(cells["strategy"])))
     span = f"{str(cells['start'].min())[:10]}..{str(cells['end'].max())[:10]}"
     lost = 1 - v.win_rate
-    lo, hi = 1 - v.interval[1], 1 - v.interval[0]
+    lo, hi = 1 - v.block_interval[1], 1 - v.block_interval[0]
     text = (
         f"Over {v.cells} cells ({cells['start'].nunique()} windows of {int(days.median())} days "
         f"of {symbols}, {span}; strategies {strategies}), {v.token} lost to {v.perp} in "
-        f"{lost:.0%} of them (95 % CI {lo:.0%}-{hi:.0%})"
+        f"{lost:.0%} of them (95 % CI {lo:.0%}-{hi:.0%}, counting each of the {v.blocks} "
+        f"blocks of overlapping windows once)"
     )
     if v.gap_median is not None:
         text += f"; the median log-return gap (token - perp) was {v.gap_median:+.3f}"

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from bot.study.verdict import CONTRIBUTIONS, judge, pair_names, wilson_interval
+from bot.study.verdict import CONTRIBUTIONS, judge, pair_names, time_blocks, wilson_interval
 
 
 def test_wilson_interval_by_hand() -> None:
@@ -67,3 +67,51 @@ def test_pair_win_rate_gap_regimes_and_attribution() -> None:
     assert (a["perp_fees"], a["perp_funding"]) == (pytest.approx(0.015), pytest.approx(0.0025))
     assert sum(a[k] for k in CONTRIBUTIONS) == pytest.approx(a["gap"])
     assert a["perp_stops"] == 2
+
+
+def _cells(windows: list[tuple[str, str]], strategies: int = 1) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"cell_id": f"{lo}|{hi}|{k}", "start": lo, "end": hi}
+            for lo, hi in windows
+            for k in range(strategies)
+        ]
+    )
+
+
+def test_time_blocks_group_windows_that_overlap_the_first_of_their_block() -> None:
+    # 90-day windows every 30 days: the windows starting on days 0, 30 and 60 overlap the
+    # first one (which ends on day 90); the one starting on day 90 opens the next block.
+    rolling = _cells(
+        [("2024-01-01", "2024-03-31"), ("2024-01-31", "2024-04-30"),
+         ("2024-03-01", "2024-05-30"), ("2024-03-31", "2024-06-29")],
+        strategies=2,
+    )  # fmt: skip
+    assert time_blocks(rolling).tolist() == [0, 0, 0, 0, 0, 0, 1, 1]
+    # Windows that only touch (end exclusive) are separate blocks.
+    touching = _cells([("2024-01-01", "2024-01-15"), ("2024-01-15", "2024-01-29")])
+    assert time_blocks(touching).tolist() == [0, 1]
+    # No window columns: every cell stands alone.
+    assert time_blocks(pd.DataFrame({"cell_id": ["a", "b"]})).tolist() == [0, 1]
+
+
+def test_block_interval_counts_each_block_once_at_the_same_win_rate() -> None:
+    # 3 blocks of 4 cells each (2 windows x 2 strategies); the token wins 6 of 12 cells.
+    windows = [("2024-01-01", "2024-01-15"), ("2024-01-08", "2024-01-22"),
+               ("2024-01-15", "2024-01-29"), ("2024-01-22", "2024-02-05"),
+               ("2024-01-29", "2024-02-12"), ("2024-02-05", "2024-02-19")]  # fmt: skip
+    rows = []
+    for i, (lo, hi) in enumerate(windows):
+        for k in range(2):
+            cell, window = f"{lo}|{hi}|{k}", {"start": lo, "end": hi}
+            benchmark = 0.3 if (i + k) % 2 else -0.05  # the token wins one cell in two
+            rows.append({**_token(cell, benchmark, 0.5), **window})
+            rows.append({**_perp(cell, "perp:risk_pct=0.02", 0.5), **window})
+    (v,) = judge(pd.DataFrame(rows))
+    assert (v.cells, v.wins, v.blocks) == (12, 6, 3)
+    assert v.interval == wilson_interval(6, 12)
+    assert v.block_interval == wilson_interval(1.5, 3)  # 50 % of 3 blocks
+    # Wilson at p = 0.5, n = 3: 0.5 -+ 1.96 sqrt(0.25/3 + 0.9604/9) / (1 + 3.8416/3)
+    half = 1.96 * math.sqrt(0.25 / 3 + 3.8416 / 36) / (1 + 3.8416 / 3)
+    assert v.block_interval == pytest.approx((0.5 - half, 0.5 + half))
+    assert v.block_interval[1] - v.block_interval[0] > v.interval[1] - v.interval[0]
