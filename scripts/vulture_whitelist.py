@@ -11,7 +11,6 @@ from bot.adapters.sim.http import SimHTTPServer, _Handler
 from bot.config.settings import Settings
 from bot.config.vehicles import DEFAULT_VEHICLES  # the example config's vehicles; bench scripts
 from bot.domain.leveraged_token import PendingRequest, TokenState
-from bot.domain.perp_account import nav_record
 from bot.domain.rebalance_rules import DailyCheck, DailyReset
 from bot.domain.token_records import StepAttribution
 from bot.domain.token_spec import TokenSpec
@@ -37,7 +36,6 @@ TokenSpec.spot_fee_pct  # a preset parameter, shown by `ltbot presets` and store
 LedgerRows.rebalance_leverage  # read through dataclasses.fields by the report model
 TokenDecomposition.underlying_log  # exported by name (bot/reports/export.py COLUMNS)
 write_export, export_json
-nav_record  # the one-off account snapshot (tests; the runner keeps its NavTerms)
 model_config  # pydantic model configuration
 exc_type, tb  # __exit__ signatures
 _Server.handle_exit, _Server.force_exit  # uvicorn's Server calls it on SIGINT/SIGTERM

@@ -33,7 +33,6 @@ from bot.domain.price_path import bar_path
 from bot.domain.records import (
     FeeRecord,
     FillRecord,
-    NavRecord,
     NavTerms,
     PositionRecord,
     rebase_fees,
@@ -374,13 +373,9 @@ def _triggered(
     return account, bookings + Bookings(notes=(note,))
 
 
-def nav_record(account: PerpAccount, at: datetime, price: float) -> NavRecord:
-    """Snapshot at `price` (the mark for perps, the last price for spot)."""
-    return nav_terms(account).record(at, price)
-
-
 def nav_terms(account: PerpAccount) -> NavTerms:
-    """The price-independent terms of `account`'s NAV snapshots."""
+    """The price-independent terms of `account`'s NAV snapshots: `nav_terms(account).record(at,
+    price)` snapshots it (the mark for perps, the last price for spot)."""
     pos, cash = account.position, account.cash
     if pos is None:
         return NavTerms(cash, cash, 0.0, 0.0, True)

@@ -17,8 +17,8 @@ Conventions (the daily report's, bot/reports/metrics.py, except where said):
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,24 +26,13 @@ from bot.domain.records import NavRecord
 from bot.domain.values import FeeKind
 from bot.reports import metrics
 from bot.reports.decay import FeeEvent, decompose
-from bot.reports.points import SeriesPoint
+from bot.reports.points import SeriesPoint, hourly_nav_grid
 
 DAY = timedelta(days=1)
-HOUR = timedelta(hours=1)
 FEE_KINDS: tuple[str, ...] = tuple(k.value for k in FeeKind)
 # The token attribution's terms (bot/reports/decay.py: natural-log returns), as result columns.
 ATTRIBUTION = ("gap", "decay", "rebalancing", "management", "funding", "subscription_redemption")
 DECAY_COLUMNS = ("benchmark_log", *(f"attr_{n}" for n in ATTRIBUTION), "decay_estimate")
-
-
-def sortino_ratio(returns: Sequence[float], periods_per_year: int) -> float | None:
-    """Annualised Sortino ratio, zero target: mean / sqrt(mean(min(r, 0)^2)) * sqrt(periods)."""
-    if len(returns) < 2:
-        return None
-    downside = math.sqrt(sum(min(r, 0.0) ** 2 for r in returns) / len(returns))
-    if downside == 0.0:
-        return None
-    return sum(returns) / len(returns) / downside * math.sqrt(periods_per_year)
 
 
 class PortfolioFold:
@@ -99,7 +88,7 @@ class PortfolioFold:
         navs = _last_per_time(self._navs)
         final = navs[-1].nav if navs else self.capital
         drawdown, under = self._drawdown_and_under_water(navs)
-        daily = metrics.log_returns(_sampled(navs, self.start, self.end, DAY, self.capital))
+        daily = metrics.log_returns(_daily_navs(navs, self.start, self.end, self.capital))
         span = (self.end - self.start).total_seconds()
         out: dict[str, Any] = {
             "final_nav": final,
@@ -108,7 +97,7 @@ class PortfolioFold:
             "max_drawdown": drawdown,
             "time_under_water": under / span if span > 0 else 0.0,
             "sharpe": metrics.sharpe_ratio(daily, 365),
-            "sortino": sortino_ratio(daily, 365),
+            "sortino": metrics.sortino_ratio(daily, 365),
             **{f"fee_{k}": v for k, v in sorted(self.fees.items())},
             "funding": self.fees.get("funding", 0.0),
             **self.counts,
@@ -136,25 +125,18 @@ class PortfolioFold:
             under += (self.end - last_at).total_seconds()
         return drawdown, under
 
-    def _grid(self, navs: list[NavRecord]) -> list[SeriesPoint]:
-        # The hourly grid point at h is the last NAV at or before h (flat at the capital, at
-        # the first recorded price, before the first record), as bot/reports/model.py builds it.
-        if not navs:
-            return []
-        first_price = navs[0].price
-        return [
-            SeriesPoint(at, self.capital, 0.0, 0.0, first_price)
-            if r is None
-            else SeriesPoint(at, r.nav, r.leverage, r.exposure, r.price)
-            for at, r in _at_or_before(navs, self.start, self.end, HOUR)
-        ]
-
     def _decay(self, navs: list[NavRecord]) -> dict[str, float | None]:
-        parts = None
-        grid = self._grid(navs) if self.target is not None else []
-        if self.target is not None and len(grid) > 1:
-            long_l, short_l = self.target
-            parts = decompose(grid, self._fee_events, (long_l, short_l, "preset"))
+        if self.target is None:
+            return dict.fromkeys(DECAY_COLUMNS)
+        # The hourly grid as bot/reports/model.py builds it (the last NAV at or before each hour).
+        points = [SeriesPoint(r.at, r.nav, r.leverage, r.exposure, r.price) for r in navs]
+        grid = hourly_nav_grid(points, self.start, self.end, self.capital)
+        long_l, short_l = self.target
+        parts = (
+            decompose(grid, self._fee_events, (long_l, short_l, "preset"))
+            if len(grid) > 1
+            else None
+        )
         if parts is None:
             return dict.fromkeys(DECAY_COLUMNS)
         out = {f"attr_{name}": float(getattr(parts, name)) for name in ATTRIBUTION}
@@ -167,25 +149,16 @@ def _last_per_time(records: list[NavRecord]) -> list[NavRecord]:
     return kept + records[-1:]
 
 
-def _at_or_before(
-    records: list[NavRecord], start: datetime, end: datetime, step: timedelta
-) -> list[tuple[datetime, NavRecord | None]]:
-    """(t, the last record at or before t, None before the first) for t = start, start + step,
-    ... up to and including `end`; `records` in time order."""
-    out: list[tuple[datetime, NavRecord | None]] = []
-    i, n, last = 0, len(records), None
+def _daily_navs(
+    navs: list[NavRecord], start: datetime, end: datetime, capital: float
+) -> list[float]:
+    """The NAV at each UTC midnight from `start` up to `end`: the last record at or before it
+    (the capital before the first record)."""
+    times = [r.at for r in navs]
+    out = []
     at = start
     while at <= end:
-        while i < n and records[i].at <= at:
-            last = records[i]
-            i += 1
-        out.append((at, last))
-        at += step
+        i = bisect.bisect_right(times, at)
+        out.append(navs[i - 1].nav if i else capital)
+        at += DAY
     return out
-
-
-def _sampled(
-    navs: list[NavRecord], start: datetime, end: datetime, step: timedelta, capital: float
-) -> list[float]:
-    """The NAV at start, start + step, ... up to `end` (the capital before the first record)."""
-    return [capital if r is None else r.nav for _, r in _at_or_before(navs, start, end, step)]

@@ -30,11 +30,9 @@ class MetricsSink:
     ) -> None:
         """One fold per portfolio id of `targets` (a token's |L| long and short, else None)."""
         self.folds = {pid: PortfolioFold(start, end, capital, t) for pid, t in targets.items()}
-        self.steps = 0
 
     def fold(self, output: StepOutput, runners: Mapping[str, PortfolioRunner]) -> None:
         """Fold one step's output (steps in order); `runners` by portfolio id."""
-        self.steps += 1
         folds = self.folds
         for pid, (records, navs) in output.portfolios.items():
             fold = folds[pid]

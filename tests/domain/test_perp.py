@@ -22,7 +22,7 @@ from bot.domain.perp_account import (
     Bookings,
     PerpAccount,
     close_position,
-    nav_record,
+    nav_terms,
     on_bar,
     on_price,
 )
@@ -391,7 +391,7 @@ def test_nav_record_by_hand() -> None:
     acc, booked = apply_funding(acc, T1, -0.0002, 50_200.0, tiers=TIERS)
     # A negative rate: shorts pay. payment = -1 x 50,200 x 0.2 x -0.0002 = +2.008 USDT.
     assert booked.fees[0].amount == pytest.approx(2.008)
-    record = nav_record(acc, T1, 49_000.0)
+    record = nav_terms(acc).record(T1, 49_000.0)
     # NAV = 10,000 - entry fee 0.2 x 49,990 x 0.0005 (4.999) - slippage 2 - funding 2.008
     #       + unrealised 0.2 x 1,000 = 10,190.993.
     assert record.nav == pytest.approx(10_190.993, abs=1e-9)

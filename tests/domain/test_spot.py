@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain.perp_account import Bookings, PerpAccount, nav_record, on_bar
+from bot.domain.perp_account import Bookings, PerpAccount, nav_terms, on_bar
 from bot.domain.perp_funding import apply_funding
 from bot.domain.sizing import default_rules
 from bot.domain.spot import SpotParams, apply_spot_signal, new_spot_account
@@ -36,7 +36,7 @@ def test_long_signal_spends_the_cash_fee_included() -> None:
     )
     assert fill.fee == pytest.approx(0.19976 * 50_010.0 * 0.001)
     assert [f.kind for f in booked.fees] == [FeeKind.TRADING, FeeKind.SLIPPAGE]
-    record = nav_record(acc, T0, 50_000.0)
+    record = nav_terms(acc).record(T0, 50_000.0)
     # Free cash = 10,000 - 0.19976 x 50,010 - fee >= 0; NAV = cash + holding value.
     assert record.cash == pytest.approx(10_000.0 - 0.19976 * 50_010.0 - fill.fee)
     assert record.cash >= 0.0

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.domain.records import NavRecord
-from bot.study.fold import PortfolioFold, sortino_ratio
+from bot.reports.metrics import sortino_ratio
+from bot.study.fold import PortfolioFold
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 END = datetime(2024, 1, 4, tzinfo=UTC)
