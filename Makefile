@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config.toml
 
-.PHONY: run test fuzz demo bench fidelity lint format clean
+.PHONY: run test fuzz demo bench compile uncompile fidelity lint format clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (ltbot needs Python >= 3.11; set PYTHON=...)"; exit 2; }
@@ -40,6 +40,12 @@ demo: $(STAMP)  ## offline end-to-end demo over the bundled sample
 bench: $(STAMP)  ## benchmarks; results go to docs/PERFORMANCE.md by hand
 	$(BIN)/python scripts/bench.py
 
+compile: $(STAMP)  ## optional: compile the hot path with mypyc (needs a C compiler; bot/native.py)
+	$(BIN)/python scripts/compile.py
+
+uncompile: $(STAMP)  ## back to the plain build: remove what `make compile` built
+	$(BIN)/python scripts/compile.py --clean
+
 fidelity: $(STAMP)  ## presets vs real tokens (needs ../shared/data): docs/FIDELITY.md, fidelity.svg
 	$(BIN)/python scripts/fidelity.py
 
@@ -55,3 +61,4 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find bot -name '*.so' -delete

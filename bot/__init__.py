@@ -3,6 +3,10 @@
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from bot.native import check_fresh
+
+check_fresh()  # a compiled hot path (`make compile`) older than its sources would run old code
+
 try:
     __version__ = version("ltbot")
 except PackageNotFoundError:  # running from a source tree that is not installed

@@ -97,6 +97,15 @@ def run_once(db: Path, workers: int, dask: bool, quick: bool) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def build() -> str:
+    """Which build ran: plain Python, or the hot path compiled by `make compile`."""
+    import bot.study.worker  # noqa: F401  (imports the hot path)
+    from bot.native import HOT, compiled
+
+    done = len(compiled())
+    return f"compiled ({done} of {len(HOT)} hot modules, make compile)" if done else "plain Python"
+
+
 def _cpu() -> float:
     # CPU seconds of this process and of its finished (waited-for) children: pool workers
     # and Dask worker processes once their pool or cluster is shut down.
@@ -144,6 +153,7 @@ def report(quick: bool = False) -> None:
             r = runs[name]
             print(f"{name}: {r['cells']} cells, {r['wall']:.1f} s", file=sys.stderr)
     same = all(r["dump"] == runs["1 local worker"]["dump"] for r in runs.values())
+    print(f"build: {build()}\n")
     print("| run | cells | portfolio-bar steps | wall | CPU | steps/s (wall) | steps per CPU s "
           "| peak RSS per worker |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")

@@ -28,7 +28,7 @@ from typing import Any
 from loguru import logger
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_study import DATA, ROOT, study_doc  # noqa: E402
+from bench_study import DATA, ROOT, build, study_doc  # noqa: E402
 
 from bot.domain.records import NavRecord  # noqa: E402
 from bot.engine.candle_screen import CandleScreen  # noqa: E402
@@ -176,6 +176,7 @@ def report(cells_wanted: int = 2) -> None:
             share = cpu / layers["cell"]
             print(f"| {name} | {layer} | {cpu:.3f} | {cpu / steps * 1e6:.1f} | {share:.0%} |")
     print(f"\nload one symbol (BTC 1h, 6.7 years) once per process: {load:.2f} s CPU")
+    print(f"build: {build()}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from bot.domain.leveraged_token import PendingRequest, TokenState
 from bot.domain.rebalance_rules import DailyCheck, DailyReset
 from bot.domain.token_records import StepAttribution
 from bot.domain.token_spec import TokenSpec
+from bot.native import compiled
 from bot.engine.validation import REASONS  # the documented set of rejection reasons
 from bot.reports.decay import TokenDecomposition
 from bot.reports.export import export_json, write_export  # `ltbot report --format json|csv`
@@ -36,6 +37,7 @@ TokenSpec.spot_fee_pct  # a preset parameter, shown by `ltbot presets` and store
 LedgerRows.rebalance_leverage  # read through dataclasses.fields by the report model
 TokenDecomposition.underlying_log  # exported by name (bot/reports/export.py COLUMNS)
 write_export, export_json
+compiled  # which hot modules run compiled: scripts/bench_study.py and tests
 model_config  # pydantic model configuration
 exc_type, tb  # __exit__ signatures
 _Server.handle_exit, _Server.force_exit  # uvicorn's Server calls it on SIGINT/SIGTERM

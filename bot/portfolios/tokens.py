@@ -261,8 +261,8 @@ class TokenRunner(RunnerBase):
         # and they are summed once per set of funds (`_nav_terms`). Each sum starts from the
         # int 0, as `sum` does, so a runner without funds reports the same values.
         committed, holdings = self._terms or self._nav_terms()
-        value: float = 0
-        exposure: float = 0
+        value: float | int = 0  # mypyc: a float variable cannot start from the int 0
+        exposure: float | int = 0
         for drift, units, size in holdings:
             value += units * drift.nav
             exposure += size * mark

@@ -1,0 +1,84 @@
+"""The optional compiled build of the hot path (`make compile`; `make uncompile` undoes it).
+
+The modules in `HOT` run at every portfolio-bar step of a replay or a study. `make compile`
+(scripts/compile.py) compiles them with mypyc, the compiler mypy ships with, into C extensions
+beside their sources: one shared library `bot/_native__mypyc.*.so` holds the code and a small
+`<module>.*.so` per module loads it. Python then imports those instead of the `.py` files, so
+every command, the study's pool workers and Dask workers started from this tree run compiled.
+Results are identical to the plain build (tests/study/test_compiled.py compares both).
+
+A compiled module older than its source would run old code silently: `check_fresh` (called when
+`bot` is imported) refuses that with one line naming the file.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent
+LIBRARY = "_native"  # mypyc group name within `bot`: the shared library is `bot._native__mypyc`
+
+HOT: tuple[str, ...] = (
+    "bot/domain/frozen.py",
+    "bot/domain/leveraged_token.py",
+    "bot/domain/liquidation.py",
+    "bot/domain/perp.py",
+    "bot/domain/perp_account.py",
+    "bot/domain/perp_funding.py",
+    "bot/domain/perp_signals.py",
+    "bot/domain/price_path.py",
+    "bot/domain/rebalance_rules.py",
+    "bot/domain/records.py",
+    "bot/domain/sizing.py",
+    "bot/domain/spot.py",
+    "bot/domain/token_records.py",
+    "bot/domain/token_schedule.py",
+    "bot/domain/values.py",
+    "bot/portfolios/accounts.py",
+    "bot/portfolios/protocol.py",
+    "bot/portfolios/tokens.py",
+    "bot/engine/bars.py",
+    "bot/engine/candle_screen.py",
+    "bot/engine/engine.py",
+    "bot/engine/funding_screen.py",
+    "bot/engine/quote_span.py",
+    "bot/engine/strategy_guard.py",
+    "bot/engine/timeline.py",
+    "bot/engine/validation.py",
+    "bot/study/fold.py",
+    "bot/study/sink.py",
+)
+"""Source files compiled by `make compile`, relative to the project root. Left out on purpose:
+`token_spec.py` (its preset overrides read the field annotations, which mypyc does not keep as
+text) and `bot/strategy.py` (mypyc cannot compile its pydantic import)."""
+
+
+def library() -> Path | None:
+    """The compiled shared library in this tree, or None (the plain build)."""
+    return next(PACKAGE.glob(f"{LIBRARY}__mypyc.*"), None)
+
+
+def compiled() -> list[str]:
+    """The `HOT` modules loaded so far from a compiled extension (dotted names)."""
+    names = [path.removesuffix(".py").replace("/", ".") for path in HOT]
+    return [n for n in names if getattr(sys.modules.get(n), "__file__", "").endswith(".so")]
+
+
+def stale() -> list[str]:
+    """`HOT` sources changed after the shared library was built (empty in the plain build)."""
+    built = library()
+    if built is None:
+        return []
+    root, made = PACKAGE.parent, built.stat().st_mtime
+    return [path for path in HOT if (root / path).stat().st_mtime > made]
+
+
+def check_fresh() -> None:
+    """Raise ImportError naming the first source newer than the compiled build."""
+    changed = stale()
+    if changed:
+        raise ImportError(
+            f"{changed[0]} changed after `make compile`: run `make compile` again "
+            "(or `make uncompile` for the plain build)"
+        )
