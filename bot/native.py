@@ -30,8 +30,6 @@ HOT: tuple[str, ...] = (
     "bot/domain/price_path.py",
     "bot/domain/rebalance_rules.py",
     "bot/domain/records.py",
-    "bot/domain/sizing.py",
-    "bot/domain/spot.py",
     "bot/domain/token_records.py",
     "bot/domain/token_schedule.py",
     "bot/domain/values.py",
@@ -39,19 +37,21 @@ HOT: tuple[str, ...] = (
     "bot/portfolios/protocol.py",
     "bot/portfolios/tokens.py",
     "bot/engine/bars.py",
-    "bot/engine/candle_screen.py",
     "bot/engine/engine.py",
-    "bot/engine/funding_screen.py",
-    "bot/engine/quote_span.py",
     "bot/engine/strategy_guard.py",
     "bot/engine/timeline.py",
-    "bot/engine/validation.py",
     "bot/study/fold.py",
     "bot/study/sink.py",
 )
 """Source files compiled by `make compile`, relative to the project root. Left out on purpose:
-`token_spec.py` (its preset overrides read the field annotations, which mypyc does not keep as
-text) and `bot/strategy.py` (mypyc cannot compile its pydantic import)."""
+- where bad input must get its clear error: compiled code checks argument types itself and
+  raises a bare TypeError first (`sizing.py`, `spot.py`: vehicle parameters given as text;
+  `token_spec.py`, whose preset overrides also read field annotations, which mypyc does not
+  keep as text);
+- the data screens (`candle_screen.py`, `funding_screen.py`, `quote_span.py`, `validation.py`):
+  loguru names a record after the nearest Python frame, which compiled code does not have, so
+  their warnings would carry the caller's module name; they cost about 2 % of a study cell;
+- `bot/strategy.py`: mypyc cannot compile its pydantic import."""
 
 
 def library() -> Path | None:
