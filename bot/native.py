@@ -39,18 +39,23 @@ HOT: tuple[str, ...] = (
     "bot/engine/bars.py",
     "bot/engine/engine.py",
     "bot/engine/strategy_guard.py",
+    "bot/engine/quote_span.py",
     "bot/engine/timeline.py",
+    "bot/engine/validation.py",
     "bot/study/fold.py",
     "bot/study/sink.py",
+    "bot/reports/decay.py",
+    "bot/reports/metrics.py",
+    "bot/reports/points.py",
 )
 """Source files compiled by `make compile`, relative to the project root. Left out on purpose:
 - where bad input must get its clear error: compiled code checks argument types itself and
   raises a bare TypeError first (`sizing.py`, `spot.py`: vehicle parameters given as text;
   `token_spec.py`, whose preset overrides also read field annotations, which mypyc does not
   keep as text);
-- the data screens (`candle_screen.py`, `funding_screen.py`, `quote_span.py`, `validation.py`):
-  loguru names a record after the nearest Python frame, which compiled code does not have, so
-  their warnings would carry the caller's module name; they cost about 2 % of a study cell;
+- the data screens that log (`candle_screen.py`, `funding_screen.py`): loguru names a record
+  after the nearest Python frame, which compiled code does not have, so their warnings would
+  carry the caller's module name (the engine's and the runners' rare warnings do);
 - `bot/strategy.py`: mypyc cannot compile its pydantic import."""
 
 

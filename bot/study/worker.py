@@ -10,6 +10,7 @@ output goes to a metrics sink (bot/study/sink.py) instead of a session and its l
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import signal
 from dataclasses import dataclass
@@ -127,10 +128,17 @@ def run_task(task: StudyTask) -> list[CellResult]:
     """Run every cell of a task, in order (what a worker executes)."""
     # The engine's warnings (deaths, refusals) are per cell results here, not console lines.
     logger.disable("bot")
+    # A cell makes millions of short-lived objects and next to no reference cycles: reference
+    # counting frees them, and the cyclic collector, run every 700 allocations, only spent
+    # time (about 8 % of the CPU of the compiled build). It runs again after the task.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return [run_cell(task, cell) for cell in task.cells]
     finally:
         logger.enable("bot")
+        if collecting:
+            gc.enable()
 
 
 def ignore_interrupts() -> None:
