@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from bot.domain.values import FeeKind, FillReason, Refusal, TokenEventKind
 
@@ -61,11 +62,13 @@ class TokenEventRecord:
     notional_traded: float
 
 
-@dataclass(frozen=True, slots=True)
-class NavRecord:
+class NavRecord(NamedTuple):
     """A portfolio snapshot: `nav` = cash + unrealised value (USDT); `exposure` is the signed
     notional of the risk position (USDT, short < 0); `leverage` = exposure / nav; `price` is the
-    underlying price used for marking."""
+    underlying price used for marking.
+
+    A named tuple, not a frozen dataclass like the other records: every portfolio makes one per
+    step at least hourly (7 per bar in a study), and a tuple is built about 3x faster."""
 
     at: datetime
     nav: float
