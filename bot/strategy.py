@@ -120,10 +120,12 @@ class History:
         if self._at and at <= self._at[-1]:
             raise ValueError(f"bar at {at.isoformat()} is not after {self._at[-1].isoformat()}")
         self._at.append(at)
-        for key, value in zip(
-            ("open", "high", "low", "close", "volume"), (o, h, lo, c, v), strict=True
-        ):
-            self._cols[key].append(value)
+        cols = self._cols
+        cols["open"].append(o)
+        cols["high"].append(h)
+        cols["low"].append(lo)
+        cols["close"].append(c)
+        cols["volume"].append(v)
 
     def __len__(self) -> int:
         return len(self._at)

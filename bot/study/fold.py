@@ -117,9 +117,10 @@ class PortfolioFold:
             if last_nav < peak:
                 under += (record.at - last_at).total_seconds()
             nav = record.nav
-            peak = max(peak, nav)
-            if peak > 0:
-                drawdown = max(drawdown, 1.0 - nav / peak)
+            if nav > peak:  # max(peak, nav) and max(drawdown, ...) without the calls
+                peak = nav
+            if peak > 0 and 1.0 - nav / peak > drawdown:
+                drawdown = 1.0 - nav / peak
             last_at, last_nav = record.at, nav
         if last_nav < peak:
             under += (self.end - last_at).total_seconds()
