@@ -55,6 +55,8 @@ def test_dask_local_cluster_of_two_workers_writes_the_same_results(tmp_path: Pat
     client = connect("local", 2)
     try:
         assert len(client.nthreads()) == 2  # two worker processes
+        # ... without the statistical profiler nobody reads (no dashboard)
+        assert list(client.run(_profiling).values()) == [False, False]
         # Each worker loads the data before its first cell, while the parent checks.
         loading = start_loading(client, str(config.study.data), symbols)
         assert [f.result() for f in loading] == [None, None]
@@ -64,6 +66,13 @@ def test_dask_local_cluster_of_two_workers_writes_the_same_results(tmp_path: Pat
     finally:
         disconnect(client)
     assert on_dask == run(tmp_path / "one.db", 1)
+
+
+def _profiling() -> bool:
+    # Runs in a Dask worker: whether its statistical profiler samples the tasks.
+    import dask
+
+    return bool(dask.config.get("distributed.worker.profile.enabled"))
 
 
 def _cached_symbols() -> list[str]:
