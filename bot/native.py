@@ -13,8 +13,14 @@ A compiled module older than its source would run old code silently: `check_fres
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+_Hook = Callable[[type[BaseException], BaseException, TracebackType | None], Any]
 
 PACKAGE = Path(__file__).resolve().parent
 LIBRARY = "_native"  # mypyc group name within `bot`: the shared library is `bot._native__mypyc`
@@ -79,11 +85,31 @@ def stale() -> list[str]:
     return [path for path in HOT if (root / path).stat().st_mtime > made]
 
 
+class StaleBuildError(ImportError):
+    """A compiled module is older than its source: it would run the old code."""
+
+
 def check_fresh() -> None:
-    """Raise ImportError naming the first source newer than the compiled build."""
+    """Raise StaleBuildError naming the first source newer than the compiled build.
+
+    Uncaught (a command run from a shell), it prints one `error:` line and exits with 2, like
+    every other problem a user can mend; in a notebook or a test it is a plain ImportError."""
     changed = stale()
     if changed:
-        raise ImportError(
+        sys.excepthook = _one_line(sys.excepthook)
+        raise StaleBuildError(
             f"{changed[0]} changed after `make compile`: run `make compile` again "
             "(or `make uncompile` for the plain build)"
         )
+
+
+def _one_line(previous: _Hook) -> _Hook:
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        if not isinstance(value, StaleBuildError):
+            previous(kind, value, tb)
+            return
+        sys.stderr.write(f"error: {value}\n")
+        sys.stderr.flush()
+        os._exit(2)  # the interpreter would exit with 1 after any hook
+
+    return hook

@@ -136,8 +136,13 @@ def test_a_source_newer_than_the_compiled_build_is_refused(trees: dict[str, Path
     [library] = (trees["compiled"] / "bot").glob("_native__mypyc.*")
     os.utime(source, (before.st_atime, library.stat().st_mtime + 60))  # edited after the build
     try:
-        done = run(trees["compiled"], "-c", "import bot")
+        command = run(trees["compiled"], "-m", "bot", "--help")
+        probe = "try:\n  import bot\nexcept ImportError as e:\n  print(type(e).__name__)"
+        in_process = run(trees["compiled"], "-c", probe)
     finally:
         os.utime(source, (before.st_atime, before.st_mtime))
-    assert done.returncode == 1
-    assert f"{HOT[0]} changed after `make compile`" in done.stderr.splitlines()[-1]
+    message = f"error: {HOT[0]} changed after `make compile`: run `make compile` again"
+    # A command: one line and exit 2; imported in Python (a notebook, a test): an ImportError.
+    assert command.returncode == 2 and command.stdout == ""
+    assert command.stderr.splitlines() == [message + " (or `make uncompile` for the plain build)"]
+    assert in_process.stdout.split() == ["StaleBuildError"]
