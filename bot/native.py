@@ -44,7 +44,6 @@ HOT: tuple[str, ...] = (
     "bot/portfolios/tokens.py",
     "bot/engine/bars.py",
     "bot/engine/engine.py",
-    "bot/engine/strategy_guard.py",
     "bot/engine/quote_span.py",
     "bot/engine/timeline.py",
     "bot/engine/validation.py",
@@ -55,10 +54,12 @@ HOT: tuple[str, ...] = (
     "bot/reports/points.py",
 )
 """Source files compiled by `make compile`, relative to the project root. Left out on purpose:
-- where bad input must get its clear error: compiled code checks argument types itself and
-  raises a bare TypeError first (`sizing.py`, `spot.py`: vehicle parameters given as text;
-  `token_spec.py`, whose preset overrides also read field annotations, which mypyc does not
-  keep as text);
+- where bad input must get its clear error: compiled code checks the types of arguments and
+  fields itself and raises a bare TypeError first ("float object expected; got str"). So the
+  vehicles' parameters (`perp_params.py`, `sizing.py`, `spot.py`: config values may come as
+  text), the presets (`token_spec.py`, whose overrides also read field annotations, which mypyc
+  does not keep as text) and the check of a strategy's signals (`strategy_guard.py`: a plugin
+  may return anything) stay plain Python;
 - the data screens that log (`candle_screen.py`, `funding_screen.py`): loguru names a record
   after the nearest Python frame, which compiled code does not have, so their warnings would
   carry the caller's module name (the engine's and the runners' rare warnings do);

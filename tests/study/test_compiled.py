@@ -130,19 +130,40 @@ def test_the_bench_study_gives_the_same_results_compiled(trees: dict[str, Path])
     assert len(dumps[0]) > 20 and dumps[0] == dumps[1]
 
 
+def test_bad_vehicle_parameters_get_the_same_error_compiled(trees: dict[str, Path]) -> None:
+    # Config values may come as text: the compiled build must not turn a clear error into a
+    # bare TypeError (bot/native.py leaves the parameter modules plain).
+    outputs = []
+    for tree in trees.values():
+        doc = study_doc(tree / "bad.db")
+        doc["vehicles"] = [{"use": "perp:slippage_bps=lots"}, {"use": "perp:risk_pct=0.03"}]
+        config = write_toml(tree / "bad.toml", doc)
+        done = run(tree, "-m", "bot", "study", "run", "-c", str(config))
+        outputs.append((done.returncode, done.stderr.replace(str(tree), "TREE")))
+    assert outputs[0][0] == 2 and "slippage_bps must be a number, got 'lots'" in outputs[0][1]
+    assert outputs[0] == outputs[1]
+
+
 def test_a_source_newer_than_the_compiled_build_is_refused(trees: dict[str, Path]) -> None:
-    source = trees["compiled"] / HOT[0]
-    before = source.stat()
-    [library] = (trees["compiled"] / "bot").glob("_native__mypyc.*")
-    os.utime(source, (before.st_atime, library.stat().st_mtime + 60))  # edited after the build
-    try:
-        command = run(trees["compiled"], "-m", "bot", "--help")
-        probe = "try:\n  import bot\nexcept ImportError as e:\n  print(type(e).__name__)"
-        in_process = run(trees["compiled"], "-c", probe)
-    finally:
-        os.utime(source, (before.st_atime, before.st_mtime))
+    # Runs last: it ends with the compiled copy removed (`scripts/compile.py --clean`).
+    tree = trees["compiled"]
+    source = tree / HOT[0]
+    [library] = (tree / "bot").glob("_native__mypyc.*")
+    os.utime(source, (source.stat().st_atime, library.stat().st_mtime + 60))  # edited after
+    command = run(tree, "-m", "bot", "--help")
+    probe = "try:\n  import bot\nexcept ImportError as e:\n  print(type(e).__name__)"
+    in_process = run(tree, "-c", probe)
     message = f"error: {HOT[0]} changed after `make compile`: run `make compile` again"
     # A command: one line and exit 2; imported in Python (a notebook, a test): an ImportError.
     assert command.returncode == 2 and command.stdout == ""
     assert command.stderr.splitlines() == [message + " (or `make uncompile` for the plain build)"]
     assert in_process.stdout.split() == ["StaleBuildError"]
+    # The way back works from the stale build: the compile script reads its module list
+    # without importing `bot` (`make compile`), and `make uncompile` removes the build.
+    listed = run(
+        tree, "-c", "import runpy; print(len(runpy.run_path('scripts/compile.py')['native']().HOT))"
+    )
+    assert listed.stdout.split() == [str(len(HOT))], listed.stderr
+    cleaned = run(tree, "scripts/compile.py", "--clean")
+    assert cleaned.returncode == 0 and "removed the compiled build" in cleaned.stdout
+    assert run(tree, "-m", "bot", "--help").returncode == 0
