@@ -46,8 +46,15 @@ def connect(cluster: str, workers: int) -> Any:
             # against 37.9 s of wall time, scripts/bench_study.py). Each nanny hands its
             # worker the configuration set here.
             with importlib.import_module("dask").config.set(LOCAL_WORKER_CONFIG):
+                # No dashboard, and the scheduler's small HTTP server (health, metrics) on a
+                # free port instead of 8787: two studies, or another cluster's dashboard, never
+                # collide there.
                 local = distributed.LocalCluster(
-                    n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    scheduler_kwargs={"dashboard_address": ":0"},
                 )
         finally:
             if previous is not None:

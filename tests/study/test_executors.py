@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -52,7 +54,11 @@ def test_dask_local_cluster_of_two_workers_writes_the_same_results(tmp_path: Pat
 
     config = study_config(tmp_path / "dask.db")
     symbols = [*config.study.symbols, "SOL/USDT:USDT"]  # no SOL in the sample: skipped
-    client = connect("local", 2)
+    with socket.socket() as dashboard:  # Dask's default HTTP port, taken (warnings are errors)
+        with contextlib.suppress(OSError):
+            dashboard.bind(("127.0.0.1", 8787))
+            dashboard.listen()
+        client = connect("local", 2)
     try:
         assert len(client.nthreads()) == 2  # two worker processes
         # ... without the statistical profiler nobody reads (no dashboard)
