@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
+from bot.domain.frozen import evolve
 from bot.domain.values import FeeKind, FillReason, Refusal, TokenEventKind
 
 
@@ -131,12 +132,8 @@ class PositionRecord:
     margin: float | None = None
 
     def renamed(self, id: str) -> PositionRecord:
-        """Return this row under position id `id` (built directly: a runner renames every row)."""
-        return PositionRecord(id, self.symbol, self.side, self.opened_at, self.entry, self.qty,
-                              self.stop, self.take_profit, self.risk_pct, self.leverage,
-                              self.liq_price, self.closed_at, self.exit_price, self.pnl,
-                              self.exit_reason, self.intended_risk, self.effective_risk,
-                              self.margin)  # fmt: skip
+        """Return this row under position id `id`."""
+        return evolve(self, id=id)
 
 
 @dataclass(frozen=True, slots=True)
