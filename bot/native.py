@@ -26,6 +26,7 @@ PACKAGE = Path(__file__).resolve().parent
 LIBRARY = "_native"  # mypyc group name within `bot`: the shared library is `bot._native__mypyc`
 
 HOT: tuple[str, ...] = (
+    "bot/domain/bookings.py",
     "bot/domain/frozen.py",
     "bot/domain/leveraged_token.py",
     "bot/domain/liquidation.py",
@@ -38,6 +39,7 @@ HOT: tuple[str, ...] = (
     "bot/domain/records.py",
     "bot/domain/token_records.py",
     "bot/domain/token_schedule.py",
+    "bot/domain/token_state.py",
     "bot/domain/values.py",
     "bot/portfolios/accounts.py",
     "bot/portfolios/protocol.py",

@@ -14,7 +14,6 @@ sets the exposure so that λ = L exactly *after* its own trading fee and slippag
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from math import inf
 
@@ -32,6 +31,8 @@ from bot.domain.token_spec import (
     intraday_rule,
     quiet_zone,
 )
+from bot.domain.token_state import PendingRequest as PendingRequest
+from bot.domain.token_state import TokenState as TokenState
 from bot.domain.values import FeeKind, FillReason, TokenEventKind
 
 _ALWAYS, _NEVER = Always(), AnyOf()
@@ -39,59 +40,6 @@ _ALWAYS, _NEVER = Always(), AnyOf()
 MAX_CROSSINGS = 10_000
 SUBSCRIBE = "subscribe"
 REDEEM = "redeem"
-
-
-@dataclass(frozen=True, slots=True)
-class PendingRequest:
-    """A subscription (`amount` in USDT, already committed by the holder) or a redemption
-    (`amount` in token units) asked while the fund was rebalancing; executed when it ends."""
-
-    kind: str
-    amount: float
-    asked_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class TokenState:
-    """The fund at `at`, marked at `price`; see the module docstring for units."""
-
-    at: datetime
-    price: float
-    nav: float
-    qty: float
-    rebalance_price: float
-    rebalance_at: datetime
-    units: float = 0.0
-    busy_until: datetime | None = None
-    pending: tuple[PendingRequest, ...] = ()
-    split_factor: float = 1.0
-    wiped_out: bool = False
-
-    def moved_to(self, at: datetime, price: float, nav: float) -> TokenState:
-        """Return this fund at `at`, marked at `price` with NAV `nav` (all else kept)."""
-        return TokenState(at, price, nav, self.qty, self.rebalance_price, self.rebalance_at,
-                          self.units, self.busy_until, self.pending, self.split_factor,
-                          self.wiped_out)  # fmt: skip
-
-    @property
-    def exposure(self) -> float:
-        """Signed perp notional per unit (USDT)."""
-        return self.qty * self.price
-
-    @property
-    def leverage(self) -> float:
-        """Real leverage λ = qty·S / NAV (0 once wiped out)."""
-        return self.exposure / self.nav if self.nav > 0 else 0.0
-
-    @property
-    def move(self) -> float:
-        """Underlying return since the last rebalance."""
-        return self.price / self.rebalance_price - 1
-
-    @property
-    def value(self) -> float:
-        """The holder's value in USDT: units x NAV."""
-        return self.units * self.nav
 
 
 def new_token(spec: TokenSpec, at: datetime, price: float, nav: float = 1.0) -> TokenState:

@@ -71,6 +71,59 @@ class PerpPosition:
     initial_margin: float | None = None
     liquidation_fee: float = 0.0
 
+    # Written out, not generated: see FAST_INIT in bot/domain/frozen.py.
+    def __init__(
+        self,
+        id: str,
+        symbol: str,
+        instrument: str,
+        side: Side,
+        qty: float,
+        entry: float,
+        opened_at: datetime,
+        leverage: float,
+        margin: float | None,
+        liq_price: float | None,
+        bankruptcy: float | None,
+        stop: float | None,
+        take_profit: float | None,
+        trailing_pct: float | None,
+        best: float,
+        stop_trigger: str,
+        fee: float,
+        slippage: float,
+        costs: float = 0.0,
+        risk_pct: float | None = None,
+        intended_risk: float | None = None,
+        effective_risk: float | None = None,
+        initial_margin: float | None = None,
+        liquidation_fee: float = 0.0,
+    ) -> None:
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "symbol", symbol)
+        object.__setattr__(self, "instrument", instrument)
+        object.__setattr__(self, "side", side)
+        object.__setattr__(self, "qty", qty)
+        object.__setattr__(self, "entry", entry)
+        object.__setattr__(self, "opened_at", opened_at)
+        object.__setattr__(self, "leverage", leverage)
+        object.__setattr__(self, "margin", margin)
+        object.__setattr__(self, "liq_price", liq_price)
+        object.__setattr__(self, "bankruptcy", bankruptcy)
+        object.__setattr__(self, "stop", stop)
+        object.__setattr__(self, "take_profit", take_profit)
+        object.__setattr__(self, "trailing_pct", trailing_pct)
+        object.__setattr__(self, "best", best)
+        object.__setattr__(self, "stop_trigger", stop_trigger)
+        object.__setattr__(self, "fee", fee)
+        object.__setattr__(self, "slippage", slippage)
+        object.__setattr__(self, "costs", costs)
+        object.__setattr__(self, "risk_pct", risk_pct)
+        object.__setattr__(self, "intended_risk", intended_risk)
+        object.__setattr__(self, "effective_risk", effective_risk)
+        object.__setattr__(self, "initial_margin", initial_margin)
+        object.__setattr__(self, "liquidation_fee", liquidation_fee)
+
 
 @dataclass(frozen=True, slots=True)
 class Trigger:

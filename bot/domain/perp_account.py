@@ -19,6 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.domain.bookings import NOTHING as NOTHING
+from bot.domain.bookings import Bookings as Bookings
+from bot.domain.bookings import refused as refused
 from bot.domain.frozen import evolve
 from bot.domain.perp import (
     PerpPosition,
@@ -35,42 +38,9 @@ from bot.domain.records import (
     FillRecord,
     NavTerms,
     PositionRecord,
-    rebase_fees,
 )
 from bot.domain.sizing import fill_price
-from bot.domain.values import FeeKind, FillReason, Refusal, Side
-
-
-@dataclass(frozen=True, slots=True)
-class Bookings:
-    """Ledger output of one transition; `FeeRecord.fill_index` points into `fills`;
-    `refusals` counts entries the account refused, by reason."""
-
-    fills: tuple[FillRecord, ...] = ()
-    fees: tuple[FeeRecord, ...] = ()
-    positions: tuple[PositionRecord, ...] = ()
-    notes: tuple[str, ...] = ()
-    refusals: tuple[Refusal, ...] = ()
-
-    def __add__(self, other: Bookings) -> Bookings:
-        if other is NOTHING or self is NOTHING:  # the sum equals the other operand
-            return self if other is NOTHING else other
-        fees = rebase_fees(other.fees, len(self.fills))
-        return Bookings(
-            self.fills + other.fills,
-            self.fees + fees,
-            self.positions + other.positions,
-            self.notes + other.notes,
-            self.refusals + other.refusals,
-        )
-
-
-def refused(reason: Refusal, note: str) -> Bookings:
-    """The bookings of a refused entry: no records, the reason counted, a note for the log."""
-    return Bookings(notes=(f"entry refused: {note}",), refusals=(reason,))
-
-
-NOTHING = Bookings()
+from bot.domain.values import FeeKind, FillReason, Side
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +65,34 @@ class PerpAccount:
     last_funding_at: datetime | None = None
     opened: int = 0
     pays_funding: bool = True
+
+    # Written out, not generated: see FAST_INIT in bot/domain/frozen.py.
+    def __init__(
+        self,
+        symbol: str,
+        capital: float,
+        realised_pnl: float = 0.0,
+        trading_fees: float = 0.0,
+        slippage: float = 0.0,
+        funding: float = 0.0,
+        position: PerpPosition | None = None,
+        clearance_fees: float = 0.0,
+        last_funding_at: datetime | None = None,
+        opened: int = 0,
+        pays_funding: bool = True,
+    ) -> None:
+        object.__setattr__(self, "symbol", symbol)
+        object.__setattr__(self, "capital", capital)
+        object.__setattr__(self, "realised_pnl", realised_pnl)
+        object.__setattr__(self, "trading_fees", trading_fees)
+        object.__setattr__(self, "slippage", slippage)
+        object.__setattr__(self, "funding", funding)
+        object.__setattr__(self, "position", position)
+        object.__setattr__(self, "clearance_fees", clearance_fees)
+        object.__setattr__(self, "last_funding_at", last_funding_at)
+        object.__setattr__(self, "opened", opened)
+        object.__setattr__(self, "pays_funding", pays_funding)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         if not self.capital > 0.0:

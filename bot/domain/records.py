@@ -40,6 +40,15 @@ class FeeRecord:
     amount: float
     fill_index: int | None = None
 
+    # Written out, not generated: see FAST_INIT in bot/domain/frozen.py.
+    def __init__(
+        self, at: datetime, kind: FeeKind, amount: float, fill_index: int | None = None
+    ) -> None:
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "amount", amount)
+        object.__setattr__(self, "fill_index", fill_index)
+
 
 def rebase_fees(fees: tuple[FeeRecord, ...] | list[FeeRecord], base: int) -> tuple[FeeRecord, ...]:
     """Fees whose `fill_index` now points `base` fills further on (after concatenating fills)."""
@@ -91,6 +100,16 @@ class NavTerms:
     entry: float
     flat: bool
 
+    # Written out, not generated: see FAST_INIT in bot/domain/frozen.py.
+    def __init__(
+        self, cash: float, free_cash: float, size: float, entry: float, flat: bool
+    ) -> None:
+        object.__setattr__(self, "cash", cash)
+        object.__setattr__(self, "free_cash", free_cash)
+        object.__setattr__(self, "size", size)
+        object.__setattr__(self, "entry", entry)
+        object.__setattr__(self, "flat", flat)
+
     def record(self, at: datetime, price: float) -> NavRecord:
         """Snapshot at `price`: NAV = cash + size x (price - entry), exposure = size x price
         (`PerpAccount.nav` and `perp.notional`, the same float operations in the same order)."""
@@ -130,6 +149,47 @@ class PositionRecord:
     intended_risk: float | None = None
     effective_risk: float | None = None
     margin: float | None = None
+
+    # Written out, not generated: see FAST_INIT in bot/domain/frozen.py.
+    def __init__(
+        self,
+        id: str,
+        symbol: str,
+        side: str,
+        opened_at: datetime,
+        entry: float,
+        qty: float,
+        stop: float | None,
+        take_profit: float | None,
+        risk_pct: float | None,
+        leverage: float,
+        liq_price: float | None,
+        closed_at: datetime | None = None,
+        exit_price: float | None = None,
+        pnl: float | None = None,
+        exit_reason: str | None = None,
+        intended_risk: float | None = None,
+        effective_risk: float | None = None,
+        margin: float | None = None,
+    ) -> None:
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "symbol", symbol)
+        object.__setattr__(self, "side", side)
+        object.__setattr__(self, "opened_at", opened_at)
+        object.__setattr__(self, "entry", entry)
+        object.__setattr__(self, "qty", qty)
+        object.__setattr__(self, "stop", stop)
+        object.__setattr__(self, "take_profit", take_profit)
+        object.__setattr__(self, "risk_pct", risk_pct)
+        object.__setattr__(self, "leverage", leverage)
+        object.__setattr__(self, "liq_price", liq_price)
+        object.__setattr__(self, "closed_at", closed_at)
+        object.__setattr__(self, "exit_price", exit_price)
+        object.__setattr__(self, "pnl", pnl)
+        object.__setattr__(self, "exit_reason", exit_reason)
+        object.__setattr__(self, "intended_risk", intended_risk)
+        object.__setattr__(self, "effective_risk", effective_risk)
+        object.__setattr__(self, "margin", margin)
 
     def renamed(self, id: str) -> PositionRecord:
         """Return this row under position id `id`."""

@@ -43,6 +43,29 @@ class StepAttribution:
     funding: float
     token_return: float
 
+    # Written out, not generated: see FAST_INIT in bot/domain/frozen.py.
+    def __init__(
+        self,
+        at: datetime,
+        nav_before: float,
+        underlying_return: float,
+        market: float,
+        decay: float,
+        rebalance_cost: float,
+        management_fee: float,
+        funding: float,
+        token_return: float,
+    ) -> None:
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "nav_before", nav_before)
+        object.__setattr__(self, "underlying_return", underlying_return)
+        object.__setattr__(self, "market", market)
+        object.__setattr__(self, "decay", decay)
+        object.__setattr__(self, "rebalance_cost", rebalance_cost)
+        object.__setattr__(self, "management_fee", management_fee)
+        object.__setattr__(self, "funding", funding)
+        object.__setattr__(self, "token_return", token_return)
+
 
 @dataclass(frozen=True, slots=True)
 class TokenRecords:
@@ -52,6 +75,19 @@ class TokenRecords:
     fees: tuple[FeeRecord, ...] = ()
     events: tuple[TokenEventRecord, ...] = ()
     steps: tuple[StepAttribution, ...] = ()
+
+    # Written out, not generated: see FAST_INIT in bot/domain/frozen.py.
+    def __init__(
+        self,
+        fills: tuple[FillRecord, ...] = (),
+        fees: tuple[FeeRecord, ...] = (),
+        events: tuple[TokenEventRecord, ...] = (),
+        steps: tuple[StepAttribution, ...] = (),
+    ) -> None:
+        object.__setattr__(self, "fills", fills)
+        object.__setattr__(self, "fees", fees)
+        object.__setattr__(self, "events", events)
+        object.__setattr__(self, "steps", steps)
 
     def __add__(self, other: TokenRecords) -> TokenRecords:
         if other is NO_RECORDS or self is NO_RECORDS:  # the sum equals the other operand

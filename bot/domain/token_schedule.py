@@ -40,6 +40,12 @@ class TokenTimedEvent:
     rank: int
     kind: str
 
+    # Written out, not generated: see FAST_INIT in bot/domain/frozen.py.
+    def __init__(self, at: datetime, rank: int, kind: str) -> None:
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "rank", rank)
+        object.__setattr__(self, "kind", kind)
+
 
 def due_events(
     spec: TokenSpec, state: TokenState | None, after: datetime, until: datetime

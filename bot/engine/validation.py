@@ -73,6 +73,10 @@ class _Reference:
     low: float
     high: float
 
+    # Written out, not generated: see FAST_INIT in bot/domain/frozen.py.
+    def __init__(self, at: datetime, last: float, mark: float | None, low: float, high: float):
+        self.at, self.last, self.mark, self.low, self.high = at, last, mark, low, high
+
     def reach(self, candles: Iterable[Candle]) -> None:
         """Extend the span by every sound candle that overlaps it (in time order, so a chain
         of candles walking away from the reference extends it candle by candle)."""

@@ -57,6 +57,12 @@ class Records:
     positions: list[PositionRecord] = field(default_factory=list)
     refusals: list[RefusalRecord] = field(default_factory=list)
 
+    # Written out, not generated: see FAST_INIT in bot/domain/frozen.py. Every list starts
+    # empty, as the default factories say (a step's records are only ever appended).
+    def __init__(self) -> None:
+        self.fills, self.fees, self.token_events, self.positions = [], [], [], []
+        self.refusals = []
+
     def __bool__(self) -> bool:
         return bool(self.fills or self.fees or self.token_events or self.positions or self.refusals)
 

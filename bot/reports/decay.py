@@ -52,6 +52,12 @@ class FeeEvent:
     kind: str
     amount: float
 
+    # Written out, not generated: see FAST_INIT in bot/domain/frozen.py.
+    def __init__(self, at: datetime, kind: str, amount: float) -> None:
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "amount", amount)
+
 
 @dataclass(frozen=True, slots=True)
 class TokenDecomposition:

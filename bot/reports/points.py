@@ -22,6 +22,16 @@ class SeriesPoint:
     exposure: float
     price: float
 
+    # Written out, not generated: see FAST_INIT in bot/domain/frozen.py.
+    def __init__(
+        self, at: datetime, nav: float, leverage: float, exposure: float, price: float
+    ) -> None:
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "nav", nav)
+        object.__setattr__(self, "leverage", leverage)
+        object.__setattr__(self, "exposure", exposure)
+        object.__setattr__(self, "price", price)
+
 
 def point_from_row(row: Mapping[str, Any]) -> SeriesPoint:
     """The point of one `nav` ledger row."""
