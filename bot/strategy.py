@@ -141,21 +141,44 @@ class History:
 
 
 class HistoryView:
-    """What a strategy sees: columns up to the latest closed bar, no writes, no future."""
+    """What a strategy sees: columns up to the latest closed bar, no writes, no future.
 
-    __slots__ = ("symbol", "timeframe", "open", "high", "low", "close", "volume", "_at", "_n")
+    A column's view is made when it is read: the engine makes a view per bar and strategy,
+    and most strategies read two or three of the five columns, or none."""
+
+    __slots__ = ("symbol", "timeframe", "_cols", "_at", "_n")
 
     def __init__(self, history: History, length: int) -> None:
         self.symbol = history.symbol
         self.timeframe = history.timeframe
-        cols = history._cols
-        self.open = SeriesView(cols["open"], length)
-        self.high = SeriesView(cols["high"], length)
-        self.low = SeriesView(cols["low"], length)
-        self.close = SeriesView(cols["close"], length)
-        self.volume = SeriesView(cols["volume"], length)
+        self._cols = history._cols
         self._at = history._at
         self._n = length
+
+    @property
+    def open(self) -> SeriesView:
+        """Open prices, oldest first."""
+        return SeriesView(self._cols["open"], self._n)
+
+    @property
+    def high(self) -> SeriesView:
+        """High prices, oldest first."""
+        return SeriesView(self._cols["high"], self._n)
+
+    @property
+    def low(self) -> SeriesView:
+        """Low prices, oldest first."""
+        return SeriesView(self._cols["low"], self._n)
+
+    @property
+    def close(self) -> SeriesView:
+        """Close prices, oldest first."""
+        return SeriesView(self._cols["close"], self._n)
+
+    @property
+    def volume(self) -> SeriesView:
+        """Volumes (base units), oldest first."""
+        return SeriesView(self._cols["volume"], self._n)
 
     def __len__(self) -> int:
         return self._n

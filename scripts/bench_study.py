@@ -73,9 +73,14 @@ def run_once(db: Path, workers: int, dask: bool, quick: bool) -> dict[str, Any]:
         from bot.study.dask_backend import start_loading
 
         # As `ltbot study run --cluster` does: the workers load the data while this process
-        # checks the study (inside the timed span; starting the cluster is not).
+        # checks the rest of the study (inside the timed span; starting the cluster is not).
         loading = start_loading(client, str(config.study.data), config.study.symbols)
-    cells = check_study(config)
+    spans = None
+    if client is not None:
+        from bot.study.dask_backend import worker_spans
+
+        spans = worker_spans(loading)  # as the command: the workers' loads report the spans
+    cells = check_study(config, spans)
     with open_study_file(config) as store:
         plan = plan_study(config, store, cells)
         with StopFlag() as stop:

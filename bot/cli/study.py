@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +22,7 @@ from bot.adapters.sqlite.identity import StoreError
 from bot.cli.common import CONTEXT, fail
 from bot.runtime.clock import monotonic
 from bot.study.config import StudyConfig, StudyConfigError, load_study_config
+from bot.study.market import Span
 from bot.study.report import FORMATS, write_report
 from bot.study.results import load_results
 from bot.study.runner import (
@@ -73,7 +75,7 @@ def study_run(
     client = _connect(cluster, count)
     loading = _start_loading(client, study)
     try:
-        cells = check_study(study)
+        cells = check_study(study, _worker_spans(client, loading))
         with open_study_file(study) as store:
             plan = plan_study(study, store, cells, new)
             total, todo = len(plan.cells), len(plan.todo)
@@ -110,6 +112,15 @@ def _start_loading(client: Any, study: StudyConfig) -> list[Any]:
     from bot.study.dask_backend import start_loading
 
     return start_loading(client, str(study.study.data), study.study.symbols)
+
+
+def _worker_spans(client: Any, loading: list[Any]) -> Callable[[], dict[str, Span]] | None:
+    # On Dask the workers' loads report the data spans: this process loads nothing.
+    if client is None:
+        return None
+    from bot.study.dask_backend import worker_spans
+
+    return worker_spans(loading)
 
 
 def _connect(cluster: str | None, workers: int) -> Any:

@@ -74,9 +74,9 @@ class PortfolioOutput(NamedTuple):
     navs: list[NavRecord]
 
 
-@dataclass(frozen=True, slots=True)
-class StepOutput:
-    """What one step produced, ready for the store."""
+class StepOutput(NamedTuple):
+    """What one step produced, ready for the store (a named tuple built with `_new`: one per
+    step, faster to build than a frozen dataclass, as `PortfolioOutput` and `NavRecord`)."""
 
     at: datetime
     quotes: list[Quote]
@@ -387,8 +387,9 @@ class Engine:
                 portfolios[runner.id] = _new(PortfolioOutput, (records, navs))
         if hourly_due and complete:
             self._nav_hour = hour
-        return StepOutput(
-            at, quotes, list(update.candles), list(update.funding), portfolios, rejected
+        return _new(
+            StepOutput,
+            (at, quotes, list(update.candles), list(update.funding), portfolios, rejected),
         )
 
 

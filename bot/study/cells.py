@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.study.config import StudyConfig, StudyConfigError, window_ranges
-from bot.study.market import SymbolData
+from bot.study.market import Span
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +44,9 @@ class Cell:
         return loaded
 
 
-def expand_cells(config: StudyConfig, data: dict[str, SymbolData]) -> list[Cell]:
-    """Every cell of the study; StudyConfigError when a symbol has no window inside its data."""
+def expand_cells(config: StudyConfig, spans: dict[str, Span]) -> list[Cell]:
+    """Every cell of the study from each symbol's data span (`SymbolData.span`);
+    StudyConfigError when a symbol has no window inside its data."""
     strategies = [
         (grid.name, json.dumps(params, sort_keys=True))
         for grid in config.strategies
@@ -53,7 +54,6 @@ def expand_cells(config: StudyConfig, data: dict[str, SymbolData]) -> list[Cell]
     ]
     # One calendar for every symbol: rolling windows from the earliest data (or `from`), each
     # symbol keeping those inside its own data, so windows of different symbols coincide.
-    spans = {s: data[s].span for s in config.study.symbols}
     calendar = window_ranges(
         config, min(f for f, _ in spans.values()), max(last for _, last in spans.values())
     )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from bot.study.config import StudyConfigError
-from bot.study.market import preload
+from bot.study.market import Span, preload
 from bot.study.runner import StopFlag, drive
 from bot.study.worker import CellResult, StudyTask, run_task
 
@@ -69,16 +69,29 @@ def connect(cluster: str, workers: int) -> Any:
 
 
 def start_loading(client: Any, data: str, symbols: Sequence[str]) -> list[Any]:
-    """Have every worker load the study's data now, while this process checks the study: a
-    worker runs one task at a time, so its first cells start once its data is in memory (as
-    a forked pool worker finds it). Returns the loads' futures: keep them until the run ends
-    (Dask forgets a task nobody holds); cancel them if the check fails."""
+    """Have every worker load the study's data now, while this process checks the rest of the
+    study: a worker runs one task at a time, so its first cells start once its data is in
+    memory (as a forked pool worker finds it). Returns the loads' futures, whose results are
+    the data spans the check needs (`worker_spans`): keep them until the run ends (Dask
+    forgets a task nobody holds); cancel them if the check fails."""
     return [
         client.submit(
             preload, data, tuple(symbols), workers=[worker], allow_other_workers=False, pure=False
         )
         for worker in client.scheduler_info()["workers"]
     ]
+
+
+def worker_spans(loading: list[Any]) -> Callable[[], dict[str, Span]]:
+    """For `check_study`: the data spans the first of the `start_loading` loads to finish
+    returns (every worker loads the same files), or the DataFormatError it raised."""
+
+    def first() -> dict[str, Span]:
+        done = importlib.import_module("distributed").wait(loading, return_when="FIRST_COMPLETED")
+        spans: dict[str, Span] = next(iter(done.done)).result()
+        return spans
+
+    return first
 
 
 def run_on_dask(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import gc
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -74,14 +75,18 @@ def symbol_data(path: Path, symbol: str) -> SymbolData:
     return data
 
 
-def preload(path: str, symbols: tuple[str, ...]) -> None:
-    """Load every symbol's data into this process's cache (a Dask worker's warm-up while the
-    parent checks the study); a symbol without data is skipped: the parent's check names it."""
-    for symbol in symbols:
-        try:
-            symbol_data(Path(path), symbol)
-        except DataFormatError:
-            continue
+Span = tuple[datetime, datetime]
+
+
+def preload(path: str, symbols: tuple[str, ...]) -> dict[str, Span]:
+    """Load every symbol's data into this process's cache (a Dask worker's warm-up) and return
+    each symbol's span (`SymbolData.span`), from which the parent checks the study without
+    loading the data itself; DataFormatError, as the parent's own check would raise it."""
+    spans = {symbol: symbol_data(Path(path), symbol).span for symbol in symbols}
+    # The data stays for the worker's life: out of the cyclic collector's sight from now on
+    # (`gc.freeze`), a collection between tasks walks only what the tasks left behind.
+    gc.freeze()
+    return spans
 
 
 def window_updates(data: SymbolData, start: datetime, end: datetime) -> list[MarketUpdate]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import gc
 import json
 import os
 import signal
@@ -29,7 +30,7 @@ from bot.runtime.wiring import build_engine
 from bot.study.cells import Cell, batch_cells, expand_cells
 from bot.study.config import StudyConfig, StudyConfigError
 from bot.study.fold import DECAY_COLUMNS, FEE_KINDS
-from bot.study.market import symbol_data
+from bot.study.market import Span, symbol_data
 from bot.study.worker import CellResult, StudyTask, cell_settings, ignore_interrupts, run_task
 
 CELL_COLUMNS: dict[str, type] = {
@@ -62,15 +63,25 @@ def open_study_file(config: StudyConfig) -> StudyStore:
     return StudyStore(config.study.db, CELL_COLUMNS, RESULT_COLUMNS)
 
 
-def check_study(config: StudyConfig) -> list[Cell]:
+def check_study(
+    config: StudyConfig, spans: Callable[[], dict[str, Span]] | None = None
+) -> list[Cell]:
     """Every cell of the study, once the input is checked: the data path and each symbol's
     data, the windows against it, every strategy parameter set and vehicle (one engine built
-    per symbol and parameter set). StudyConfigError (one line) on the first problem."""
+    per symbol and parameter set). StudyConfigError (one line) on the first problem.
+
+    The data is loaded by this process (a local pool's forked workers inherit it), or, given
+    `spans`, by whoever that asks (`dask_backend.worker_spans`: the Dask workers, which load it
+    anyway, so this process does not compete with them for the cores); either raises
+    DataFormatError on bad data."""
     try:
-        data = {s: symbol_data(config.study.data, s) for s in config.study.symbols}
+        if spans is None:
+            found = {s: symbol_data(config.study.data, s).span for s in config.study.symbols}
+        else:
+            found = spans()
     except DataFormatError as exc:
         raise StudyConfigError(str(exc)) from None
-    cells = expand_cells(config, data)
+    cells = expand_cells(config, found)
     _check_engines(_template(config), cells)
     return cells
 
@@ -203,6 +214,11 @@ def run_tasks(
             on_done(run_task(task))
     else:
         pool = cf.ProcessPoolExecutor(workers, initializer=ignore_interrupts)
+        # As the gc module advises before a fork without exec: what this process holds (the
+        # market data the check loaded, which the forked workers inherit) moves out of the
+        # cyclic collector's sight, so no worker's collection walks it or writes to its
+        # pages (which copy-on-write would then copy). Undone once the pool is shut down.
+        gc.freeze()
 
         def wait_first(running: set[Any]) -> Iterable[Any]:
             return cf.wait(running, return_when=cf.FIRST_COMPLETED).done
@@ -213,6 +229,8 @@ def run_tasks(
             # A second Ctrl-C or a failing task: drop the queued tasks, write nothing more.
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+        finally:
+            gc.unfreeze()
         pool.shutdown()
 
 

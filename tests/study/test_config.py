@@ -61,7 +61,7 @@ def test_cells_are_symbol_by_window_by_parameter_set(tmp_path: Path) -> None:
         tmp_path / "s.db",
         strategies=[{"name": "sma_cross", "grid": {"fast": [5, 10], "slow": [20]}}],
     )
-    data = {s: symbol_data(SAMPLE, s) for s in (BTC, ETH)}
+    data = {s: symbol_data(SAMPLE, s).span for s in (BTC, ETH)}
     cells = expand_cells(config, data)
     assert len(cells) == 2 * 2 * 2
     assert cells[0].id == 'BTC/USDT:USDT|2024-03-02|2024-03-05|sma_cross|{"fast": 5, "slow": 20}'
@@ -109,7 +109,7 @@ def test_symbols_share_one_window_calendar_on_real_data(shared_data: Path, tmp_p
         study={"data": str(shared_data / "binance_usdm" / "1h"), "symbols": [BTC, ETH]},
         windows={"length_days": 90, "step_days": 30, "from": "2019-09-01", "to": "2020-06-01"},
     )
-    data = {s: symbol_data(config.study.data, s) for s in (BTC, ETH)}
+    data = {s: symbol_data(config.study.data, s).span for s in (BTC, ETH)}
     starts = {s: [c.start for c in expand_cells(config, data) if c.symbol == s] for s in (BTC, ETH)}
     assert starts[BTC] == [day(9, 9).replace(year=2019), day(10, 9).replace(year=2019),
                            day(11, 8).replace(year=2019), day(12, 8).replace(year=2019),

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.study import run_study
+from bot.study.config import StudyConfigError
+from bot.study.market import symbol_data
 from bot.study.runner import (
     StopFlag,
     check_study,
@@ -33,7 +35,12 @@ def results_dump(path: Path) -> list[str]:
 
 def run(db: Path, workers: int, client: object = None) -> list[str]:
     config = study_config(db)
-    cells = check_study(config)
+    spans = None
+    if client is not None:  # as `ltbot study run --cluster`: the workers' loads give the spans
+        from bot.study.dask_backend import start_loading, worker_spans
+
+        spans = worker_spans(start_loading(client, str(config.study.data), config.study.symbols))
+    cells = check_study(config, spans)
     with open_study_file(config) as store:
         plan = plan_study(config, store, cells)
         with StopFlag() as stop:
@@ -50,10 +57,10 @@ def test_one_and_two_local_workers_write_the_same_results(tmp_path: Path) -> Non
 
 def test_dask_local_cluster_of_two_workers_writes_the_same_results(tmp_path: Path) -> None:
     pytest.importorskip("distributed")
-    from bot.study.dask_backend import connect, disconnect, start_loading
+    from bot.study.dask_backend import connect, disconnect, start_loading, worker_spans
 
     config = study_config(tmp_path / "dask.db")
-    symbols = [*config.study.symbols, "SOL/USDT:USDT"]  # no SOL in the sample: skipped
+    spans = {s: symbol_data(config.study.data, s).span for s in config.study.symbols}
     with socket.socket() as dashboard:  # Dask's default HTTP port, taken (warnings are errors)
         with contextlib.suppress(OSError):
             dashboard.bind(("127.0.0.1", 8787))
@@ -63,12 +70,28 @@ def test_dask_local_cluster_of_two_workers_writes_the_same_results(tmp_path: Pat
         assert len(client.nthreads()) == 2  # two worker processes
         # ... without the statistical profiler nobody reads (no dashboard)
         assert list(client.run(_profiling).values()) == [False, False]
-        # Each worker loads the data before its first cell, while the parent checks.
-        loading = start_loading(client, str(config.study.data), symbols)
-        assert [f.result() for f in loading] == [None, None]
+        # Each worker loads the data before its first cell and reports the spans the parent
+        # checks the study with (the parent loads nothing).
+        loading = start_loading(client, str(config.study.data), config.study.symbols)
+        assert [f.result() for f in loading] == [spans, spans]
         cached = client.run(_cached_symbols)
         assert list(cached.values()) == [sorted(config.study.symbols)] * 2
         on_dask = run(tmp_path / "dask.db", 2, client)
+        # A symbol without data fails the check with the line the parent's own load gives.
+        symbols = (*config.study.symbols, "SOL/USDT:USDT")
+        missing = config.model_copy(
+            update={"study": config.study.model_copy(update={"symbols": symbols})}
+        )
+        loading = start_loading(client, str(config.study.data), symbols)
+        with pytest.raises(StudyConfigError) as on_workers:
+            check_study(missing, worker_spans(loading))
+        with pytest.raises(StudyConfigError) as here:
+            check_study(missing)
+        assert (
+            str(on_workers.value)
+            == str(here.value)
+            == ("no futures candles for SOL/USDT:USDT in the data directory")
+        )
     finally:
         disconnect(client)
     assert on_dask == run(tmp_path / "one.db", 1)
