@@ -85,6 +85,29 @@ class Quote:
     funding_rate: float | None = None
     next_funding_at: datetime | None = None
 
+    # Written out, not generated: see FAST_INIT in bot/domain/frozen.py.
+    def __init__(
+        self,
+        symbol: str,
+        at: datetime,
+        last: float,
+        mark: float | None = None,
+        index_price: float | None = None,
+        bid: float | None = None,
+        ask: float | None = None,
+        funding_rate: float | None = None,
+        next_funding_at: datetime | None = None,
+    ) -> None:
+        object.__setattr__(self, "symbol", symbol)
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "last", last)
+        object.__setattr__(self, "mark", mark)
+        object.__setattr__(self, "index_price", index_price)
+        object.__setattr__(self, "bid", bid)
+        object.__setattr__(self, "ask", ask)
+        object.__setattr__(self, "funding_rate", funding_rate)
+        object.__setattr__(self, "next_funding_at", next_funding_at)
+
 
 @dataclass(frozen=True, slots=True)
 class Candle:
@@ -99,6 +122,27 @@ class Candle:
     close: float
     volume: float
 
+    # Written out, not generated: see FAST_INIT in bot/domain/frozen.py.
+    def __init__(
+        self,
+        symbol: str,
+        timeframe: str,
+        at: datetime,
+        open: float,
+        high: float,
+        low: float,
+        close: float,
+        volume: float,
+    ) -> None:
+        object.__setattr__(self, "symbol", symbol)
+        object.__setattr__(self, "timeframe", timeframe)
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "open", open)
+        object.__setattr__(self, "high", high)
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "close", close)
+        object.__setattr__(self, "volume", volume)
+
 
 @dataclass(frozen=True, slots=True)
 class FundingRate:
@@ -107,3 +151,9 @@ class FundingRate:
     symbol: str
     at: datetime
     rate: float
+
+    # Written out, not generated: see FAST_INIT in bot/domain/frozen.py.
+    def __init__(self, symbol: str, at: datetime, rate: float) -> None:
+        object.__setattr__(self, "symbol", symbol)
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "rate", rate)

@@ -394,4 +394,6 @@ class Engine:
 
 
 def _hour(at: datetime) -> datetime:
-    return at.replace(minute=0, second=0, microsecond=0)
+    # A step on the hour (each step of an hourly replay) is its own hour: no replace() call.
+    on_the_hour = not (at.minute or at.second or at.microsecond)
+    return at if on_the_hour else at.replace(minute=0, second=0, microsecond=0)
