@@ -19,9 +19,20 @@ from bot.study.runner import StopFlag, drive
 from bot.study.worker import CellResult, StudyTask, run_task
 
 CONNECT_TIMEOUT = "5s"
-# What a LocalCluster's workers run with (`--cluster local`); a scheduler of your own keeps its
-# own configuration (docs/STUDY.md).
-LOCAL_WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
+# What a LocalCluster runs with (`--cluster local`); a scheduler of your own keeps its own
+# configuration (docs/STUDY.md). A worker runs a study task in a thread beside its event loop,
+# and every wake-up of the loop takes the GIL from the task. Without a dashboard nobody reads
+# the statistical profiler (a stack sample every 10 ms) or the system monitor (CPU, memory and
+# network every 500 ms); the loop's health tick (every 20 ms) only warns of a loop blocked for
+# 3 s, which a 1 s tick still sees; and a worker of a few hundred MB needs no memory check
+# (spill, pause, terminate) every 100 ms. Together about 5 % of the Dask run's wall time on the
+# bench study (18.7-19.1 s against 17.8-17.9 s, scripts/bench_study.py), the profiler before.
+LOCAL_WORKER_CONFIG: dict[str, object] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.admin.tick.interval": "1s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
 
 
 def connect(cluster: str, workers: int) -> Any:
@@ -41,10 +52,8 @@ def connect(cluster: str, workers: int) -> Any:
         main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
-            # Without a dashboard nobody reads the workers' statistical profiler, which samples
-            # the task's stack every 10 ms: about 11 % of the full bench study's CPU (42.8 s
-            # against 37.9 s of wall time, scripts/bench_study.py). Each nanny hands its
-            # worker the configuration set here.
+            # LOCAL_WORKER_CONFIG (the profiler alone was about 11 % of the bench study's
+            # CPU). Each nanny hands its worker the configuration set here.
             with importlib.import_module("dask").config.set(LOCAL_WORKER_CONFIG):
                 # No dashboard, and the scheduler's small HTTP server (health, metrics) on a
                 # free port instead of 8787: two studies, or another cluster's dashboard, never

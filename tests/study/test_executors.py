@@ -68,8 +68,10 @@ def test_dask_local_cluster_of_two_workers_writes_the_same_results(tmp_path: Pat
         client = connect("local", 2)
     try:
         assert len(client.nthreads()) == 2  # two worker processes
-        # ... without the statistical profiler nobody reads (no dashboard)
+        # ... without the statistical profiler nobody reads (no dashboard), and with the
+        # event loop woken less often (LOCAL_WORKER_CONFIG)
         assert list(client.run(_profiling).values()) == [False, False]
+        assert list(client.run(_intervals).values()) == [("2s", "1s", "1s")] * 2
         # Each worker loads the data before its first cell and reports the spans the parent
         # checks the study with (the parent loads nothing).
         loading = start_loading(client, str(config.study.data), config.study.symbols)
@@ -102,6 +104,18 @@ def _profiling() -> bool:
     import dask
 
     return bool(dask.config.get("distributed.worker.profile.enabled"))
+
+
+def _intervals() -> tuple[str, str, str]:
+    # Runs in a Dask worker: its system monitor, loop tick and memory check intervals.
+    import dask
+
+    keys = (
+        "admin.system-monitor.interval",
+        "admin.tick.interval",
+        "worker.memory.monitor-interval",
+    )
+    return tuple(dask.config.get(f"distributed.{key}") for key in keys)  # type: ignore[return-value]
 
 
 def _cached_symbols() -> list[str]:
