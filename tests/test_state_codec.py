@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from datetime import UTC, datetime
 
 import pytest
 
 from bot.domain.records import PositionRecord
+from bot.domain.token_state import PendingRequest, TokenState
 from bot.domain.values import FeeKind, Quote, Side
 from bot.runtime.state_codec import (
     MOVED,
@@ -88,3 +90,20 @@ def test_a_moved_class_resolves_through_the_map(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setitem(MOVED, "bot.old_values:Side", "bot.domain.values:Side")
 
     assert load_resume_state(text) == ENGINE_STATE
+
+
+@pytest.mark.parametrize(("old", "new"), sorted(MOVED.items()))
+def test_each_moved_class_is_where_the_map_says(old: str, new: str) -> None:
+    module, _, name = new.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    assert f"{cls.__module__}:{cls.__qualname__}" == new
+    assert old != new
+
+
+def test_a_state_written_before_the_token_state_moved_still_loads() -> None:
+    at = datetime(2024, 1, 1, tzinfo=UTC)
+    fund = TokenState(at, 100.0, 1.0, 0.02, 100.0, at, pending=(PendingRequest("redeem", 1.0, at),))
+    text = dump_resume_state({"fund": fund})
+    assert "bot.domain.token_state:TokenState" in text
+    before = text.replace("bot.domain.token_state:", "bot.domain.leveraged_token:")
+    assert load_resume_state(before) == {"fund": fund}

@@ -115,7 +115,8 @@ def _start_loading(client: Any, study: StudyConfig) -> list[Any]:
 
 
 def _worker_spans(client: Any, loading: list[Any]) -> Callable[[], dict[str, Span]] | None:
-    # On Dask the workers' loads report the data spans: this process loads nothing.
+    # On Dask the workers' loads report the data spans: this process loads nothing (unless
+    # the scheduler has no worker yet).
     if client is None:
         return None
     from bot.study.dask_backend import worker_spans

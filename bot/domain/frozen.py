@@ -11,7 +11,7 @@ The generated one is Python source run by the interpreter, also in the compiled 
 compile`), where building a 12-field frozen record took ~1.2 us; a written-out `__init__` is
 compiled with its class and takes about a fifth of that (the `object.__setattr__` calls become
 direct slot stores). Both build the same record: same fields, order, defaults and
-`__post_init__`; tests/domain/test_frozen.py checks each against its fields.
+`__post_init__`; tests/domain/test_fast_init.py checks each against its fields.
 """
 
 from __future__ import annotations

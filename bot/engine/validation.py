@@ -74,7 +74,9 @@ class _Reference:
     high: float
 
     # Written out, not generated: see FAST_INIT in bot/domain/frozen.py.
-    def __init__(self, at: datetime, last: float, mark: float | None, low: float, high: float):
+    def __init__(
+        self, at: datetime, last: float, mark: float | None, low: float, high: float
+    ) -> None:
         self.at, self.last, self.mark, self.low, self.high = at, last, mark, low, high
 
     def reach(self, candles: Iterable[Candle]) -> None:

@@ -57,8 +57,9 @@ class Records:
     positions: list[PositionRecord] = field(default_factory=list)
     refusals: list[RefusalRecord] = field(default_factory=list)
 
-    # Written out, not generated: see FAST_INIT in bot/domain/frozen.py. Every list starts
-    # empty, as the default factories say (a step's records are only ever appended).
+    # Written out, not generated: see FAST_INIT in bot/domain/frozen.py. It takes no lists
+    # (nothing passes any): every one starts empty, as the default factories say, and a
+    # step's records are only ever appended.
     def __init__(self) -> None:
         self.fills, self.fees, self.token_events, self.positions = [], [], [], []
         self.refusals = []

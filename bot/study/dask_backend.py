@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from bot.adapters.replay.feather import DataFormatError
 from bot.study.config import StudyConfigError
 from bot.study.market import Span, preload
 from bot.study.runner import StopFlag, drive
@@ -91,16 +92,26 @@ def start_loading(client: Any, data: str, symbols: Sequence[str]) -> list[Any]:
     ]
 
 
-def worker_spans(loading: list[Any]) -> Callable[[], dict[str, Span]]:
-    """For `check_study`: the data spans the first of the `start_loading` loads to finish
-    returns (every worker loads the same files), or the DataFormatError it raised."""
+def worker_spans(loading: list[Any]) -> Callable[[], dict[str, Span]] | None:
+    """For `check_study`: the data spans the `start_loading` loads return, once all are done
+    (every worker must see the study's data); DataFormatError with the message of the first
+    that failed, or when two workers see different data. None without any load (a scheduler
+    with no worker yet): the parent then loads the data itself."""
+    if not loading:
+        return None
 
-    def first() -> dict[str, Span]:
-        done = importlib.import_module("distributed").wait(loading, return_when="FIRST_COMPLETED")
-        spans: dict[str, Span] = next(iter(done.done)).result()
-        return spans
+    def spans() -> dict[str, Span]:
+        results: list[dict[str, Span] | str] = [future.result() for future in loading]
+        for result in results:
+            if isinstance(result, str):
+                raise DataFormatError(result)
+        first = results[0]
+        if any(result != first for result in results):
+            raise DataFormatError("the Dask workers see different data under the study's path")
+        assert not isinstance(first, str)  # narrowed above, for mypy
+        return first
 
-    return first
+    return spans
 
 
 def run_on_dask(

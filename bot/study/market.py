@@ -78,13 +78,19 @@ def symbol_data(path: Path, symbol: str) -> SymbolData:
 Span = tuple[datetime, datetime]
 
 
-def preload(path: str, symbols: tuple[str, ...]) -> dict[str, Span]:
+def preload(path: str, symbols: tuple[str, ...]) -> dict[str, Span] | str:
     """Load every symbol's data into this process's cache (a Dask worker's warm-up) and return
     each symbol's span (`SymbolData.span`), from which the parent checks the study without
-    loading the data itself; DataFormatError, as the parent's own check would raise it."""
-    spans = {symbol: symbol_data(Path(path), symbol).span for symbol in symbols}
+    loading the data itself; or the DataFormatError's message, as the parent's own check would
+    raise it (a returned message, not a raised error: Dask would log a failed task)."""
+    try:
+        spans = {symbol: symbol_data(Path(path), symbol).span for symbol in symbols}
+    except DataFormatError as exc:
+        return str(exc)
     # The data stays for the worker's life: out of the cyclic collector's sight from now on
-    # (`gc.freeze`), a collection between tasks walks only what the tasks left behind.
+    # (`gc.freeze`), a collection between tasks walks only what the tasks left behind. What
+    # is garbage now is collected first: a frozen object is never collected.
+    gc.collect()
     gc.freeze()
     return spans
 

@@ -229,9 +229,10 @@ def run_tasks(
             # A second Ctrl-C or a failing task: drop the queued tasks, write nothing more.
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+        else:
+            pool.shutdown()
         finally:
             gc.unfreeze()
-        pool.shutdown()
 
 
 def default_workers() -> int:

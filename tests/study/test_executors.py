@@ -135,3 +135,10 @@ def test_notebook_function_returns_one_row_per_cell_and_vehicle(tmp_path: Path) 
     }  # fmt: skip
     # A second call runs nothing and returns the same rows.
     assert run_study(study_doc(tmp_path / "nb.db")).equals(frame)
+
+
+def test_without_any_dask_worker_the_parent_loads_the_data_itself() -> None:
+    # A scheduler of your own with no worker yet: no load to ask, so `check_study` loads.
+    from bot.study.dask_backend import worker_spans
+
+    assert worker_spans([]) is None
