@@ -152,12 +152,14 @@ def study_report(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Output file (default: stdout for one --format)."),
+        typer.Option("--out", "-o", help="Output file for --format (default: stdout)."),
     ] = None,
 ) -> None:
     """The verdict: per token x perp pair the log-return gap, win rate and why; or the results."""
     if fmt is not None and fmt not in FORMATS:
         raise fail(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    if fmt is None and out is not None:
+        raise fail("--out needs --format (without one, the .md and .html go beside the study file)")
     try:
         path = db or (load_study_config(config).study.db if config is not None else None)
         if path is None:

@@ -191,6 +191,12 @@ def test_report_writes_markdown_html_and_json_that_pandas_loads(tmp_path: Path) 
         2,
         "error: give the study config (-c STUDY.toml) or the study file (--db)\n",
     )
+    code, _, err = invoke("report", "-c", str(config), "--out", str(tmp_path / "r.md"))
+    assert (code, err) == (
+        2,
+        "error: --out needs --format (without one, the .md and .html go beside the study file)\n",
+    )
+    assert not (tmp_path / "r.md").exists()
 
 
 def test_a_ledger_is_not_taken_for_a_study_file(tmp_path: Path) -> None:
