@@ -68,23 +68,20 @@ def run_once(db: Path, workers: int, dask: bool, quick: bool) -> dict[str, Any]:
 
         client = connect("local", workers)
     started = time.perf_counter()
-    loading: list[Any] = []
+    loading, spans, held = None, None, None
     if client is not None:
-        from bot.study.dask_backend import start_loading
+        from bot.study.dask_backend import start_loading, worker_spans
 
-        # As `ltbot study run --cluster` does: the workers load the data while this process
-        # checks the rest of the study (inside the timed span; starting the cluster is not).
+        # As `ltbot study run --cluster` does: the workers load the data, each its share, and
+        # report the spans the check needs; each then first gets the tasks of its own symbols
+        # (inside the timed span; starting the cluster is not).
         loading = start_loading(client, str(config.study.data), config.study.symbols)
-    spans = None
-    if client is not None:
-        from bot.study.dask_backend import worker_spans
-
-        spans = worker_spans(loading)  # as the command: the workers' loads report the spans
+        spans, held = worker_spans(loading), loading.shares
     cells = check_study(config, spans)
     with open_study_file(config) as store:
         plan = plan_study(config, store, cells)
         with StopFlag() as stop:
-            run_tasks(plan.tasks, workers, client, stop, store_results(store))
+            run_tasks(plan.tasks, workers, client, stop, store_results(store), held)
     wall = time.perf_counter() - started
     del loading  # held until here: Dask forgets a task nobody holds
     peak = _peak_mb(workers, client)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -35,6 +35,9 @@ from bot.study.runner import (
     store_results,
 )
 from bot.study.worker import CellResult
+
+if TYPE_CHECKING:  # distributed is an optional extra: imported when a cluster is asked for
+    from bot.study.dask_backend import Loading
 
 study_app = typer.Typer(
     help="Many replays (symbols x windows x parameter grids) and the verdict report.",
@@ -75,7 +78,7 @@ def study_run(
     client = _connect(cluster, count)
     loading = _start_loading(client, study)
     try:
-        cells = check_study(study, _worker_spans(client, loading))
+        cells = check_study(study, _worker_spans(loading))
         with open_study_file(study) as store:
             plan = plan_study(study, store, cells, new)
             total, todo = len(plan.cells), len(plan.todo)
@@ -89,7 +92,7 @@ def study_run(
                     write(results)
                     bar.advance(results)
 
-                run_tasks(plan.tasks, count, client, stop, on_done)
+                run_tasks(plan.tasks, count, client, stop, on_done, _held(loading))
             done = len(store.done())
     except (StudyConfigError, StoreError) as exc:
         raise fail(str(exc)) from None
@@ -97,7 +100,8 @@ def study_run(
         if client is not None:
             from bot.study.dask_backend import disconnect
 
-            client.cancel(loading)  # done unless the check failed
+            if loading is not None:
+                client.cancel(loading.futures)  # done unless the check failed
             disconnect(client)
     tail = "; stopped by Ctrl-C: run again to resume" if stop.stopped else ""
     typer.echo(
@@ -106,22 +110,27 @@ def study_run(
     )
 
 
-def _start_loading(client: Any, study: StudyConfig) -> list[Any]:
+def _start_loading(client: Any, study: StudyConfig) -> Loading | None:
     if client is None:
-        return []
+        return None
     from bot.study.dask_backend import start_loading
 
     return start_loading(client, str(study.study.data), study.study.symbols)
 
 
-def _worker_spans(client: Any, loading: list[Any]) -> Callable[[], dict[str, Span]] | None:
+def _worker_spans(loading: Loading | None) -> Callable[[], dict[str, Span]] | None:
     # On Dask the workers' loads report the data spans: this process loads nothing (unless
     # the scheduler has no worker yet).
-    if client is None:
+    if loading is None:
         return None
     from bot.study.dask_backend import worker_spans
 
     return worker_spans(loading)
+
+
+def _held(loading: Loading | None) -> dict[str, tuple[str, ...]] | None:
+    # The symbols each Dask worker loaded, so that each first gets the tasks of its own.
+    return None if loading is None else loading.shares
 
 
 def _connect(cluster: str | None, workers: int) -> Any:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib
 import signal
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from bot.adapters.replay.feather import DataFormatError
@@ -78,38 +80,57 @@ def connect(cluster: str, workers: int) -> Any:
         raise StudyConfigError(f"--cluster {cluster}: cannot reach the scheduler ({exc})") from None
 
 
-def start_loading(client: Any, data: str, symbols: Sequence[str]) -> list[Any]:
-    """Have every worker load the study's data now, while this process checks the rest of the
-    study: a worker runs one task at a time, so its first cells start once its data is in
-    memory (as a forked pool worker finds it). Returns the loads' futures, whose results are
-    the data spans the check needs (`worker_spans`): keep them until the run ends (Dask
-    forgets a task nobody holds); cancel them if the check fails."""
-    return [
-        client.submit(
-            preload, data, tuple(symbols), workers=[worker], allow_other_workers=False, pure=False
-        )
-        for worker in client.scheduler_info()["workers"]
+@dataclass(frozen=True, slots=True)
+class Loading:
+    """The data loads `start_loading` started: a future per worker (keep them until the run
+    ends: Dask forgets a task nobody holds) and the symbols each worker loads."""
+
+    futures: list[Any]
+    shares: dict[str, tuple[str, ...]]  # worker address -> the symbols it loads
+
+
+def symbol_shares(workers: Sequence[str], symbols: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """The symbols each worker loads before the study: every symbol on at least one worker
+    and one symbol at least on each; with as many symbols as workers or more, worker i takes
+    every n-th from the i-th, with fewer, symbol i mod m."""
+    n, m = len(workers), len(symbols)
+    if m >= n:
+        return {worker: tuple(symbols[i::n]) for i, worker in enumerate(workers)}
+    return {worker: (symbols[i % m],) for i, worker in enumerate(workers)}
+
+
+def start_loading(client: Any, data: str, symbols: Sequence[str]) -> Loading:
+    """Have the workers load the study's data now, each its share (`symbol_shares`): the
+    loads run side by side, and `run_on_dask` then hands each worker the tasks of the symbols
+    it holds first, as far as they go (a forked pool worker inherits the parent's data
+    instead). The loads' results are the data spans the check needs (`worker_spans`); cancel
+    their futures if the check fails."""
+    shares = symbol_shares(sorted(client.scheduler_info()["workers"]), list(symbols))
+    futures = [
+        client.submit(preload, data, share, workers=[worker], allow_other_workers=False, pure=False)
+        for worker, share in shares.items()
     ]
+    return Loading(futures, shares)
 
 
-def worker_spans(loading: list[Any]) -> Callable[[], dict[str, Span]] | None:
-    """For `check_study`: the data spans the `start_loading` loads return, once all are done
-    (every worker must see the study's data); DataFormatError with the message of the first
-    that failed, or when two workers see different data. None without any load (a scheduler
-    with no worker yet): the parent then loads the data itself."""
-    if not loading:
+def worker_spans(loading: Loading) -> Callable[[], dict[str, Span]] | None:
+    """For `check_study`: the data spans the `start_loading` loads return, once all are done;
+    DataFormatError with the message of the first that failed, or when two workers see
+    different data for a symbol. None without any load (a scheduler with no worker yet): the
+    parent then loads the data itself."""
+    if not loading.futures:
         return None
 
     def spans() -> dict[str, Span]:
-        results: list[dict[str, Span] | str] = [future.result() for future in loading]
-        for result in results:
+        found: dict[str, Span] = {}
+        for future in loading.futures:
+            result: dict[str, Span] | str = future.result()
             if isinstance(result, str):
                 raise DataFormatError(result)
-        first = results[0]
-        if any(result != first for result in results):
-            raise DataFormatError("the Dask workers see different data under the study's path")
-        assert not isinstance(first, str)  # narrowed above, for mypy
-        return first
+            for symbol, span in result.items():
+                if found.setdefault(symbol, span) != span:
+                    raise DataFormatError(f"the Dask workers see different data for {symbol}")
+        return found
 
     return spans
 
@@ -119,16 +140,53 @@ def run_on_dask(
     client: Any,
     stop: StopFlag,
     on_done: Callable[[list[CellResult]], None],
+    held: Mapping[str, Iterable[str]] | None = None,
 ) -> None:
-    """Run `tasks` on the cluster of a Dask `client`, two tasks in flight per worker thread."""
-    wait = importlib.import_module("distributed").wait
-    slots = max(sum(client.nthreads().values()), 1) * 2
+    """Run `tasks` on the cluster of a Dask `client`, two tasks in flight per worker thread;
+    with `held` (worker address -> the symbols its data cache holds: `Loading.shares`), each
+    worker with a free slot gets the first task whose symbols it holds, else the first task
+    (whose data it then loads), so a worker loads another symbol only when its own run out."""
+    distributed = importlib.import_module("distributed")
+    if not held:
+        slots = max(sum(client.nthreads().values()), 1) * 2
 
-    def wait_first(running: set[Any]) -> Iterable[Any]:
-        done: Iterable[Any] = wait(running, return_when="FIRST_COMPLETED").done
-        return done
+        def wait_first(running: set[Any]) -> Iterable[Any]:
+            done: Iterable[Any] = distributed.wait(running, return_when="FIRST_COMPLETED").done
+            return done
 
-    drive(tasks, lambda t: client.submit(run_task, t, pure=False), wait_first, slots, stop, on_done)
+        submit = partial(client.submit, run_task, pure=False)
+        drive(tasks, submit, wait_first, slots, stop, on_done)
+        return
+    holds = {worker: set(symbols) for worker, symbols in held.items()}
+    pending = list(tasks)
+    running: dict[Any, str] = {}  # future -> the worker it was sent to
+    load: dict[str, int] = {}
+    while True:
+        while not stop.stopped and pending:
+            threads: dict[str, int] = client.nthreads()  # workers may join or leave
+            free = [w for w in sorted(threads) if load.get(w, 0) < 2 * threads[w]]
+            if not free:
+                break
+            worker = min(free, key=lambda w: load.get(w, 0))
+            mine = holds.setdefault(worker, set())
+            at = next((i for i, t in enumerate(pending) if _symbols(t) <= mine), 0)
+            task = pending.pop(at)
+            mine |= _symbols(task)
+            # A loose placement: should the worker leave, the task runs elsewhere.
+            future = client.submit(
+                run_task, task, workers=[worker], allow_other_workers=True, pure=False
+            )
+            running[future] = worker
+            load[worker] = load.get(worker, 0) + 1
+        if not running:
+            return
+        for future in list(distributed.wait(list(running), return_when="FIRST_COMPLETED").done):
+            load[running.pop(future)] -= 1
+            on_done(future.result())
+
+
+def _symbols(task: StudyTask) -> set[str]:
+    return {cell.symbol for cell in task.cells}
 
 
 def disconnect(client: Any) -> None:

@@ -16,7 +16,7 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -200,13 +200,15 @@ def run_tasks(
     client: Any | None,
     stop: StopFlag,
     on_done: Callable[[list[CellResult]], None],
+    held: Mapping[str, Iterable[str]] | None = None,
 ) -> None:
-    """Run `tasks` on a Dask `client` (bot.study.dask_backend.connect) when given, else
-    in-process (1 worker) or on a local pool of `workers` processes."""
+    """Run `tasks` on a Dask `client` (bot.study.dask_backend.connect) when given, each worker
+    first given the tasks of the symbols it `held` (`Loading.shares`), else in-process (1
+    worker) or on a local pool of `workers` processes."""
     if client is not None:
         from bot.study.dask_backend import run_on_dask  # distributed is an optional extra
 
-        run_on_dask(tasks, client, stop, on_done)
+        run_on_dask(tasks, client, stop, on_done, held)
     elif workers <= 1:
         for task in tasks:
             if stop.stopped:

@@ -20,7 +20,7 @@ from bot.study.runner import (
     run_tasks,
     store_results,
 )
-from tests.study.kit import study_config, study_doc
+from tests.study.kit import BTC, ETH, study_config, study_doc
 
 
 def results_dump(path: Path) -> list[str]:
@@ -35,16 +35,17 @@ def results_dump(path: Path) -> list[str]:
 
 def run(db: Path, workers: int, client: object = None) -> list[str]:
     config = study_config(db)
-    spans = None
+    spans, held = None, None
     if client is not None:  # as `ltbot study run --cluster`: the workers' loads give the spans
         from bot.study.dask_backend import start_loading, worker_spans
 
-        spans = worker_spans(start_loading(client, str(config.study.data), config.study.symbols))
+        loading = start_loading(client, str(config.study.data), config.study.symbols)
+        spans, held = worker_spans(loading), loading.shares
     cells = check_study(config, spans)
     with open_study_file(config) as store:
         plan = plan_study(config, store, cells)
         with StopFlag() as stop:
-            run_tasks(plan.tasks, workers, client, stop, store_results(store))
+            run_tasks(plan.tasks, workers, client, stop, store_results(store), held)
     return results_dump(db)
 
 
@@ -72,13 +73,15 @@ def test_dask_local_cluster_of_two_workers_writes_the_same_results(tmp_path: Pat
         # event loop woken less often (LOCAL_WORKER_CONFIG)
         assert list(client.run(_profiling).values()) == [False, False]
         assert list(client.run(_intervals).values()) == [("2s", "1s", "1s")] * 2
-        # Each worker loads the data before its first cell and reports the spans the parent
-        # checks the study with (the parent loads nothing).
+        # Each worker loads its share of the data before its first cell and reports the spans
+        # the parent checks the study with (the parent loads nothing).
         loading = start_loading(client, str(config.study.data), config.study.symbols)
-        assert [f.result() for f in loading] == [spans, spans]
-        cached = client.run(_cached_symbols)
-        assert list(cached.values()) == [sorted(config.study.symbols)] * 2
+        first, second = sorted(client.nthreads())
+        assert loading.shares == {first: (BTC,), second: (ETH,)}
+        assert [f.result() for f in loading.futures] == [{BTC: spans[BTC]}, {ETH: spans[ETH]}]
         on_dask = run(tmp_path / "dask.db", 2, client)
+        # Each ran the cells of its own symbol only: neither had to load the other's data.
+        assert client.run(_cached_symbols) == {first: [BTC], second: [ETH]}
         # A symbol without data fails the check with the line the parent's own load gives.
         symbols = (*config.study.symbols, "SOL/USDT:USDT")
         missing = config.model_copy(
@@ -139,6 +142,14 @@ def test_notebook_function_returns_one_row_per_cell_and_vehicle(tmp_path: Path) 
 
 def test_without_any_dask_worker_the_parent_loads_the_data_itself() -> None:
     # A scheduler of your own with no worker yet: no load to ask, so `check_study` loads.
-    from bot.study.dask_backend import worker_spans
+    from bot.study.dask_backend import Loading, worker_spans
 
-    assert worker_spans([]) is None
+    assert worker_spans(Loading([], {})) is None
+
+
+def test_each_symbol_is_loaded_by_a_worker_and_each_worker_loads_one_at_least() -> None:
+    from bot.study.dask_backend import symbol_shares
+
+    assert symbol_shares(["a", "b"], ["X", "Y", "Z"]) == {"a": ("X", "Z"), "b": ("Y",)}
+    assert symbol_shares(["a", "b", "c"], ["X", "Y"]) == {"a": ("X",), "b": ("Y",), "c": ("X",)}
+    assert symbol_shares(["a"], ["X", "Y"]) == {"a": ("X", "Y")}
