@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
 from bot.study.config import StudyConfig, StudyConfigError, window_ranges
@@ -80,5 +81,10 @@ def expand_cells(config: StudyConfig, spans: dict[str, Span]) -> list[Cell]:
 
 
 def batch_cells(cells: list[Cell], size: int) -> list[list[Cell]]:
-    """Cells in tasks of `size`, in order (a task's cells share the symbol when they can)."""
-    return [cells[i : i + size] for i in range(0, len(cells), size)]
+    """Cells in tasks of `size` at most, in order, a task's cells all of one symbol (so a
+    Dask worker holding that symbol's data can run the whole task)."""
+    batches: list[list[Cell]] = []
+    for _, group in groupby(cells, key=lambda cell: cell.symbol):
+        run = list(group)
+        batches += [run[i : i + size] for i in range(0, len(run), size)]
+    return batches

@@ -169,8 +169,10 @@ def run_on_dask(
                 break
             worker = min(free, key=lambda w: load.get(w, 0))
             mine = holds.setdefault(worker, set())
-            at = next((i for i, t in enumerate(pending) if _symbols(t) <= mine), 0)
-            task = pending.pop(at)
+            at = next((i for i, t in enumerate(pending) if _symbols(t) <= mine), None)
+            if at is None and running and _few_left(pending, holds, load, worker):
+                break  # the workers that hold the data finish these sooner than a new load
+            task = pending.pop(at or 0)
             mine |= _symbols(task)
             # A loose placement: should the worker leave, the task runs elsewhere.
             future = client.submit(
@@ -187,6 +189,19 @@ def run_on_dask(
 
 def _symbols(task: StudyTask) -> set[str]:
     return {cell.symbol for cell in task.cells}
+
+
+def _few_left(
+    pending: list[StudyTask], holds: dict[str, set[str]], load: dict[str, int], worker: str
+) -> bool:
+    # Whether to leave the next task to the workers that hold its data: its symbols have no
+    # more tasks waiting than those workers have in flight, so they finish them about as
+    # soon as this worker would have loaded the data (a load takes about two tasks' time on
+    # the bench study: 0.8 s against 0.36 s a task).
+    symbols = _symbols(pending[0])
+    holders = [w for w, held in holds.items() if w != worker and symbols <= held]
+    waiting = sum(1 for task in pending if _symbols(task) == symbols)
+    return bool(holders) and waiting <= sum(load.get(w, 0) for w in holders)
 
 
 def disconnect(client: Any) -> None:

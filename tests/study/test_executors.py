@@ -153,3 +153,13 @@ def test_each_symbol_is_loaded_by_a_worker_and_each_worker_loads_one_at_least() 
     assert symbol_shares(["a", "b"], ["X", "Y", "Z"]) == {"a": ("X", "Z"), "b": ("Y",)}
     assert symbol_shares(["a", "b", "c"], ["X", "Y"]) == {"a": ("X",), "b": ("Y",), "c": ("X",)}
     assert symbol_shares(["a"], ["X", "Y"]) == {"a": ("X", "Y")}
+
+
+def test_a_task_holds_cells_of_one_symbol(tmp_path: Path) -> None:
+    # 2 symbols x 2 windows in tasks of 3: one symbol per task, so a Dask worker that holds
+    # one symbol's data runs whole tasks of it.
+    study = {**study_doc(tmp_path / "s.db")["study"], "cells_per_task": 3}
+    config = study_config(tmp_path / "s.db", study=study)
+    with open_study_file(config) as store:
+        plan = plan_study(config, store, check_study(config))
+    assert [[c.symbol for c in t.cells] for t in plan.tasks] == [[BTC, BTC], [ETH, ETH]]
