@@ -92,7 +92,8 @@ def study_run(
                     write(results)
                     bar.advance(results)
 
-                run_tasks(plan.tasks, count, client, stop, on_done, _held(loading))
+                held = None if loading is None else loading.shares
+                run_tasks(plan.tasks, count, client, stop, on_done, held)
             done = len(store.done())
     except (StudyConfigError, StoreError) as exc:
         raise fail(str(exc)) from None
@@ -126,11 +127,6 @@ def _worker_spans(loading: Loading | None) -> Callable[[], dict[str, Span]] | No
     from bot.study.dask_backend import worker_spans
 
     return worker_spans(loading)
-
-
-def _held(loading: Loading | None) -> dict[str, tuple[str, ...]] | None:
-    # The symbols each Dask worker loaded, so that each first gets the tasks of its own.
-    return None if loading is None else loading.shares
 
 
 def _connect(cluster: str | None, workers: int) -> Any:
