@@ -190,9 +190,9 @@ def _load_series(
         mark, mark_step = _finest(
             mine, "mark", symbol, start - timedelta(days=1) if start else None, end
         )
-        basis_at, basis = _basis(candles, step, mark)
+        basis_at, basis = _basis(candles, step, mark, mark_step)
         rates = _funding(mine, symbol)
-        marks = {m.at + timedelta(seconds=timeframe_seconds(m.timeframe)): m.close for m in mark}
+        marks = {m.at + mark_step: m.close for m in mark}
         bars = {m.at: m for m in mark if sound_candle(m)} if mark and mark_step == step else {}
         funding_at = [r.at for r in rates]
         series.append(
@@ -220,14 +220,15 @@ def _finest(
 
 
 def _basis(
-    candles: list[Candle], step: timedelta, marks: list[Candle]
+    candles: list[Candle], step: timedelta, marks: list[Candle], mark_step: timedelta
 ) -> tuple[list[datetime], list[float]]:
-    # mark/last at each mark candle's close, where a last-price candle closes at the same time.
+    # mark/last at each mark candle's close, where a last-price candle closes at the same time
+    # (`marks` are one timeframe's: `_finest`, bars of `mark_step`).
     closes = {c.at + step: c.close for c in candles}
     times: list[datetime] = []
     ratios: list[float] = []
     for m in marks:
-        close_at = m.at + timedelta(seconds=timeframe_seconds(m.timeframe))
+        close_at = m.at + mark_step
         last = closes.get(close_at)
         if last:
             times.append(close_at)
