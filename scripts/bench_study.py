@@ -49,6 +49,7 @@ def run_once(db: Path, workers: int, dask: bool, quick: bool) -> dict[str, Any]:
     """One study run into a fresh file: wall time, cells, steps, peak RSS per worker (MB)."""
     from loguru import logger
 
+    from bot.study import market
     from bot.study.config import study_config_from
     from bot.study.runner import (
         StopFlag,
@@ -57,33 +58,29 @@ def run_once(db: Path, workers: int, dask: bool, quick: bool) -> dict[str, Any]:
         plan_study,
         run_tasks,
         store_results,
+        study_workers,
     )
 
     logger.remove()
     config = study_config_from(study_doc(db, quick), ROOT)
+    # Each run starts as `ltbot study run` in a fresh process does, with no market data
+    # loaded: its wall time includes loading the data (in this process for 1 worker, each
+    # worker its share on the pool and on Dask).
+    market.clear_cache()
     cpu_before = _cpu()
     client = None
     if dask:
         from bot.study.dask_backend import connect
 
-        client = connect("local", workers)
+        client = connect("local", workers)  # starting the cluster is not timed
     started = time.perf_counter()
-    loading, spans, held = None, None, None
-    if client is not None:
-        from bot.study.dask_backend import start_loading, worker_spans
-
-        # As `ltbot study run --cluster` does: the workers load the data, each its share, and
-        # report the spans the check needs; each then first gets the tasks of its own symbols
-        # (inside the timed span; starting the cluster is not).
-        loading = start_loading(client, str(config.study.data), config.study.symbols)
-        spans, held = worker_spans(loading), loading.shares
-    cells = check_study(config, spans)
-    with open_study_file(config) as store:
-        plan = plan_study(config, store, cells)
-        with StopFlag() as stop:
-            run_tasks(plan.tasks, workers, client, stop, store_results(store), held)
+    with study_workers(config, workers, client) as crew:
+        cells = check_study(config, crew.spans())
+        with open_study_file(config) as store:
+            plan = plan_study(config, store, cells)
+            with StopFlag() as stop:
+                run_tasks(plan.tasks, crew.workers, stop, store_results(store), crew.held)
     wall = time.perf_counter() - started
-    del loading  # held until here: Dask forgets a task nobody holds
     peak = _peak_mb(workers, client)
     if client is not None:
         from bot.study.dask_backend import disconnect

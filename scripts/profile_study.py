@@ -168,8 +168,8 @@ def report(cells_wanted: int = 2) -> None:
     config = study_config_from(study_doc(Path(tempfile.mkdtemp()) / "s.db", True), ROOT)
     with open_study_file(config) as store:
         plan = plan_study(config, store, check_study(config))
-    market._CACHE.clear()
-    load = best_cpu(lambda: (market._CACHE.clear(), market.symbol_data(DATA, "BTC/USDT:USDT")), 3)
+    market.clear_cache()
+    load = best_cpu(lambda: (market.clear_cache(), market.symbol_data(DATA, "BTC/USDT:USDT")), 3)
     cells = [c for t in plan.tasks for c in t.cells][:cells_wanted]
     task = plan.tasks[0]
     print("| cell | layer | CPU s | us per portfolio-bar step | share of the cell |")

@@ -20,9 +20,10 @@ from bot.reports.decay import TokenDecomposition
 from bot.reports.export import export_json, write_export  # `ltbot report --format json|csv`
 from bot.reports.model import LedgerRows
 from bot.runtime.clock import FakeClock  # the test clock of the Clock port (STYLE 7.3)
-from bot.study.market import Regime
+from bot.study.market import Regime, clear_cache
 
 __getattr__, DEFAULT_VEHICLES, REASONS, FakeClock
+clear_cache  # scripts/bench_study.py: each run loads the data as a fresh process does
 SimExchange.set_time, SimExchange.inject, SimExchange.clear_faults  # how tests drive the sim
 SimHTTPServer.daemon_threads, SimHTTPServer.block_on_close  # socketserver hooks
 SimHTTPServer.handle_error  # socketserver hook

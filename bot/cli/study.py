@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,8 +20,7 @@ from rich.progress import (
 from bot.adapters.sqlite.identity import StoreError
 from bot.cli.common import CONTEXT, fail
 from bot.runtime.clock import monotonic
-from bot.study.config import StudyConfig, StudyConfigError, load_study_config
-from bot.study.market import Span
+from bot.study.config import StudyConfigError, load_study_config
 from bot.study.report import FORMATS, write_report
 from bot.study.results import load_results
 from bot.study.runner import (
@@ -33,11 +31,9 @@ from bot.study.runner import (
     plan_study,
     run_tasks,
     store_results,
+    study_workers,
 )
 from bot.study.worker import CellResult
-
-if TYPE_CHECKING:  # distributed is an optional extra: imported when a cluster is asked for
-    from bot.study.dask_backend import Loading
 
 study_app = typer.Typer(
     help="Many replays (symbols x windows x parameter grids) and the verdict report.",
@@ -76,57 +72,36 @@ def study_run(
         raise fail(str(exc)) from None
     count = workers or default_workers()
     client = _connect(cluster, count)
-    loading = _start_loading(client, study)
     try:
-        cells = check_study(study, _worker_spans(loading))
-        with open_study_file(study) as store:
-            plan = plan_study(study, store, cells, new)
-            total, todo = len(plan.cells), len(plan.todo)
-            if not todo:
-                typer.echo(f"nothing to do: all {total} cells are in {study.study.db}")
-                return
-            write = store_results(store)
-            with StopFlag() as stop, StudyProgress(total, total - todo) as bar:
+        with study_workers(study, count, client) as crew:
+            cells = check_study(study, crew.spans())
+            with open_study_file(study) as store:
+                plan = plan_study(study, store, cells, new)
+                total, todo = len(plan.cells), len(plan.todo)
+                if not todo:
+                    typer.echo(f"nothing to do: all {total} cells are in {study.study.db}")
+                    return
+                write = store_results(store)
+                with StopFlag() as stop, StudyProgress(total, total - todo) as bar:
 
-                def on_done(results: list[CellResult]) -> None:
-                    write(results)
-                    bar.advance(results)
+                    def on_done(results: list[CellResult]) -> None:
+                        write(results)
+                        bar.advance(results)
 
-                held = None if loading is None else loading.shares
-                run_tasks(plan.tasks, count, client, stop, on_done, held)
-            done = len(store.done())
+                    run_tasks(plan.tasks, crew.workers, stop, on_done, crew.held)
+                done = len(store.done())
     except (StudyConfigError, StoreError) as exc:
         raise fail(str(exc)) from None
     finally:
         if client is not None:
             from bot.study.dask_backend import disconnect
 
-            if loading is not None:
-                client.cancel(loading.futures)  # done unless the check failed
             disconnect(client)
     tail = "; stopped by Ctrl-C: run again to resume" if stop.stopped else ""
     typer.echo(
         f"{done}/{total} cells done ({bar.steps:,} portfolio-bar steps in {bar.elapsed():.1f} s)"
         f"; study file: {study.study.db}{tail}"
     )
-
-
-def _start_loading(client: Any, study: StudyConfig) -> Loading | None:
-    if client is None:
-        return None
-    from bot.study.dask_backend import start_loading
-
-    return start_loading(client, str(study.study.data), study.study.symbols)
-
-
-def _worker_spans(loading: Loading | None) -> Callable[[], dict[str, Span]] | None:
-    # On Dask the workers' loads report the data spans: this process loads nothing (unless
-    # the scheduler has no worker yet).
-    if loading is None:
-        return None
-    from bot.study.dask_backend import worker_spans
-
-    return worker_spans(loading)
 
 
 def _connect(cluster: str | None, workers: int) -> Any:

@@ -22,6 +22,7 @@ from bot.study.runner import (
     plan_study,
     run_tasks,
     store_results,
+    study_workers,
 )
 
 __all__ = ["run_study"]
@@ -43,9 +44,10 @@ def run_study(
         study = study_config_from(config, Path.cwd())
     else:
         study = config
-    cells = check_study(study)
-    with open_study_file(study) as store:
-        plan = plan_study(study, store, cells, new)
-        with StopFlag() as stop:
-            run_tasks(plan.tasks, workers, None, stop, store_results(store))
+    with study_workers(study, workers) as crew:
+        cells = check_study(study, crew.spans())
+        with open_study_file(study) as store:
+            plan = plan_study(study, store, cells, new)
+            with StopFlag() as stop:
+                run_tasks(plan.tasks, crew.workers, stop, store_results(store), crew.held)
     return load_results(study.study.db)

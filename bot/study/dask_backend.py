@@ -7,19 +7,16 @@ see the study's data path (a shared file system) and have ltbot installed (docs/
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import signal
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from bot.adapters.replay.feather import DataFormatError
 from bot.study.config import StudyConfigError
-from bot.study.market import Span, preload
-from bot.study.runner import StopFlag
-from bot.study.worker import CellResult, StudyTask, run_task
+from bot.study.market import preload
+from bot.study.placement import Loading, symbol_shares
+from bot.study.worker import StudyTask, run_task
 
 CONNECT_TIMEOUT = "5s"
 # What a LocalCluster runs with (`--cluster local`); a scheduler of your own keeps its own
@@ -80,128 +77,54 @@ def connect(cluster: str, workers: int) -> Any:
         raise StudyConfigError(f"--cluster {cluster}: cannot reach the scheduler ({exc})") from None
 
 
-@dataclass(frozen=True, slots=True)
-class Loading:
-    """The data loads `start_loading` started: a future per worker (keep them until the run
-    ends: Dask forgets a task nobody holds) and the symbols each worker loads."""
+class DaskWorkers:
+    """The workers of a Dask cluster, as `bot.study.placement.run_placed` drives them."""
 
-    futures: list[Any]
-    shares: dict[str, tuple[str, ...]]  # worker address -> the symbols it loads
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._distributed = importlib.import_module("distributed")
+        self._loads: list[Any] = []
 
-
-def symbol_shares(workers: Sequence[str], symbols: Sequence[str]) -> dict[str, tuple[str, ...]]:
-    """The symbols each worker loads before the study: every symbol on at least one worker
-    and one symbol at least on each; with as many symbols as workers or more, worker i takes
-    every n-th from the i-th, with fewer, symbol i mod m."""
-    n, m = len(workers), len(symbols)
-    if m >= n:
-        return {worker: tuple(symbols[i::n]) for i, worker in enumerate(workers)}
-    return {worker: (symbols[i % m],) for i, worker in enumerate(workers)}
-
-
-def start_loading(client: Any, data: str, symbols: Sequence[str]) -> Loading:
-    """Have the workers load the study's data now, each its share (`symbol_shares`): the
-    loads run side by side, and `run_on_dask` then hands each worker the tasks of the symbols
-    it holds first, as far as they go (a forked pool worker inherits the parent's data
-    instead). The loads' results are the data spans the check needs (`worker_spans`); cancel
-    their futures if the check fails."""
-    shares = symbol_shares(sorted(client.scheduler_info()["workers"]), list(symbols))
-    futures = [
-        client.submit(preload, data, share, workers=[worker], allow_other_workers=False, pure=False)
-        for worker, share in shares.items()
-    ]
-    return Loading(futures, shares)
-
-
-def worker_spans(loading: Loading) -> Callable[[], dict[str, Span]] | None:
-    """For `check_study`: the data spans the `start_loading` loads return, once all are done;
-    DataFormatError with the message of the first that failed, or when two workers see
-    different data for a symbol. None without any load (a scheduler with no worker yet): the
-    parent then loads the data itself."""
-    if not loading.futures:
-        return None
-
-    def spans() -> dict[str, Span]:
-        found: dict[str, Span] = {}
-        for future in loading.futures:
-            result: dict[str, Span] | str = future.result()
-            if isinstance(result, str):
-                raise DataFormatError(result)
-            for symbol, span in result.items():
-                if found.setdefault(symbol, span) != span:
-                    raise DataFormatError(f"the Dask workers see different data for {symbol}")
-        return found
-
-    return spans
-
-
-def run_on_dask(
-    tasks: list[StudyTask],
-    client: Any,
-    stop: StopFlag,
-    on_done: Callable[[list[CellResult]], None],
-    held: Mapping[str, Iterable[str]] | None = None,
-) -> None:
-    """Run `tasks` on the cluster of a Dask `client`, two tasks in flight per worker thread.
-
-    `held`: worker address -> the symbols its data cache holds (`Loading.shares`). A worker
-    with a free slot gets the first task whose symbols it holds, else the first task (whose
-    data it then loads), so a worker loads another symbol only when its own run out; without
-    `held`, tasks go in order. Workers may join or leave while the study runs; with none yet,
-    the tasks wait for one."""
-    distributed = importlib.import_module("distributed")
-    holds = {worker: set(symbols) for worker, symbols in (held or {}).items()}
-    pending = [(_symbols(task), task) for task in tasks]
-    running: dict[Any, str] = {}  # future -> the worker it was sent to
-    load: dict[str, int] = {}
-    while True:
-        while not stop.stopped and pending:
-            threads: dict[str, int] = client.nthreads()
-            if not threads and not running:
-                with contextlib.suppress(TimeoutError):  # look at `stop` again every second
-                    client.wait_for_workers(1, timeout=1)
-                continue
-            free = [w for w in sorted(threads) if load.get(w, 0) < 2 * threads[w]]
-            if not free:
-                break
-            worker = min(free, key=lambda w: load.get(w, 0))
-            mine = holds.setdefault(worker, set())
-            at = next((i for i, (symbols, _) in enumerate(pending) if symbols <= mine), None)
-            if at is None and running and _few_left(pending, holds, load, worker):
-                break  # the workers that hold the data finish these sooner than a new load
-            symbols, task = pending.pop(at or 0)
-            mine |= symbols
-            # A loose placement: should the worker leave, the task runs elsewhere.
-            future = client.submit(
-                run_task, task, workers=[worker], allow_other_workers=True, pure=False
+    def start_loading(self, data: str, symbols: Sequence[str]) -> Loading:
+        """Have the workers load the study's data now, each its share (`symbol_shares`), side
+        by side (`market.preload`); the loads' results are the spans `worker_spans` hands
+        the check. The loads' futures are held until `close`: Dask forgets a task nobody
+        holds."""
+        shares = symbol_shares(sorted(self.client.scheduler_info()["workers"]), list(symbols))
+        self._loads = [
+            self.client.submit(
+                preload, data, share, workers=[worker], allow_other_workers=False, pure=False
             )
-            running[future] = worker
-            load[worker] = load.get(worker, 0) + 1
-        if not running:
-            return
-        for future in list(distributed.wait(list(running), return_when="FIRST_COMPLETED").done):
-            load[running.pop(future)] -= 1
-            on_done(future.result())
+            for worker, share in shares.items()
+        ]
+        return Loading(self._loads, shares)
 
+    def nthreads(self) -> dict[str, int]:
+        """Worker address -> its threads, as the scheduler knows them now."""
+        threads: dict[str, int] = self.client.nthreads()
+        return threads
 
-def _symbols(task: StudyTask) -> set[str]:
-    return {cell.symbol for cell in task.cells}
+    def run_on(self, worker: str, task: StudyTask) -> Any:
+        """Send `task` to `worker`, loosely: should the worker leave, it runs elsewhere."""
+        return self.client.submit(
+            run_task, task, workers=[worker], allow_other_workers=True, pure=False
+        )
 
+    def wait_first(self, running: list[Any]) -> Iterable[Any]:
+        """The futures of `running` that are done, once one is."""
+        done: Iterable[Any] = self._distributed.wait(running, return_when="FIRST_COMPLETED").done
+        return done
 
-def _few_left(
-    pending: list[tuple[set[str], StudyTask]],
-    holds: dict[str, set[str]],
-    load: dict[str, int],
-    worker: str,
-) -> bool:
-    # Whether to leave the next task to the workers that hold its data: its symbols have no
-    # more tasks waiting than those workers have in flight, so they finish them about as
-    # soon as this worker would have loaded the data (a load takes about two tasks' time on
-    # the bench study: 0.8 s against 0.36 s a task).
-    symbols = pending[0][0]
-    holders = [w for w, held in holds.items() if w != worker and symbols <= held]
-    waiting = sum(1 for other, _ in pending if other == symbols)
-    return bool(holders) and waiting <= sum(load.get(w, 0) for w in holders)
+    def wait_for_workers(self, timeout: float) -> None:
+        """Block until a worker joins the scheduler (TimeoutError after `timeout` s)."""
+        self.client.wait_for_workers(1, timeout=timeout)
+
+    def close(self, cancel: bool = False) -> None:
+        """Let go of the loads (cancelled, should the check have failed before they ended);
+        the client stays connected (`disconnect`)."""
+        del cancel  # the tasks in flight are the caller's to wait for or drop
+        self.client.cancel(self._loads)
+        self._loads = []
 
 
 def disconnect(client: Any) -> None:

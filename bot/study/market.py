@@ -78,9 +78,15 @@ def symbol_data(path: Path, symbol: str) -> SymbolData:
 Span = tuple[datetime, datetime]
 
 
+def clear_cache() -> None:
+    """Forget every loaded series (the next `symbol_data` reads the files again, as a fresh
+    process would: scripts/bench_study.py starts each run this way)."""
+    _CACHE.clear()
+
+
 def preload(path: str, symbols: tuple[str, ...]) -> dict[str, Span] | str:
-    """Load every symbol's data into this process's cache (a Dask worker's warm-up) and return
-    each symbol's span (`SymbolData.span`), from which the parent checks the study without
+    """Load every symbol's data into this process's cache (a pool or Dask worker's warm-up) and
+    return each symbol's span (`SymbolData.span`), from which the parent checks the study without
     loading the data itself; or the DataFormatError's message, as the parent's own check would
     raise it (a returned message, not a raised error: Dask would log a failed task)."""
     try:

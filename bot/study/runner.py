@@ -9,17 +9,16 @@ tasks in flight, whose results are kept. A re-run skips the cells the file alrea
 
 from __future__ import annotations
 
-import concurrent.futures as cf
+import contextlib
 import dataclasses
-import gc
 import json
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import __version__
 from bot.adapters.replay.feather import DataFormatError
@@ -30,8 +29,13 @@ from bot.runtime.wiring import build_engine
 from bot.study.cells import Cell, batch_cells, expand_cells
 from bot.study.config import StudyConfig, StudyConfigError
 from bot.study.fold import DECAY_COLUMNS, FEE_KINDS
+from bot.study.local_pool import LocalPool
 from bot.study.market import Span, symbol_data
-from bot.study.worker import CellResult, StudyTask, cell_settings, ignore_interrupts, run_task
+from bot.study.placement import Loading, Workers, run_placed, worker_spans
+from bot.study.worker import CellResult, StudyTask, cell_settings, run_task
+
+if TYPE_CHECKING:
+    from bot.study.dask_backend import DaskWorkers
 
 CELL_COLUMNS: dict[str, type] = {
     "symbol": str, "start": str, "end": str, "strategy": str, "params": str,
@@ -70,9 +74,9 @@ def check_study(
     data, the windows against it, every strategy parameter set and vehicle (one engine built
     per symbol and parameter set). StudyConfigError (one line) on the first problem.
 
-    The data is loaded by this process (a local pool's forked workers inherit it), or, given
-    `spans`, by whoever that asks (`dask_backend.worker_spans`: the Dask workers, which load it
-    anyway, so this process does not compete with them for the cores); either raises
+    The data is loaded by this process (in-process runs), or, given `spans`, by whoever that
+    asks (`Crew.spans`: the pool's or the Dask workers, which load it anyway, each its share,
+    so this process does not compete with them for the cores); either raises
     DataFormatError on bad data."""
     try:
         if spans is None:
@@ -166,75 +170,66 @@ class StopFlag:
         self.stopped = True
 
 
-Submit = Callable[[StudyTask], Any]
-WaitFirst = Callable[[set[Any]], Iterable[Any]]
+@dataclass(slots=True)
+class Crew:
+    """The workers a study runs on (None: in-process) and the data loads they started."""
+
+    workers: Workers | None
+    loading: Loading | None
+
+    def spans(self) -> Callable[[], dict[str, Span]] | None:
+        """For `check_study`: the spans the workers' loads report (None: load here)."""
+        return worker_spans(self.loading)
+
+    @property
+    def held(self) -> dict[str, tuple[str, ...]] | None:
+        """Worker address -> the symbols it loads (for `run_tasks`)."""
+        return None if self.loading is None else self.loading.shares
 
 
-def drive(
-    tasks: list[StudyTask],
-    submit: Submit,
-    wait_first: WaitFirst,
-    limit: int,
-    stop: StopFlag,
-    on_done: Callable[[list[CellResult]], None],
-) -> None:
-    """Keep up to `limit` tasks in flight; hand each result to `on_done` as it completes."""
-    queue = iter(tasks)
-    running: set[Any] = set()
-    while True:
-        while not stop.stopped and len(running) < limit:
-            task = next(queue, None)
-            if task is None:
-                break
-            running.add(submit(task))
-        if not running:
-            return
-        for future in list(wait_first(running)):
-            running.discard(future)
-            on_done(future.result())
+@contextlib.contextmanager
+def study_workers(config: StudyConfig, count: int, client: Any = None) -> Iterator[Crew]:
+    """The workers of a study, each already loading its share of the data: a Dask `client`'s
+    (`bot.study.dask_backend.connect`), else a local pool of `count` processes, else (`count`
+    1) none: the cells run in this process, which loads the data itself.
+
+    Closed at the end: the pool's processes are waited for, or, on an error or a second
+    Ctrl-C, its tasks not started are dropped (nothing more is written)."""
+    workers: LocalPool | DaskWorkers
+    if client is not None:
+        from bot.study.dask_backend import DaskWorkers  # distributed is an optional extra
+
+        workers = DaskWorkers(client)
+    elif count > 1:
+        workers = LocalPool(count)
+    else:
+        yield Crew(None, None)
+        return
+    try:
+        yield Crew(workers, workers.start_loading(str(config.study.data), config.study.symbols))
+    except BaseException:
+        workers.close(cancel=True)
+        raise
+    workers.close()
 
 
 def run_tasks(
     tasks: list[StudyTask],
-    workers: int,
-    client: Any | None,
+    workers: Workers | None,
     stop: StopFlag,
     on_done: Callable[[list[CellResult]], None],
     held: Mapping[str, Iterable[str]] | None = None,
 ) -> None:
-    """Run `tasks` on a Dask `client` (bot.study.dask_backend.connect) when given, each worker
-    first given the tasks of the symbols it `held` (`Loading.shares`), else in-process (1
-    worker) or on a local pool of `workers` processes."""
-    if client is not None:
-        from bot.study.dask_backend import run_on_dask  # distributed is an optional extra
-
-        run_on_dask(tasks, client, stop, on_done, held)
-    elif workers <= 1:
-        for task in tasks:
-            if stop.stopped:
-                return
-            on_done(run_task(task))
-    else:
-        pool = cf.ProcessPoolExecutor(workers, initializer=ignore_interrupts)
-        # As the gc module advises before a fork without exec: what this process holds (the
-        # market data the check loaded, which the forked workers inherit) moves out of the
-        # cyclic collector's sight, so no worker's collection walks it or writes to its
-        # pages (which copy-on-write would then copy). Undone once the pool is shut down.
-        gc.freeze()
-
-        def wait_first(running: set[Any]) -> Iterable[Any]:
-            return cf.wait(running, return_when=cf.FIRST_COMPLETED).done
-
-        try:
-            drive(tasks, lambda t: pool.submit(run_task, t), wait_first, workers * 2, stop, on_done)
-        except BaseException:
-            # A second Ctrl-C or a failing task: drop the queued tasks, write nothing more.
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        else:
-            pool.shutdown()
-        finally:
-            gc.unfreeze()
+    """Run `tasks` on `workers` (`study_workers`), each first given the tasks of the symbols it
+    `held` (`Crew.held`), or in this process (None); each result goes to `on_done` as it
+    arrives. After a Ctrl-C (`stop`) nothing more starts; the tasks in flight finish."""
+    if workers is not None:
+        run_placed(tasks, workers, lambda: stop.stopped, on_done, held)
+        return
+    for task in tasks:
+        if stop.stopped:
+            return
+        on_done(run_task(task))
 
 
 def default_workers() -> int:

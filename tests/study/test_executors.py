@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.study import run_study
-from bot.study.config import StudyConfigError
+from bot.study import market, run_study
+from bot.study.config import StudyConfig, StudyConfigError
+from bot.study.local_pool import LocalPool
 from bot.study.market import symbol_data
+from bot.study.placement import Loading, symbol_shares, worker_spans
 from bot.study.runner import (
     StopFlag,
     check_study,
@@ -19,7 +21,9 @@ from bot.study.runner import (
     plan_study,
     run_tasks,
     store_results,
+    study_workers,
 )
+from bot.study.worker import CellResult
 from tests.study.kit import BTC, ETH, study_config, study_doc
 
 
@@ -34,18 +38,14 @@ def results_dump(path: Path) -> list[str]:
 
 
 def run(db: Path, workers: int, client: object = None) -> list[str]:
+    # As `ltbot study run`: the pool's or Dask's workers load the data and give the spans.
     config = study_config(db)
-    spans, held = None, None
-    if client is not None:  # as `ltbot study run --cluster`: the workers' loads give the spans
-        from bot.study.dask_backend import start_loading, worker_spans
-
-        loading = start_loading(client, str(config.study.data), config.study.symbols)
-        spans, held = worker_spans(loading), loading.shares
-    cells = check_study(config, spans)
-    with open_study_file(config) as store:
-        plan = plan_study(config, store, cells)
-        with StopFlag() as stop:
-            run_tasks(plan.tasks, workers, client, stop, store_results(store), held)
+    with study_workers(config, workers, client) as crew:
+        cells = check_study(config, crew.spans())
+        with open_study_file(config) as store:
+            plan = plan_study(config, store, cells)
+            with StopFlag() as stop:
+                run_tasks(plan.tasks, crew.workers, stop, store_results(store), crew.held)
     return results_dump(db)
 
 
@@ -56,9 +56,59 @@ def test_one_and_two_local_workers_write_the_same_results(tmp_path: Path) -> Non
     assert one == two
 
 
+def test_each_pool_worker_loads_its_share_and_runs_its_own_symbol(tmp_path: Path) -> None:
+    config = study_config(tmp_path / "pool.db")
+    market.clear_cache()  # a forked worker inherits what this process has loaded
+    with study_workers(config, 2) as crew:
+        pool = crew.workers
+        assert isinstance(pool, LocalPool)
+        # The parent loads nothing: the workers' loads report the spans the check needs.
+        assert crew.held == {"local-1": (BTC,), "local-2": (ETH,)}
+        spans_of = crew.spans()
+        assert spans_of is not None
+        cells = check_study(config, spans_of)
+        assert market._CACHE == {}
+        with open_study_file(config) as store:
+            plan = plan_study(config, store, cells)
+            ran: dict[str, list[str]] = {}
+
+            def on_done(results: list[CellResult]) -> None:
+                symbols = {r.cell["symbol"] for r in results}
+                assert len(symbols) == 1
+                ran.setdefault(symbols.pop(), []).append("task")
+                store_results(store)(results)
+
+            with StopFlag() as stop:
+                run_tasks(plan.tasks, pool, stop, on_done, crew.held)
+        cached = {w: pool.call(w, _cached_symbols).result() for w in ("local-1", "local-2")}
+    # Neither worker had to load the other's data: each ran its own symbol's tasks.
+    assert cached == {"local-1": [BTC], "local-2": [ETH]}
+    assert spans_of() == {s: symbol_data(config.study.data, s).span for s in config.study.symbols}
+    assert sorted(ran) == [BTC, ETH]
+    assert results_dump(tmp_path / "pool.db") == run(tmp_path / "one.db", 1)
+
+
+def test_a_symbol_without_data_fails_the_pool_check_with_the_parent_line(tmp_path: Path) -> None:
+    config = _with_sol(study_config(tmp_path / "pool.db"))
+    with study_workers(config, 2) as crew, pytest.raises(StudyConfigError) as on_workers:
+        check_study(config, crew.spans())
+    with pytest.raises(StudyConfigError) as here:
+        check_study(config)
+    assert str(on_workers.value) == str(here.value) == NO_SOL
+    assert not (tmp_path / "pool.db").exists()
+
+
+def _with_sol(config: StudyConfig) -> StudyConfig:
+    symbols = (*config.study.symbols, "SOL/USDT:USDT")
+    return config.model_copy(update={"study": config.study.model_copy(update={"symbols": symbols})})
+
+
+NO_SOL = "no futures candles for SOL/USDT:USDT in the data directory"
+
+
 def test_dask_local_cluster_of_two_workers_writes_the_same_results(tmp_path: Path) -> None:
     pytest.importorskip("distributed")
-    from bot.study.dask_backend import connect, disconnect, start_loading, worker_spans
+    from bot.study.dask_backend import DaskWorkers, connect, disconnect
 
     config = study_config(tmp_path / "dask.db")
     spans = {s: symbol_data(config.study.data, s).span for s in config.study.symbols}
@@ -75,7 +125,7 @@ def test_dask_local_cluster_of_two_workers_writes_the_same_results(tmp_path: Pat
         assert list(client.run(_intervals).values()) == [("2s", "1s", "1s")] * 2
         # Each worker loads its share of the data before its first cell and reports the spans
         # the parent checks the study with (the parent loads nothing).
-        loading = start_loading(client, str(config.study.data), config.study.symbols)
+        loading = DaskWorkers(client).start_loading(str(config.study.data), config.study.symbols)
         first, second = sorted(client.nthreads())
         assert loading.shares == {first: (BTC,), second: (ETH,)}
         assert [f.result() for f in loading.futures] == [{BTC: spans[BTC]}, {ETH: spans[ETH]}]
@@ -83,20 +133,12 @@ def test_dask_local_cluster_of_two_workers_writes_the_same_results(tmp_path: Pat
         # Each ran the cells of its own symbol only: neither had to load the other's data.
         assert client.run(_cached_symbols) == {first: [BTC], second: [ETH]}
         # A symbol without data fails the check with the line the parent's own load gives.
-        symbols = (*config.study.symbols, "SOL/USDT:USDT")
-        missing = config.model_copy(
-            update={"study": config.study.model_copy(update={"symbols": symbols})}
-        )
-        loading = start_loading(client, str(config.study.data), symbols)
-        with pytest.raises(StudyConfigError) as on_workers:
-            check_study(missing, worker_spans(loading))
+        missing = _with_sol(config)
+        with study_workers(missing, 2, client) as crew, pytest.raises(StudyConfigError) as bad:
+            check_study(missing, crew.spans())
         with pytest.raises(StudyConfigError) as here:
             check_study(missing)
-        assert (
-            str(on_workers.value)
-            == str(here.value)
-            == ("no futures candles for SOL/USDT:USDT in the data directory")
-        )
+        assert str(bad.value) == str(here.value) == NO_SOL
     finally:
         disconnect(client)
     assert on_dask == run(tmp_path / "one.db", 1)
@@ -122,7 +164,7 @@ def _intervals() -> tuple[str, str, str]:
 
 
 def _cached_symbols() -> list[str]:
-    # Runs in a Dask worker: the symbols its market-data cache holds.
+    # Runs in a pool or Dask worker: the symbols its market-data cache holds.
     from bot.study import market
 
     return sorted(symbol for _, symbol in market._CACHE)
@@ -142,14 +184,10 @@ def test_notebook_function_returns_one_row_per_cell_and_vehicle(tmp_path: Path) 
 
 def test_without_any_dask_worker_the_parent_loads_the_data_itself() -> None:
     # A scheduler of your own with no worker yet: no load to ask, so `check_study` loads.
-    from bot.study.dask_backend import Loading, worker_spans
-
     assert worker_spans(Loading([], {})) is None
 
 
 def test_each_symbol_is_loaded_by_a_worker_and_each_worker_loads_one_at_least() -> None:
-    from bot.study.dask_backend import symbol_shares
-
     assert symbol_shares(["a", "b"], ["X", "Y", "Z"]) == {"a": ("X", "Z"), "b": ("Y",)}
     assert symbol_shares(["a", "b", "c"], ["X", "Y"]) == {"a": ("X",), "b": ("Y",), "c": ("X",)}
     assert symbol_shares(["a"], ["X", "Y"]) == {"a": ("X", "Y")}
