@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 HOURS_PER_YEAR = 365 * 24
+HOUR = timedelta(hours=1)
 
 
 def total_return(start: float, end: float) -> float:
@@ -79,10 +80,10 @@ def _stdev(returns: Sequence[float]) -> float | None:
 def hourly_grid(start: datetime, end: datetime) -> list[datetime]:
     """`start`, every full hour after it (UTC) before `end`, and `end`."""
     grid = [start]
-    hour = start.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    hour = start.replace(minute=0, second=0, microsecond=0) + HOUR
     while hour < end:
         grid.append(hour)
-        hour += timedelta(hours=1)
+        hour += HOUR
     if end > start:
         grid.append(end)
     return grid
