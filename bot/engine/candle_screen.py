@@ -99,11 +99,7 @@ class CandleScreen:
         `last_quotes`: the engine's last accepted quote per symbol (`Engine.last_quotes`).
         Funding rates beyond their cap are screened first (`FundingScreen`)."""
         update = self.funding.screen(update)
-        if (
-            self.max_jump_pct is None
-            and not self.pending
-            and all(sound_candle(c) and aligned(c) for c in update.candles)
-        ):
+        if self.max_jump_pct is None and not self.pending and _all_sound(update.candles):
             return update  # a replay's usual step: nothing held, every candle sound
         if self.pending:
             update = replace(update, candles=(*self.pending, *update.candles))
@@ -187,3 +183,12 @@ class CandleScreen:
         if self.held_total:
             parts.append(f"candles held {self.held_total} polls, {self.dropped} dropped")
         return "screened: " + ("; ".join(parts) or "nothing")
+
+
+def _all_sound(candles: Sequence[Candle]) -> bool:
+    # Every candle sound and on its boundary (a loop, not all() over a generator: this runs
+    # for every update of a replay).
+    for c in candles:  # noqa: SIM110 (see above)
+        if not (sound_candle(c) and aligned(c)):
+            return False
+    return True

@@ -47,13 +47,11 @@ class FundingScreen:
 
     def screen(self, update: MarketUpdate) -> MarketUpdate:
         """The update without implausible funding rates."""
-        plausible = self.plausible
-        if all(plausible(f.symbol, f.rate) for f in update.funding) and all(
-            q.funding_rate is None or plausible(q.symbol, q.funding_rate) for q in update.quotes
-        ):
+        if self._all_plausible(update):
             if self._streak:
                 self._passed(update)
             return update  # the usual step
+        plausible = self.plausible
         funding = tuple(f for f in update.funding if plausible(f.symbol, f.rate))
         quotes = tuple(
             q if q.funding_rate is None or plausible(q.symbol, q.funding_rate) else self._blank(q)
@@ -63,6 +61,28 @@ class FundingScreen:
             if not plausible(f.symbol, f.rate):
                 self._refused(f.symbol, f.rate)
         return replace(update, funding=funding, quotes=quotes)
+
+    def _all_plausible(self, update: MarketUpdate) -> bool:
+        # `plausible` for every rate of the update, run on every update: the usual rate, a
+        # float within the cap, is decided inline (a chained comparison is False for NaN and
+        # the infinities, as isfinite is); anything else goes through `plausible` itself.
+        caps = self.caps
+        for f in update.funding:
+            rate, cap = f.rate, caps.get(f.symbol, DEFAULT_FUNDING_CAP)
+            if not (type(rate) is float and -cap <= rate <= cap) and not self.plausible(
+                f.symbol, rate
+            ):
+                return False
+        for q in update.quotes:
+            predicted = q.funding_rate
+            if predicted is None:
+                continue
+            cap = caps.get(q.symbol, DEFAULT_FUNDING_CAP)
+            if not (type(predicted) is float and -cap <= predicted <= cap) and not self.plausible(
+                q.symbol, predicted
+            ):
+                return False
+        return True
 
     def _blank(self, quote: Quote) -> Quote:
         self._refused(quote.symbol, quote.funding_rate)

@@ -37,6 +37,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from bot.domain.values import Candle, Quote
 from bot.engine.bars import timeframe_seconds
@@ -317,8 +318,14 @@ def aligned(candle: Candle) -> bool:
     """Whether the candle opens on its timeframe's boundary (UTC, from the epoch, as the
     exchanges' bars do; weekly and longer bars only on a day boundary, Binance's weeks open
     on Mondays). A candle that does not cannot be a bar of its series."""
-    seconds = min(timeframe_seconds(candle.timeframe), _DAY)
+    seconds = _boundary_seconds(candle.timeframe)
     return int(candle.at.timestamp()) % seconds == 0 and candle.at.microsecond == 0
+
+
+@lru_cache(maxsize=64)
+def _boundary_seconds(timeframe: str) -> int:
+    # `aligned` runs for every candle of a replay: a timeframe is parsed once.
+    return min(timeframe_seconds(timeframe), _DAY)
 
 
 def sound_candle(candle: Candle) -> bool:
