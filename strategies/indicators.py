@@ -26,10 +26,17 @@ def atr(high: Sequence[float], low: Sequence[float], close: Sequence[float], per
                 max(high[i] - low[i], abs(high[i] - prev_close), abs(low[i] - prev_close))
             )
         return sum(ranges) / period
-    # one slice per column instead of an index lookup per value; same values, same order
+    # One slice per column instead of an index lookup per value; same values, same order. The
+    # largest of the three as max() picks it (the first that compares greater), without the
+    # call: this runs at every bar of every experiment using it.
     previous = close[start - 1 : n - 1]
-    ranges = [
-        max(h - lo, abs(h - c), abs(lo - c))
-        for h, lo, c in zip(high[start:n], low[start:n], previous, strict=True)
-    ]
+    ranges = []
+    for h, lo, c in zip(high[start:n], low[start:n], previous, strict=True):
+        true_range = h - lo
+        up, down = abs(h - c), abs(lo - c)
+        if up > true_range:
+            true_range = up
+        if down > true_range:
+            true_range = down
+        ranges.append(true_range)
     return sum(ranges) / period
