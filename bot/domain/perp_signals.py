@@ -332,4 +332,17 @@ def can_open(
         else:
             leverage = params.leverage or params.max_leverage
         qty = max_qty(nav, price, Side.LONG, leverage, fee, slippage)
+    return clears_minimum(qty, price, rules)
+
+
+def clears_minimum(qty: float, price: float, rules: MarketRules) -> bool:
+    """Whether `qty` rounded down to the lot step is an order the market takes at `price`
+    (`min_notional_refusal` of `round_down_to_step`)."""
+    # Rounding down takes one step at most off `qty`: a `qty` that clears the minimum with a
+    # step less and room to spare (1e-9, far beyond float noise; qty - step is exact where it
+    # cancels, Sterbenz) needs no exact rounding, which builds Decimals. `can_open` runs at
+    # every NAV snapshot of a flat account (`AccountRunner.died`).
+    lower = qty - max(rules.lot_step, 0.0)
+    if lower > 0.0 and lower * price >= rules.min_notional * (1.0 + 1e-9):
+        return True
     return min_notional_refusal(round_down_to_step(qty, rules.lot_step), price, rules) is None
