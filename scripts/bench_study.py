@@ -51,15 +51,7 @@ def run_once(db: Path, workers: int, dask: bool, quick: bool) -> dict[str, Any]:
 
     from bot.study import market
     from bot.study.config import study_config_from
-    from bot.study.runner import (
-        StopFlag,
-        check_study,
-        open_study_file,
-        plan_study,
-        run_tasks,
-        store_results,
-        study_workers,
-    )
+    from bot.study.runner import run_study_file
 
     logger.remove()
     config = study_config_from(study_doc(db, quick), ROOT)
@@ -74,12 +66,7 @@ def run_once(db: Path, workers: int, dask: bool, quick: bool) -> dict[str, Any]:
 
         client = connect("local", workers)  # starting the cluster is not timed
     started = time.perf_counter()
-    with study_workers(config, workers, client) as crew:
-        cells = check_study(config, crew.spans())
-        with open_study_file(config) as store:
-            plan = plan_study(config, store, cells)
-            with StopFlag() as stop:
-                run_tasks(plan.tasks, crew.workers, stop, store_results(store), crew.held)
+    cells = run_study_file(config, workers, client)
     wall = time.perf_counter() - started
     peak = _peak_mb(workers, client)
     if client is not None:

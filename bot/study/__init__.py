@@ -15,15 +15,7 @@ import pandas as pd
 
 from bot.study.config import StudyConfig, load_study_config, study_config_from
 from bot.study.results import load_results
-from bot.study.runner import (
-    StopFlag,
-    check_study,
-    open_study_file,
-    plan_study,
-    run_tasks,
-    store_results,
-    study_workers,
-)
+from bot.study.runner import run_study_file
 
 __all__ = ["run_study"]
 
@@ -44,10 +36,5 @@ def run_study(
         study = study_config_from(config, Path.cwd())
     else:
         study = config
-    with study_workers(study, workers) as crew:
-        cells = check_study(study, crew.spans())
-        with open_study_file(study) as store:
-            plan = plan_study(study, store, cells, new)
-            with StopFlag() as stop:
-                run_tasks(plan.tasks, crew.workers, stop, store_results(store), crew.held)
+    run_study_file(study, workers, new=new)
     return load_results(study.study.db)

@@ -232,6 +232,21 @@ def run_tasks(
         on_done(run_task(task))
 
 
+def run_study_file(
+    config: StudyConfig, count: int, client: Any = None, new: bool = False
+) -> list[Cell]:
+    """Check the study, then run every cell its study file does not hold yet, on `count`
+    workers or a Dask `client`'s (`study_workers`), without a progress bar; every cell of the
+    study. What `ltbot study run` does, for notebooks (`bot.study.run_study`) and benches."""
+    with study_workers(config, count, client) as crew:
+        cells = check_study(config, crew.spans())
+        with open_study_file(config) as store:
+            plan = plan_study(config, store, cells, new)
+            with StopFlag() as stop:
+                run_tasks(plan.tasks, crew.workers, stop, store_results(store), crew.held)
+    return cells
+
+
 def default_workers() -> int:
     """One worker per core."""
     return os.cpu_count() or 1

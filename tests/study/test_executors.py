@@ -19,6 +19,7 @@ from bot.study.runner import (
     check_study,
     open_study_file,
     plan_study,
+    run_study_file,
     run_tasks,
     store_results,
     study_workers,
@@ -39,13 +40,7 @@ def results_dump(path: Path) -> list[str]:
 
 def run(db: Path, workers: int, client: object = None) -> list[str]:
     # As `ltbot study run`: the pool's or Dask's workers load the data and give the spans.
-    config = study_config(db)
-    with study_workers(config, workers, client) as crew:
-        cells = check_study(config, crew.spans())
-        with open_study_file(config) as store:
-            plan = plan_study(config, store, cells)
-            with StopFlag() as stop:
-                run_tasks(plan.tasks, crew.workers, stop, store_results(store), crew.held)
+    run_study_file(study_config(db), workers, client)
     return results_dump(db)
 
 
