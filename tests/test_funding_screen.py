@@ -4,20 +4,15 @@ data file holding a -50 % settlement books no funding at that settlement."""
 
 from __future__ import annotations
 
-import math
 import shutil
 import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from loguru import logger
 
 from bot.domain.values import FundingRate, Quote
@@ -66,36 +61,6 @@ def test_rates_beyond_the_cap_are_dropped_or_blanked_and_logged_once(log: list[s
     fine = MarketUpdate(T0, (quote(BTC, 0.0001),), (), ())
     assert screen.screen(fine) is fine
     assert log[-1] == "INFO BTC/USDT:USDT funding rates plausible again"
-
-
-RATES = [
-    0.0001, -0.0001, 0.03, -0.03, 0.0300001, -0.0300001, 0.025, 0.02500001, -0.0, 0.0,
-    math.nan, math.inf, -math.inf, 0, 1, True, False, np.float64(0.01), np.float64(0.5),
-    Decimal("0.01"), "0.01", None,
-]  # fmt: skip
-
-
-@given(
-    funding=st.lists(st.tuples(st.sampled_from([BTC, ETH]), st.sampled_from(RATES)), max_size=3),
-    predicted=st.lists(st.tuples(st.sampled_from([BTC, ETH]), st.sampled_from(RATES)), max_size=3),
-)
-def test_the_usual_step_check_agrees_with_plausible_for_any_rate(
-    funding: list[tuple[str, object]], predicted: list[tuple[str, object]]
-) -> None:
-    # The inline check of `screen` (a float within the cap) against `plausible` itself, for
-    # floats at and beyond the caps (ETH's 2.5 %), NaN, infinities, ints, bools, numpy floats,
-    # Decimals and text.
-    screen = FundingScreen({ETH: 0.025})
-    update = MarketUpdate(
-        T0,
-        tuple(quote(s, r) for s, r in predicted),  # type: ignore[arg-type]
-        (),
-        tuple(FundingRate(s, T0, r) for s, r in funding),  # type: ignore[arg-type]
-    )
-    expected = all(screen.plausible(s, r) for s, r in funding) and all(
-        r is None or screen.plausible(s, r) for s, r in predicted
-    )
-    assert screen._all_plausible(update) is expected
 
 
 def test_the_candle_screen_runs_the_funding_screen_first() -> None:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from bot.config.strategy_loader import StrategyLoadError, build, discover, resolve
 from bot.engine.strategy_guard import StrategyHealth, safe_signal, signal_problem
@@ -113,34 +110,6 @@ def test_atr_hand_worked() -> None:
     assert atr(view.high, view.low, view.close, 2) == atr(
         list(view.high), list(view.low), list(view.close), 2
     )
-
-
-PRICES = st.one_of(
-    st.floats(min_value=0.01, max_value=1e6, allow_nan=False),
-    st.sampled_from([1.0, 2.0, 100.0]),  # ties between the three ranges
-    st.just(math.nan),
-)
-
-
-@given(
-    bars=st.lists(st.tuples(PRICES, PRICES, PRICES), min_size=2, max_size=30),
-    period=st.integers(min_value=1, max_value=30),
-)
-def test_atr_equals_the_mean_of_max_true_ranges(
-    bars: list[tuple[float, float, float]], period: int
-) -> None:
-    # The comparisons in `atr` pick the range max() would, to the bit (NaN and ties included).
-    high, low, close = ([b[i] for b in bars] for i in range(3))
-    n = len(close)
-    period = min(period, n)  # strategies wait for their warm-up
-    ranges = [
-        max(high[i] - low[i], abs(high[i] - close[i - 1]), abs(low[i] - close[i - 1]))
-        if i > 0
-        else max(high[i] - low[i], abs(high[i] - close[i]), abs(low[i] - close[i]))
-        for i in range(n - period, n)
-    ]
-    expected, got = sum(ranges) / period, atr(high, low, close, period)
-    assert got == expected or (math.isnan(got) and math.isnan(expected))
 
 
 def test_history_rejects_bars_out_of_order() -> None:

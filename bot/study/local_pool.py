@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.study.market import preload
 from bot.study.placement import Loading, symbol_shares
-from bot.study.worker import StudyTask, ignore_interrupts, run_task
+from bot.study.worker import StudyTask, run_task, start_pool_worker
 
 
 class LocalPool:
@@ -23,9 +23,10 @@ class LocalPool:
 
     def __init__(self, workers: int) -> None:
         # Each process starts at its first task (fork on Linux), with Ctrl-C left to the parent,
-        # which lets the tasks in flight finish (`StopFlag`).
+        # which lets the tasks in flight finish (`StopFlag`), and ends with the parent
+        # (`start_pool_worker`).
         self._executors = {
-            f"local-{i + 1}": cf.ProcessPoolExecutor(1, initializer=ignore_interrupts)
+            f"local-{i + 1}": cf.ProcessPoolExecutor(1, initializer=start_pool_worker)
             for i in range(workers)
         }
 

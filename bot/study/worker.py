@@ -12,7 +12,10 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import os
 import signal
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,6 +144,23 @@ def run_task(task: StudyTask) -> list[CellResult]:
             gc.enable()
 
 
-def ignore_interrupts() -> None:
-    """Pool worker start-up: leave Ctrl-C to the parent, which lets tasks in flight finish."""
+def start_pool_worker() -> None:
+    """A local pool worker's start-up: leave Ctrl-C to the parent, which lets tasks in flight
+    finish; and end with the parent.
+
+    A worker whose parent was killed (SIGKILL, OOM) would otherwise wait for its next task
+    forever: its task queue never reports the end, since every forked worker holds the queue's
+    writing end too. A daemon thread looks every second whether the parent is still the one
+    that started it (as a Dask worker's `monitor_parent` does) and ends the process if not."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)  # an orphan: its results have nowhere to go
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+PARENT_CHECK_SECONDS = 1.0

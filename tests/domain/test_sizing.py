@@ -9,21 +9,18 @@ from importlib import resources
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from bot.adapters.ccxt.market_rules import rules_for, rules_from_ccxt_market
 from bot.domain.liquidation import Tier, validate_tiers
 from bot.domain.perp import PerpParams, StaticPerpParams
 from bot.domain.perp_account import PerpAccount
-from bot.domain.perp_signals import apply_perp_signal, clears_minimum
+from bot.domain.perp_signals import apply_perp_signal
 from bot.domain.sizing import (
     USDM_RULES,
     MarketRules,
     RiskOrder,
     default_rules,
     loss_per_unit,
-    min_notional_refusal,
     round_down_to_step,
     size_by_risk,
     spot_symbol,
@@ -288,25 +285,3 @@ def test_a_signal_with_both_stops_or_neither_is_refused() -> None:
         eth_signal(Side.LONG, 2_880.0, 0.04)
     with pytest.raises(ValueError, match="needs a stop price or a stop_pct"):
         eth_signal(Side.LONG, None, None)
-
-
-@given(
-    qty=st.one_of(
-        st.floats(min_value=-1.0, max_value=1e4, allow_nan=False),
-        st.sampled_from([0.001, 0.002, 0.0010000001, 0.005, 0.1, 1.0]),
-    ),
-    price=st.one_of(
-        st.floats(min_value=0.01, max_value=2e5, allow_nan=False),
-        st.sampled_from([1000.0, 5000.0, 4999.999999, 5000.000001]),
-    ),
-    step=st.sampled_from([0.0, 0.001, 0.01, 0.1, 1.0, 0.00001]),
-    minimum=st.sampled_from([0.0, 5.0, 20.0, 100.0]),
-)
-def test_clears_minimum_agrees_with_exact_rounding(
-    qty: float, price: float, step: float, minimum: float
-) -> None:
-    # The shortcut of `can_open` against the exact lot rounding it skips, at and around the
-    # boundaries (qty a hair above a step, notional a hair around the minimum).
-    rules = MarketRules(lot_step=step, min_notional=minimum, taker_fee=0.0005, maker_fee=0.0002)
-    exact = min_notional_refusal(round_down_to_step(qty, step), price, rules) is None
-    assert clears_minimum(qty, price, rules) is exact
