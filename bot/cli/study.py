@@ -102,6 +102,13 @@ def study_run(
         f"{done}/{total} cells done ({bar.steps:,} portfolio-bar steps in {bar.elapsed():.1f} s)"
         f"; study file: {study.study.db}{tail}"
     )
+    if stop.stopped:
+        # Not done: the shell's code for Ctrl-C (128 + SIGINT), so `study run && study report`
+        # stops here too.
+        raise typer.Exit(STOPPED)
+
+
+STOPPED = 130
 
 
 def _connect(cluster: str | None, workers: int) -> Any:

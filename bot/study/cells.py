@@ -69,9 +69,19 @@ def expand_cells(config: StudyConfig, spans: dict[str, Span]) -> list[Cell]:
                 f"({first:%Y-%m-%d %H:%M}..{last:%Y-%m-%d %H:%M})"
             )
         if not inside:
+            # The symbol's data within from/to, and the shared calendar's start and step.
+            start, end = config.windows_bounds()
+            first = first if start is None else max(first, start)
+            last = last if end is None else min(last, end)
+            where = (
+                f"; windows start every {config.windows.step_days} days from "
+                f"{calendar[0][0]:%Y-%m-%d}"
+                if calendar
+                else ""
+            )
             raise StudyConfigError(
-                f"windows: a {config.windows.length_days}-day window is longer than the data of "
-                f"{symbol} in range ({first:%Y-%m-%d %H:%M}..{last:%Y-%m-%d %H:%M})"
+                f"windows: no {config.windows.length_days}-day window fits in the data of "
+                f"{symbol} ({first:%Y-%m-%d %H:%M}..{last:%Y-%m-%d %H:%M}){where}"
             )
         windows = inside
         for lo, hi in windows:

@@ -7,6 +7,7 @@ see the study's data path (a shared file system) and have ltbot installed (docs/
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import signal
 import threading
@@ -19,6 +20,7 @@ from bot.study.placement import Loading, symbol_shares
 from bot.study.worker import StudyTask, run_task
 
 CONNECT_TIMEOUT = "5s"
+LOAD_WAIT_SECONDS = 10.0  # how long `DaskWorkers.close` lets unfinished data loads run
 # What a LocalCluster runs with (`--cluster local`); a scheduler of your own keeps its own
 # configuration (docs/STUDY.md). A worker runs a study task in a thread beside its event loop,
 # and every wake-up of the loop takes the GIL from the task. Without a dashboard nobody reads
@@ -119,10 +121,16 @@ class DaskWorkers:
         """Block until a worker joins the scheduler (TimeoutError after `timeout` s)."""
         self.client.wait_for_workers(1, timeout=timeout)
 
-    def close(self, cancel: bool = False) -> None:
-        """Let go of the loads (cancelled, should the check have failed before they ended);
-        the client stays connected (`disconnect`)."""
-        del cancel  # the tasks in flight are the caller's to wait for or drop
+    def close(self, cancel: bool = False, interrupted: bool = False) -> None:
+        """Let go of the loads, once they have ended (a load cancelled while it runs makes
+        its worker log a warning on the console; a load takes a second or so); the client
+        stays connected (`disconnect`). The tasks in flight are the caller's to wait for or
+        drop (`cancel`)."""
+        del cancel
+        if not interrupted:
+            # A load bound to a worker that has left would never end: not waited for long.
+            with contextlib.suppress(TimeoutError):
+                self._distributed.wait(self._loads, timeout=LOAD_WAIT_SECONDS)
         self.client.cancel(self._loads)
         self._loads = []
 
