@@ -25,6 +25,17 @@ def invoke(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+# A local pool of 2 worker processes, and a Dask LocalCluster of 2.
+ON_WORKERS = pytest.mark.parametrize(
+    "args", [["--workers", "2"], ["--cluster", "local", "--workers", "2"]], ids=["pool", "dask"]
+)
+
+
+def _dask_if_asked(args: list[str]) -> None:
+    if "--cluster" in args:
+        pytest.importorskip("distributed")
+
+
 def config_file(tmp_path: Path, name: str = "study.toml", **changes: object) -> Path:
     return write_toml(tmp_path / name, study_doc(tmp_path / "study.db", **changes))
 
@@ -75,17 +86,14 @@ def test_missing_data_path_and_unreachable_cluster_exit_2(tmp_path: Path) -> Non
     assert not (tmp_path / "study.db").exists()
 
 
-@pytest.mark.parametrize(
-    "args", [["--workers", "2"], ["--cluster", "local", "--workers", "2"]], ids=["pool", "dask"]
-)
+@ON_WORKERS
 def test_bad_data_on_the_workers_is_one_line_from_the_whole_process_tree(
     tmp_path: Path, args: list[str]
 ) -> None:
     # Run as a command: what the workers print and what happens at the interpreter's exit
     # reach the console too (a Dask worker warned of its cancelled load; the pool's exit could
     # print an "Exception ignored" traceback).
-    if "--cluster" in args:
-        pytest.importorskip("distributed")
+    _dask_if_asked(args)
     doc = study_doc(tmp_path / "study.db")
     doc["study"]["symbols"] = [*doc["study"]["symbols"], "SOL/USDT:USDT"]
     process = _start(write_toml(tmp_path / "s.toml", doc), *args)
@@ -165,14 +173,11 @@ def test_sigkilled_study_resumes_and_skips_completed_cells(tmp_path: Path) -> No
     assert results_dump(tmp_path / "study.db") == results_dump(tmp_path / "clean" / "study.db")
 
 
-@pytest.mark.parametrize(
-    "args", [["--workers", "2"], ["--cluster", "local", "--workers", "2"]], ids=["pool", "dask"]
-)
+@ON_WORKERS
 def test_ctrl_c_stops_after_the_tasks_in_flight_and_keeps_them(
     tmp_path: Path, args: list[str]
 ) -> None:
-    if "--cluster" in args:
-        pytest.importorskip("distributed")
+    _dask_if_asked(args)
     windows = {"length_days": 3, "step_days": 3, "to": "2024-03-25"}
     config = config_file(tmp_path, windows=windows)
     process = _start(config, *args)
