@@ -41,9 +41,10 @@ class FundingScreen:
 
     def plausible(self, symbol: str, rate: object) -> bool:
         """Whether `rate` is a finite number within the symbol's cap."""
-        return (
-            isinstance(rate, int | float) and math.isfinite(rate) and abs(rate) <= self.cap(symbol)
-        )
+        cap = self.caps.get(symbol, DEFAULT_FUNDING_CAP)
+        if type(rate) is float:  # the usual rate: a chained comparison is False for NaN and
+            return -cap <= rate <= cap  # the infinities, as isfinite is
+        return isinstance(rate, int | float) and math.isfinite(rate) and abs(rate) <= cap
 
     def screen(self, update: MarketUpdate) -> MarketUpdate:
         """The update without implausible funding rates."""
@@ -63,24 +64,14 @@ class FundingScreen:
         return replace(update, funding=funding, quotes=quotes)
 
     def _all_plausible(self, update: MarketUpdate) -> bool:
-        # `plausible` for every rate of the update, run on every update: the usual rate, a
-        # float within the cap, is decided inline (a chained comparison is False for NaN and
-        # the infinities, as isfinite is); anything else goes through `plausible` itself.
-        caps = self.caps
+        # `plausible` for every rate of the update (loops, not all() over generators: this
+        # runs on every update).
+        plausible = self.plausible
         for f in update.funding:
-            rate, cap = f.rate, caps.get(f.symbol, DEFAULT_FUNDING_CAP)
-            if not (type(rate) is float and -cap <= rate <= cap) and not self.plausible(
-                f.symbol, rate
-            ):
+            if not plausible(f.symbol, f.rate):
                 return False
         for q in update.quotes:
-            predicted = q.funding_rate
-            if predicted is None:
-                continue
-            cap = caps.get(q.symbol, DEFAULT_FUNDING_CAP)
-            if not (type(predicted) is float and -cap <= predicted <= cap) and not self.plausible(
-                q.symbol, predicted
-            ):
+            if q.funding_rate is not None and not plausible(q.symbol, q.funding_rate):
                 return False
         return True
 

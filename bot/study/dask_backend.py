@@ -121,12 +121,10 @@ class DaskWorkers:
         """Block until a worker joins the scheduler (TimeoutError after `timeout` s)."""
         self.client.wait_for_workers(1, timeout=timeout)
 
-    def close(self, cancel: bool = False, interrupted: bool = False) -> None:
-        """Let go of the loads, once they have ended (a load cancelled while it runs makes
-        its worker log a warning on the console; a load takes a second or so); the client
-        stays connected (`disconnect`). The tasks in flight are the caller's to wait for or
-        drop (`cancel`)."""
-        del cancel
+    def close(self, interrupted: bool = False) -> None:
+        """Let go of the loads, once they have ended unless `interrupted` (a load cancelled
+        while it runs makes its worker log a warning on the console; a load takes a second
+        or so). The client stays connected: `disconnect` lets go of the rest."""
         if not interrupted:
             # A load bound to a worker that has left would never end: not waited for long.
             with contextlib.suppress(TimeoutError):

@@ -57,12 +57,13 @@ class LocalPool:
         futures = [self.call(w, preload, data, share) for w, share in shares.items()]
         return Loading(futures, shares)
 
-    def close(self, cancel: bool = False, interrupted: bool = False) -> None:
-        """Wait for the worker processes to end; with `cancel`, drop the tasks not started
-        (a failed check or task: nothing more is written). `interrupted` (a second Ctrl-C):
-        do not wait for the tasks in flight either; they are redone on resume."""
+    def close(self, interrupted: bool = False) -> None:
+        """Drop the tasks not started (none after a finished run; after a failed check or
+        task nothing more is written) and wait for the worker processes to end; when
+        `interrupted` (a second Ctrl-C), not for the tasks in flight either: they are redone
+        on resume."""
         for executor in self._executors.values():
             # Waiting where nothing is interrupted: a pool left to end by itself could race
             # the interpreter's exit, which then printed an "Exception ignored" traceback
             # (concurrent.futures' _python_exit waking a manager thread already gone).
-            executor.shutdown(wait=not interrupted, cancel_futures=cancel or interrupted)
+            executor.shutdown(wait=not interrupted, cancel_futures=True)

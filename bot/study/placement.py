@@ -108,8 +108,9 @@ def run_placed(
                 with contextlib.suppress(TimeoutError):  # look at `stopped` again every second
                     workers.wait_for_workers(1)
                 continue
-            limit = IN_FLIGHT_PER_THREAD
-            free = [w for w in sorted(threads) if load.get(w, 0) < limit * threads[w]]
+            free = [
+                w for w in sorted(threads) if load.get(w, 0) < IN_FLIGHT_PER_THREAD * threads[w]
+            ]
             if not free:
                 break
             worker = min(free, key=lambda w: load.get(w, 0))

@@ -193,8 +193,9 @@ def study_workers(config: StudyConfig, count: int, client: Any = None) -> Iterat
     (`bot.study.dask_backend.connect`), else a local pool of `count` processes, else (`count`
     1) none: the cells run in this process, which loads the data itself.
 
-    Closed at the end: the pool's processes are waited for; on an error its tasks not started
-    are dropped, and on a second Ctrl-C those in flight too (nothing more is written)."""
+    Closed at the end: tasks not started are dropped (nothing more is written after an
+    error) and the pool's processes are waited for, unless a second Ctrl-C interrupted the
+    run: then not for the tasks in flight either."""
     workers: LocalPool | DaskWorkers
     if client is not None:
         from bot.study.dask_backend import DaskWorkers  # distributed is an optional extra
@@ -205,15 +206,14 @@ def study_workers(config: StudyConfig, count: int, client: Any = None) -> Iterat
     else:
         yield Crew(None, None)
         return
+    interrupted = False
     try:
         yield Crew(workers, workers.start_loading(str(config.study.data), config.study.symbols))
     except KeyboardInterrupt:
-        workers.close(cancel=True, interrupted=True)
+        interrupted = True
         raise
-    except BaseException:
-        workers.close(cancel=True)
-        raise
-    workers.close()
+    finally:
+        workers.close(interrupted)
 
 
 def run_tasks(

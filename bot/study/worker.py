@@ -144,6 +144,9 @@ def run_task(task: StudyTask) -> list[CellResult]:
             gc.enable()
 
 
+PARENT_CHECK_SECONDS = 1.0  # how often a pool worker looks whether its parent is alive
+
+
 def start_pool_worker() -> None:
     """A local pool worker's start-up: leave Ctrl-C to the parent, which lets tasks in flight
     finish; and end with the parent.
@@ -161,6 +164,3 @@ def start_pool_worker() -> None:
         os._exit(1)  # an orphan: its results have nowhere to go
 
     threading.Thread(target=watch, name="watch-parent", daemon=True).start()
-
-
-PARENT_CHECK_SECONDS = 1.0

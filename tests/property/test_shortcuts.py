@@ -1,7 +1,7 @@
 """Shortcuts of the replay's usual step give exactly what the exact path gives (hypothesis).
 
 Each takes the common case in short and leaves the rest to the exact code: the funding
-screen's inline check of a rate (`FundingScreen._all_plausible` against `plausible`), the ATR's
+screen's float check of a rate (`FundingScreen.plausible` against the rule it shortens), the ATR's
 largest true range by comparison (against `max()`), and `clears_minimum` (against the exact
 lot rounding of `round_down_to_step`).
 """
@@ -40,15 +40,21 @@ def test_the_usual_step_check_agrees_with_plausible_for_any_rate(
     # Floats at and beyond the caps (ETH's 2.5 %), NaN, infinities, ints, bools, numpy
     # floats, Decimals and text.
     screen = FundingScreen({ETH: 0.025})
+
+    def plausible(symbol: str, rate: object) -> bool:  # the rule, without the float shortcut
+        cap = screen.cap(symbol)
+        return isinstance(rate, int | float) and math.isfinite(rate) and abs(rate) <= cap
+
     quotes = tuple(
         Quote(s, T0, 100.0, 100.0, funding_rate=r, next_funding_at=T0)  # type: ignore[arg-type]
         for s, r in predicted
     )
     rates = tuple(FundingRate(s, T0, r) for s, r in funding)  # type: ignore[arg-type]
-    expected = all(screen.plausible(s, r) for s, r in funding) and all(
-        r is None or screen.plausible(s, r) for s, r in predicted
+    expected = all(plausible(s, r) for s, r in funding) and all(
+        r is None or plausible(s, r) for s, r in predicted
     )
     assert screen._all_plausible(MarketUpdate(T0, quotes, (), rates)) is expected
+    assert all(screen.plausible(s, r) is plausible(s, r) for s, r in funding + predicted)
 
 
 PRICES = st.one_of(
